@@ -1,0 +1,165 @@
+"""The one module that touches asn1tools: compile ``asn1/*.asn`` once, encode and decode BER.
+
+The ASN.1 sources (X.411 §9/§12 MTS and MTA abstract service, X.419 MTS-APDU, X.420 §7/§8
+IPMS information objects and extended body parts, RFC 2156 App. L / RFC 2157 App. B) are
+compiled lazily on first use into one specification; type names are unique across the modules,
+so a type is named without its module (``encode("ORName", v)``).  docs/asn1.md lists every
+rewrite of the ITU text and the Python value each ASN.1 type maps to.
+
+Values are asn1tools' plain values -- fine inside the codec layer, never beyond it
+(``bridge.codec.*`` converts them to the model):
+
+* SEQUENCE / SET -> ``dict`` keyed by the ITU component names (absent OPTIONAL = key missing);
+* CHOICE -> ``(alternative_name, value)``;
+* BIT STRING -> ``(bytes, number_of_bits)``;
+* ANY -> ``bytes``: the complete inner TLV (tag, length and contents);
+* OCTET STRING and every string/time type declared ``[UNIVERSAL n] IMPLICIT OCTET STRING``
+  (Teletex, Videotex, Graphic, General, Universal, BMP, UTCTime, GeneralizedTime) -> ``bytes``;
+* IA5String / PrintableString / NumericString -> ``str``; OBJECT IDENTIFIER -> dotted ``str``;
+  INTEGER -> ``int``; ENUMERATED -> the ``str`` name; BOOLEAN -> ``bool``; NULL -> ``None``.
+
+Two small patches of asn1tools are applied here and nowhere else (see :func:`_patch_asn1tools`).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import asn1tools
+from asn1tools.codecs import ErrorWithLocation
+from asn1tools.codecs import ber as _ber
+
+from bridge.errors import DecodeError, EncodeError
+from bridge.resources import data_dir
+
+__all__ = ["decode", "encode"]
+
+# Exceptions asn1tools lets escape on malformed input or ill-typed values besides its own
+# Error hierarchy (it indexes, slices and calls str/bytes methods on whatever it is given).
+_RAW_ERRORS = (IndexError, KeyError, TypeError, ValueError, AttributeError, OverflowError)
+
+
+def _patch_asn1tools() -> None:
+    """Apply the two patches x400bridge needs; idempotent.
+
+    1. ASN1-NOTES bug 3: a SET member that is an untagged CHOICE (X.411 §12.2.1.1 content-type,
+       ReportTransferContent, OtherMessageDeliveryFields, MTASuppliedInformation, the
+       UniversalOrBMPString of X.411 §9.1) has no tag of its own, and the compiler's sort of SET
+       members by tag (for encoding in tag order, X.690 §8.11) crashes on it
+       (``member.tag[0]`` of ``None``).  Such a member is sorted by its smallest alternative
+       tag, which is the canonical order of X.690 §10.3 (DER) as well; decoding does not sort.
+    2. ``ANY`` decodes to a slice of asn1tools' internal ``bytearray``; return immutable
+       ``bytes`` like every other octet value, so decoded values can live in frozen model
+       objects and be hashed.
+    """
+    if getattr(_ber, "_x400bridge_patched", False):
+        return
+    original_sort_key = _ber.get_tag_no_encoding
+
+    def sort_key(member: Any) -> bytearray:
+        if member.tag is None and isinstance(member, _ber.Choice):
+            tags = [bytearray([t[0] & ~_ber.Encoding.CONSTRUCTED]) + bytearray(t[1:])
+                    for t in member.tag_to_member]
+            return min(tags) if tags else bytearray(b"\xff")
+        result: bytearray = original_sort_key(member)
+        return result
+
+    original_any_decode = _ber.Any.decode
+
+    def any_decode(self: Any, data: bytearray, offset: int,
+                   values: Any = None) -> tuple[bytes, int]:
+        value, end = original_any_decode(self, data, offset, values)
+        return bytes(value), end
+
+    _ber.get_tag_no_encoding = sort_key
+    _ber.Any.decode = any_decode  # type: ignore[method-assign]
+    _ber._x400bridge_patched = True  # type: ignore[attr-defined]
+
+
+@functools.cache
+def _spec() -> Any:
+    """Compile every ``asn1/*.asn`` once per process (≈1 s) into one BER specification."""
+    _patch_asn1tools()
+    files = sorted(str(p) for p in data_dir("asn1").glob("*.asn"))
+    if not files:
+        raise FileNotFoundError("no ASN.1 sources in the asn1 data folder")
+    return asn1tools.compile_files(files, "ber")
+
+
+def _type(type_name: str) -> Any:
+    try:
+        return _spec().types[type_name]
+    except KeyError:
+        raise ValueError(f"unknown ASN.1 type {type_name!r}") from None
+
+
+def _path(type_name: str, exc: BaseException) -> str:
+    """The dotted component path of an asn1tools error, outermost type first."""
+    names: list[str] = []
+    if isinstance(exc, ErrorWithLocation):
+        # asn1tools records a tagged member and its inner type under the same name
+        # (e.g. "country-name.country-name"): keep one of each consecutive pair.
+        for element in reversed(exc.location):
+            if element.name and (not names or names[-1] != element.name):
+                names.append(element.name)
+    path = ".".join(names)
+    if not path:
+        return type_name
+    if path == type_name or path.startswith(type_name + "."):
+        return path
+    return f"{type_name}.{path}"
+
+
+def _reason(exc: BaseException) -> str:
+    message = getattr(exc, "message", None)
+    return str(message if message is not None else exc) or type(exc).__name__
+
+
+def encode(type_name: str, value: Any) -> bytes:
+    """Encode ``value`` (asn1tools' plain value, see the module docstring) as BER.
+
+    The encoding uses definite lengths and SET members in tag order (X.690 §8.1.3.2 a,
+    §8.11).  Python types are checked (a wrong type is reported with its component path);
+    constraints (SIZE, value ranges, alphabets) are not -- the converters enforce X.411's
+    bounds.  Raises :class:`~bridge.errors.EncodeError` naming the type and component path,
+    and :class:`ValueError` for an unknown type name.
+    """
+    type_ = _type(type_name)
+    try:
+        type_.check_types(value)
+        return bytes(type_.encode(value))
+    except (asn1tools.Error, *_RAW_ERRORS) as exc:
+        raise EncodeError(f"cannot encode {_path(type_name, exc)}: {_reason(exc)}") from exc
+
+
+def decode(type_name: str, data: bytes, *, strict: bool = False) -> Any:
+    """Decode the single BER value ``data`` of ``type_name``.
+
+    The input first goes through :func:`bridge.codec.ber.normalise` (indefinite lengths become
+    definite -- asn1tools rejects them inside ``ANY``, ASN1-NOTES bug 6 -- with bounded depth
+    and length).  Bytes after the value are an error, not ignored (ASN1-NOTES bug 7).  With
+    ``strict=True`` the decoded value is also checked against the ASN.1 constraints (SIZE,
+    ranges, PrintableString alphabet), as tests do.
+
+    Raises :class:`~bridge.errors.DecodeError` with ``path`` (ASN.1 component names from the
+    outermost type inward, e.g. ``MTS-APDU.message.envelope.originator-name``) and ``offset``
+    (into the normalised encoding, which equals the input unless it used indefinite lengths),
+    and :class:`ValueError` for an unknown type name.
+    """
+    from bridge.codec.ber import normalise
+
+    type_ = _type(type_name)
+    data = normalise(bytes(data))
+    try:
+        value, length = type_.decode_with_length(data)
+        if strict:
+            type_.check_constraints(value)
+    except (asn1tools.Error, *_RAW_ERRORS) as exc:
+        offset = getattr(exc, "offset", None)
+        raise DecodeError(_reason(exc), path=_path(type_name, exc),
+                          offset=offset if isinstance(offset, int) else None) from exc
+    if length != len(data):
+        raise DecodeError(f"{len(data) - length} trailing byte(s) after the value",
+                          path=type_name, offset=length)
+    return value

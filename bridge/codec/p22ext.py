@@ -1,0 +1,317 @@
+"""Registries for the open types of P22, by OBJECT IDENTIFIER (X.420 §7.2.17, §7.3.14).
+
+* :data:`HEADING_EXTENSIONS` — IPMS heading / recipient / notification extensions
+  (X.420 §7.2.17 and Annex? id-hex-*, id-rex-*; RFC 2156 App L rfc-822-field; RFC 2157 §7.2
+  multipart-message) -> (ASN.1 type, decode, encode).
+* :data:`EXTENDED_BODY_PARTS` — extended body parts by data OID (X.420 §7.4 id-et-*,
+  RFC 2157 App B id-mime-bp-data) -> (decode, encode).
+
+OIDs come from asn1/ (x420-*.asn, mixer.asn).  Anything not listed survives as
+:class:`~bridge.model.common.Opaque` / :class:`~bridge.model.ipm.ExtendedBodyPart`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from bridge.codec import asn1
+from bridge.codec.values import (
+    decode_generalizedtime,
+    encode_generalizedtime,
+    to_universal_or_bmp,
+    universal_or_bmp,
+)
+from bridge.errors import DecodeError, EncodeError
+from bridge.model import charsets
+from bridge.model.common import Opaque
+from bridge.model.ipm import (
+    BilaterallyDefinedBodyPart,
+    BodyPart,
+    ExtendedBodyPart,
+    FileTransferBodyPart,
+    G3FacsimileBodyPart,
+    GeneralTextBodyPart,
+    IA5TextBodyPart,
+    IPMSExtension,
+    MessageBodyPart,
+    MimeBodyPart,
+    MultipartType,
+    TeletexBodyPart,
+)
+from bridge.model.oraddress import UniversalText
+
+# X.420 object identifiers (IPMSObjectIdentifiers): id-et = {id-ipms 4}, id-ep = {id-ipms 11},
+# id-hex = {id-ipms 5}, id-rex = {id-ipms 20}; RFC 2156/2157 mixer OIDs under 1.3.6.1.7.1.
+ID_ET = "2.6.1.4"
+ID_EP = "2.6.1.11"
+ID_HEX = "2.6.1.5"
+ID_REX = "2.6.1.20"
+ID_ET_IA5_TEXT, ID_EP_IA5_TEXT = ID_ET + ".0", ID_EP + ".0"
+ID_ET_G3_FACSIMILE, ID_EP_G3_FACSIMILE = ID_ET + ".2", ID_EP + ".2"
+ID_ET_TELETEX, ID_EP_TELETEX = ID_ET + ".4", ID_EP + ".4"
+ID_ET_MESSAGE, ID_EP_MESSAGE = ID_ET + ".7", ID_EP + ".7"
+ID_ET_BILATERALLY_DEFINED = ID_ET + ".9"
+ID_ET_GENERAL_TEXT, ID_EP_GENERAL_TEXT = ID_ET + ".11", ID_EP + ".11"
+ID_ET_FILE_TRANSFER, ID_EP_FILE_TRANSFER = ID_ET + ".12", ID_EP + ".12"
+ID_MIME_BP_DATA = "1.3.6.1.7.1.2.1.1"
+ID_MIME_BP_PARAMETERS = "1.3.6.1.7.1.2.2.1"
+ID_RFC_822_FIELD_LIST = "1.3.6.1.7.1.3.2"
+ID_HEX_MULTIPART_MESSAGE_V2 = "1.3.6.1.7.1.1.3"
+
+
+def _utext(v: Any) -> UniversalText:
+    text, lang = universal_or_bmp(v)
+    return UniversalText(text=text, language=lang)
+
+
+def _utext_to(u: UniversalText) -> Any:
+    return to_universal_or_bmp(u.text, u.language)
+
+
+_AUTO_SUBMITTED = ("not-auto-submitted", "auto-generated", "auto-replied")
+
+#: heading-extension OID -> (ASN.1 type, decode, encode)
+HEADING_EXTENSIONS: dict[str, tuple[str, Callable[[Any], Any], Callable[[Any], Any]]] = {
+    ID_HEX + ".0": ("IncompleteCopy", lambda v: None, lambda v: None),
+    ID_HEX + ".1": ("Languages", tuple, list),
+    ID_HEX + ".2": ("AutoSubmitted", _AUTO_SUBMITTED.index, lambda v: _AUTO_SUBMITTED[v]),
+    ID_HEX + ".5": ("AuthorizationTime", decode_generalizedtime, encode_generalizedtime),
+    ID_HEX + ".8": ("ExtendedSubject", _utext, _utext_to),
+    ID_HEX + ".11": ("OriginatorsReference", _utext, _utext_to),
+    ID_HEX + ".12": ("PrecedencePolicyIdentifier", str, str),
+    ID_REX + ".0": ("CirculationListIndicator", lambda v: None, lambda v: None),
+    ID_REX + ".1": ("Precedence", int, int),
+    ID_RFC_822_FIELD_LIST: ("RFC822FieldList", tuple, list),
+    ID_HEX_MULTIPART_MESSAGE_V2: (
+        "MultipartType",
+        lambda v: MultipartType(subtype=v["subtype"], is_message=v.get("isAMessage", True)),
+        lambda m: {"subtype": m.subtype} if m.is_message else
+        {"subtype": m.subtype, "isAMessage": False}),
+}
+
+
+def heading_extension_from(oid: str, raw: bytes | None) -> IPMSExtension:
+    """One IPMSExtension -> model; unknown OIDs keep their value as Opaque."""
+    row = HEADING_EXTENSIONS.get(oid)
+    if raw is None:
+        return IPMSExtension(type=oid, value=None)
+    if row is None:
+        return IPMSExtension(type=oid, value=Opaque(ber=raw))
+    return IPMSExtension(type=oid, value=row[1](asn1.decode(row[0], raw)))
+
+
+def heading_extension_to(ext: IPMSExtension) -> bytes | None:
+    if ext.value is None:
+        return None
+    if isinstance(ext.value, Opaque):
+        return ext.value.ber
+    row = HEADING_EXTENSIONS[ext.type]
+    return asn1.encode(row[0], row[2](ext.value))
+
+
+# ---------------------------------------------------------------------------- body parts
+
+
+def _general_text(params: list[int] | None, data: bytes) -> GeneralTextBodyPart:
+    regs = tuple(params or ())
+    return GeneralTextBodyPart(text=charsets.iso2022_decode(data, initial=regs or (6,)),
+                               charsets=regs)
+
+
+def _general_text_to(b: GeneralTextBodyPart) -> tuple[Any, Any]:
+    regs = b.charsets or charsets.general_text_charsets(b.text)
+    return sorted(regs), charsets.iso2022_encode(b.text, regs)
+
+
+_FT_TYPED = ("contents-type", "file-attributes")
+_FT_ATTR_TYPED = ("pathname", "date-and-time-of-creation", "date-and-time-of-last-modification",
+                  "date-and-time-of-last-read-access", "object-size")
+
+
+def _date_attr(attrs: dict[str, Any], key: str) -> Any:
+    v = attrs.get(key)
+    if v is None or v[0] != "actual-values":
+        return None
+    return decode_generalizedtime(v[1])
+
+
+def _file_transfer(params: dict[str, Any] | None, data: list[dict[str, Any]]) -> BodyPart | None:
+    """RFC 2157 §2.3 FTBP -> model, or None when the data is not plain octet-aligned."""
+    refs = {e.get("direct-reference") for e in data}
+    if any(e["encoding"][0] != "octet-aligned" for e in data) or len(refs) > 1:
+        return None
+    params = dict(params or {})
+    attrs = dict(params.get("file-attributes", {}))
+    filename = None
+    if "pathname" in attrs:
+        parts = attrs["pathname"][1]
+        # GraphicString pathname components; Latin-1 keeps every octet (RFC 2157 §2.3.2 puts
+        # any encoded-word handling in the MIME mapping, not here)
+        filename = "/".join(p.decode("latin-1") for p in parts)
+    ctype = None
+    if "contents-type" in params and params["contents-type"][0] == "document-type" and (
+            "parameter" not in params["contents-type"][1]):
+        ctype = str(params["contents-type"][1]["document-type-name"])
+        del params["contents-type"]
+    size = attrs.get("object-size")
+    result = FileTransferBodyPart(
+        data=b"".join(e["encoding"][1] for e in data),
+        data_reference=next(iter(refs)) if refs else None,
+        filename=filename, contents_type=ctype,
+        created=_date_attr(attrs, "date-and-time-of-creation"),
+        modified=_date_attr(attrs, "date-and-time-of-last-modification"),
+        read=_date_attr(attrs, "date-and-time-of-last-read-access"),
+        size=size[1] if size is not None and size[0] == "actual-values" else None,
+    )
+    for key in _FT_ATTR_TYPED:
+        if key == "pathname" or (key in attrs and attrs[key][0] == "actual-values"):
+            attrs.pop(key, None)
+    if attrs:
+        params["file-attributes"] = attrs
+    else:
+        params.pop("file-attributes", None)
+    if params:
+        from dataclasses import replace
+
+        result = replace(result, other_parameters=Opaque(
+            ber=asn1.encode("FileTransferParameters", params)))
+    return result
+
+
+def _file_transfer_to(b: FileTransferBodyPart) -> tuple[Any, Any]:
+    params: dict[str, Any] = (asn1.decode("FileTransferParameters", b.other_parameters.ber)
+                              if b.other_parameters is not None else {})
+    attrs: dict[str, Any] = dict(params.get("file-attributes", {}))
+    if b.filename is not None:
+        try:
+            name = b.filename.encode("latin-1")
+        except UnicodeEncodeError:
+            raise EncodeError(f"FTBP file name {b.filename!r} is not Latin-1") from None
+        attrs["pathname"] = ("incomplete-pathname", name.split(b"/"))
+    for key, value in (("date-and-time-of-creation", b.created),
+                       ("date-and-time-of-last-modification", b.modified),
+                       ("date-and-time-of-last-read-access", b.read)):
+        if value is not None:
+            attrs[key] = ("actual-values", encode_generalizedtime(value))
+    if b.size is not None:
+        attrs["object-size"] = ("actual-values", b.size)
+    if attrs:
+        params["file-attributes"] = attrs
+    if b.contents_type is not None:
+        params["contents-type"] = ("document-type", {"document-type-name": b.contents_type})
+    ext: dict[str, Any] = {"encoding": ("octet-aligned", b.data)}
+    if b.data_reference is not None:
+        ext = {"direct-reference": b.data_reference, **ext}
+    return params, [ext]
+
+
+def _mime(params: dict[str, Any] | None, data: bytes) -> MimeBodyPart:
+    p = params or {"content-type": "application/octet-stream", "content-parameters": [],
+                   "other-header-fields": []}
+    return MimeBodyPart(
+        content_type=p["content-type"],
+        parameters=tuple((x["parameter"], x["parameter-value"]) for x in p["content-parameters"]),
+        headers=tuple(p["other-header-fields"]), data=data)
+
+
+def _mime_to(b: MimeBodyPart) -> tuple[Any, Any]:
+    return ({"content-type": b.content_type,
+             "content-parameters": [{"parameter": k, "parameter-value": v}
+                                    for k, v in b.parameters],
+             "other-header-fields": list(b.headers)}, b.data)
+
+
+def _basic(kind: str) -> Callable[[Any, Any], BodyPart]:
+    from bridge.codec import p22
+
+    def dec(params: Any, data: Any) -> BodyPart:
+        params = params or {}
+        if kind == "ia5":
+            return p22.ia5_from({"parameters": params, "data": data}, extended=True)
+        if kind == "teletex":
+            return p22.teletex_from(params, data, extended=True)
+        if kind == "g3":
+            return p22.g3_from(params, data, extended=True)
+        return p22.message_from(params, data, extended=True)
+
+    return dec
+
+
+def _basic_to(b: BodyPart) -> tuple[Any, Any]:
+    from bridge.codec import p22
+
+    if isinstance(b, IA5TextBodyPart):
+        return p22.ia5_params_to(b), b.text
+    if isinstance(b, TeletexBodyPart):
+        return p22.teletex_params_to(b), [charsets.t61_encode(p) for p in b.pages]
+    if isinstance(b, G3FacsimileBodyPart):
+        return p22.g3_params_to(b), list(b.pages)
+    assert isinstance(b, MessageBodyPart)
+    return p22.message_params_to(b), p22.ipm_to(b.ipm)
+
+
+#: data OID -> (parameters OID, parameters type, data type, decode(params, data), encode)
+EXTENDED_BODY_PARTS: dict[str, tuple[str | None, str | None, str,
+                                     Callable[[Any, Any], BodyPart | None],
+                                     Callable[[Any], tuple[Any, Any]]]] = {
+    ID_ET_IA5_TEXT: (ID_EP_IA5_TEXT, "IA5TextParameters", "IA5TextData", _basic("ia5"),
+                     _basic_to),
+    ID_ET_TELETEX: (ID_EP_TELETEX, "TeletexParameters", "TeletexData", _basic("teletex"),
+                    _basic_to),
+    ID_ET_G3_FACSIMILE: (ID_EP_G3_FACSIMILE, "G3FacsimileParameters", "G3FacsimileData",
+                         _basic("g3"), _basic_to),
+    ID_ET_MESSAGE: (ID_EP_MESSAGE, "MessageParameters", "MessageData", _basic("message"),
+                    _basic_to),
+    ID_ET_BILATERALLY_DEFINED: (None, None, "BilaterallyDefinedData",
+                                lambda p, d: BilaterallyDefinedBodyPart(data=d, extended=True),
+                                lambda b: (None, b.data)),
+    ID_ET_GENERAL_TEXT: (ID_EP_GENERAL_TEXT, "GeneralTextParameters", "GeneralTextData",
+                         _general_text, _general_text_to),
+    ID_ET_FILE_TRANSFER: (ID_EP_FILE_TRANSFER, "FileTransferParameters", "FileTransferData",
+                          _file_transfer, _file_transfer_to),
+    ID_MIME_BP_DATA: (ID_MIME_BP_PARAMETERS, "MimeParameters", "MimeData", _mime, _mime_to),
+}
+
+_MODEL_OID: dict[type, str] = {
+    IA5TextBodyPart: ID_ET_IA5_TEXT, TeletexBodyPart: ID_ET_TELETEX,
+    G3FacsimileBodyPart: ID_ET_G3_FACSIMILE, MessageBodyPart: ID_ET_MESSAGE,
+    BilaterallyDefinedBodyPart: ID_ET_BILATERALLY_DEFINED,
+    GeneralTextBodyPart: ID_ET_GENERAL_TEXT, FileTransferBodyPart: ID_ET_FILE_TRANSFER,
+    MimeBodyPart: ID_MIME_BP_DATA,
+}
+
+
+def extended_body_part_from(v: dict[str, Any]) -> BodyPart:
+    """X.420 §7.3.14 ExtendedBodyPart -> the model type registered for its data OID."""
+    data_oid = v["data"]["type-id"]
+    params = v.get("parameters")
+    generic = ExtendedBodyPart(
+        data_type=data_oid, data=Opaque(ber=v["data"]["value"]),
+        parameters_type=params["type-id"] if params else None,
+        parameters=Opaque(ber=params["value"]) if params else None)
+    row = EXTENDED_BODY_PARTS.get(data_oid)
+    if row is None or (params is not None and params["type-id"] != row[0]):
+        return generic
+    try:
+        pval = asn1.decode(row[1], params["value"]) if params is not None and row[1] else None
+        dval = asn1.decode(row[2], v["data"]["value"])
+    except DecodeError:
+        return generic
+    return row[3](pval, dval) or generic
+
+
+def extended_body_part_to(b: BodyPart) -> dict[str, Any]:
+    if isinstance(b, ExtendedBodyPart):
+        out: dict[str, Any] = {"data": {"type-id": b.data_type, "value": b.data.ber}}
+        if b.parameters is not None:
+            out["parameters"] = {"type-id": b.parameters_type, "value": b.parameters.ber}
+        return out
+    data_oid = _MODEL_OID[type(b)]
+    params_oid, params_type, data_type, _dec, enc = EXTENDED_BODY_PARTS[data_oid]
+    pval, dval = enc(b)
+    out = {"data": {"type-id": data_oid, "value": asn1.encode(data_type, dval)}}
+    if pval is not None and params_type is not None:
+        out["parameters"] = {"type-id": params_oid, "value": asn1.encode(params_type, pval)}
+    return out
+

@@ -1,0 +1,82 @@
+"""The one error hierarchy of x400bridge.
+
+Every failure raised by the package derives from :class:`BridgeError`.  An error that a peer will
+see carries what to tell it: an SMTP reply (RFC 5321 §4.2 code plus an RFC 3463 enhanced status
+code) and an X.400 non-delivery reason and diagnostic (X.411 §8.3.1.2.1.9/10).  Defects -- losses
+during conversion that do not stop it -- are *not* errors; they are recorded on results.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SMTPReply:
+    """An SMTP reply: basic code (RFC 5321 §4.2), enhanced code (RFC 3463) and text."""
+
+    code: int
+    enhanced: str
+    text: str
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.enhanced} {self.text}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class X400Diagnostic:
+    """X.411 NonDeliveryReasonCode and NonDeliveryDiagnosticCode (None = absent)."""
+
+    reason: int
+    diagnostic: int | None = None
+
+
+class BridgeError(Exception):
+    """Root of every error raised by x400bridge."""
+
+    smtp: SMTPReply = SMTPReply(code=554, enhanced="5.0.0", text="Gateway error")
+    x400: X400Diagnostic = X400Diagnostic(reason=1)  # unable-to-transfer (X.411)
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        smtp: SMTPReply | None = None,
+        x400: X400Diagnostic | None = None,
+    ) -> None:
+        super().__init__(message)
+        if smtp is not None:
+            self.smtp = smtp
+        if x400 is not None:
+            self.x400 = x400
+
+
+class DecodeError(BridgeError):
+    """Input bytes are not a valid encoding.
+
+    ``path`` names the ASN.1 components from the outermost type inward and ``offset`` is the byte
+    offset in the input where the problem was found, so an operator can locate it.
+    """
+
+    # X.411: unable-to-transfer (1) / content-syntax-error (12)
+    smtp = SMTPReply(code=554, enhanced="5.6.0", text="Undecodable X.400 content")
+    x400 = X400Diagnostic(reason=1, diagnostic=12)
+
+    def __init__(self, reason: str, *, path: str = "", offset: int | None = None) -> None:
+        self.reason = reason
+        self.path = path
+        self.offset = offset
+        where = []
+        if path:
+            where.append(path)
+        if offset is not None:
+            where.append(f"offset {offset}")
+        super().__init__(f"{reason}" + (f" (at {', '.join(where)})" if where else ""))
+
+
+class EncodeError(BridgeError):
+    """A model value cannot be encoded (violates an X.411/X.420 constraint)."""
+
+
+class ConfigError(BridgeError):
+    """Invalid configuration (unknown key, wrong type); names the dotted path."""
