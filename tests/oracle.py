@@ -54,7 +54,7 @@ tshark
         under p1.private_domain_name or p1.private_domain_identifier; p1.numeric for numeric
         forms), p1.organization_name, p1.OrganizationalUnitName, p1.surname, p1.given_name,
         p1.initials, p1.generation_qualifier (in p1.personal_name_element),
-        p1.type / p1.value (DDA, under p1.BuiltInDomainDefinedAttribute_element),
+        p1.printable.type / p1.value (DDA, under p1.BuiltInDomainDefinedAttribute_element),
         p1.extension_attribute_type, p1.CommonName, p1.TeletexCommonName,
         p1.TeletexPersonalName_element (p1.surname/p1.given_name inside).
       P1 envelope: p1.MTS_APDU (0 message, 1 report, 2 probe), p1.message_identifier_element,

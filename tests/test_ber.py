@@ -30,7 +30,7 @@ from bridge.codec.ber import (
 )
 from bridge.errors import DecodeError
 
-H = bytes.fromhex
+H = bytes.fromhex  # spaces between hex groups are ignored
 
 # --------------------------------------------------------------------------------------------
 # A tiny independent BER model used to generate inputs: a tree, encoded with a chosen length form.
@@ -71,8 +71,10 @@ def ident(tag_class: int, constructed: bool, tag: int) -> bytes:
 def enc(node: Node, mixed: bool) -> bytes:
     """Encode ``node``: all definite (shortest form), or with each node's chosen form."""
     if isinstance(node, Prim):
-        return ident(node.tag_class, False, node.tag) + encode_length(len(node.content)) + (
-            node.content
+        return (
+            ident(node.tag_class, False, node.tag)
+            + encode_length(len(node.content))
+            + (node.content)
         )
     body = b"".join(enc(child, mixed) for child in node.children)
     head = ident(node.tag_class, True, node.tag)
@@ -97,7 +99,9 @@ prims = st.builds(
 
 
 def cons(children: st.SearchStrategy[list[Node]]) -> st.SearchStrategy[Node]:
-    return st.builds(lambda t, ch, ind: Cons(t[0], t[1], tuple(ch), ind), tags(), children, st.booleans())
+    return st.builds(
+        lambda t, ch, ind: Cons(t[0], t[1], tuple(ch), ind), tags(), children, st.booleans()
+    )
 
 
 trees = st.recursive(prims, lambda inner: cons(st.lists(inner, max_size=5)), max_leaves=40)
@@ -164,21 +168,21 @@ def test_read_tlv(hexdata: str, expected: TLV) -> None:
 
 
 def test_read_tlv_offset_and_properties() -> None:
-    data = H("3006" "0201" "05" "0401" "41")
+    data = H("3006 020105 040141")
     seq = read_tlv(data)
     assert (seq.content_offset, seq.end) == (2, 8)
     first = read_tlv(data, 2)
     assert first == TLV(CLASS_UNIVERSAL, False, 2, 2, 2, 1)
     assert list(iter_children(data, seq)) == [first, TLV(CLASS_UNIVERSAL, False, 4, 5, 2, 1)]
     with pytest.raises(ValueError):
-        _ = read_tlv(H("3080" "0000")).end
+        _ = read_tlv(H("3080 0000")).end
     with pytest.raises(ValueError):
         list(iter_children(data, first))
 
 
 def test_iter_children_indefinite() -> None:
     # SEQUENCE(indef) { SET(indef) { OCTET STRING "ab" }, INTEGER 5 }
-    data = H("3080" "3180" "04026162" "0000" "020105" "0000")
+    data = H("3080 3180 04026162 0000 020105 0000")
     outer = read_tlv(data)
     children = list(iter_children(data, outer))
     assert children == [
@@ -187,7 +191,7 @@ def test_iter_children_indefinite() -> None:
     ]
     assert list(iter_children(data, children[0])) == [TLV(CLASS_UNIVERSAL, False, 4, 4, 2, 2)]
     with pytest.raises(DecodeError) as err:
-        list(iter_children(H("3080" "020105"), read_tlv(H("3080" "020105"))))
+        list(iter_children(H("3080 020105"), read_tlv(H("3080 020105"))))
     assert err.value.offset == 5
 
 
@@ -196,10 +200,10 @@ def test_iter_children_indefinite() -> None:
 
 
 def test_definite_input_is_returned_unchanged() -> None:
-    data = H("3006" "0201" "05" "0401" "41")
+    data = H("3006 020105 040141")
     assert normalise(data) is data
     # Non-minimal definite lengths are valid BER and are left alone when nothing else changes.
-    data = H("308200" "06" "0201" "05" "0401" "41")
+    data = H("308200 06 020105 040141")
     assert normalise(data) is data
 
 
@@ -211,9 +215,9 @@ def test_primitive_outer() -> None:
 def test_nested_indefinite_matches_pyasn1() -> None:
     # SEQUENCE { INTEGER 5, SET { OCTET STRING "ab", NULL }, SEQUENCE { INTEGER 7 } },
     # every constructed encoding in the indefinite form.
-    data = H("3080" "020105" "3180" "04026162" "0500" "0000" "3080" "020107" "0000" "0000")
+    data = H("3080 020105 3180 04026162 0500 0000 3080 020107 0000 0000")
     out = normalise(data)
-    assert out == H("3010" "020105" "3106" "04026162" "0500" "3003" "020107")
+    assert out == H("3010 020105 3106 04026162 0500 3003 020107")
     value, rest = pyasn1_decoder.decode(data)
     assert rest == b""
     assert pyasn1_encoder.encode(value, defMode=True) == out
@@ -222,27 +226,27 @@ def test_nested_indefinite_matches_pyasn1() -> None:
 
 def test_indefinite_inside_explicit_wrapper() -> None:
     # [0] EXPLICIT (definite) around an indefinite SEQUENCE, inside an indefinite [APPLICATION 3].
-    data = H("6380" "a00a" "3080" "0201" "05" "0401" "41" "0000" "0000")
-    assert normalise(data) == H("630a" "a008" "3006" "020105" "040141")
+    data = H("6380 a00a 3080 020105 040141 0000 0000")
+    assert normalise(data) == H("630a a008 3006 020105 040141")
 
 
 def test_constructed_octet_string_stays_constructed() -> None:
-    data = H("2480" "04026162" "2480" "040163" "0000" "0000")
+    data = H("2480 04026162 2480 040163 0000 0000")
     out = normalise(data)
-    assert out == H("2409" "04026162" "2403" "040163")
+    assert out == H("2409 04026162 2403 040163")
     assert pyasn1_decoder.decode(out)[0] == pyasn1_decoder.decode(data)[0]
     assert bytes(pyasn1_decoder.decode(out)[0]) == b"abc"
 
 
 def test_indefinite_empty_and_long() -> None:
-    assert normalise(H("3080" "0000")) == H("3000")
+    assert normalise(H("3080 0000")) == H("3000")
     content = b"\x04\x81\xc8" + bytes(200)
     assert normalise(H("3080") + content + H("0000")) == H("3081cb") + content
 
 
 def test_non_minimal_lengths_become_minimal_when_rebuilding() -> None:
-    data = H("3080" "048200" "02" "6162" "a08103" "020105" "0000")
-    assert normalise(data) == H("3009" "04026162" "a003" "020105")
+    data = H("3080 04820002 6162 a08103 020105 0000")
+    assert normalise(data) == H("3009 04026162 a003 020105")
 
 
 def test_asn1tools_accepts_normalised_open_type() -> None:
@@ -250,14 +254,14 @@ def test_asn1tools_accepts_normalised_open_type() -> None:
         "M DEFINITIONS ::= BEGIN T ::= SEQUENCE { a [0] EXPLICIT ANY } END", "ber"
     )
     for data in (
-        H("3009" "a007" "3080" "020105" "0000"),  # definite outside, indefinite in the ANY
-        H("3080" "a080" "3080" "020105" "0000" "0000" "0000"),  # indefinite everywhere
+        H("3009 a007 3080 020105 0000"),  # definite outside, indefinite in the ANY
+        H("3080 a080 3080 020105 0000 0000 0000"),  # indefinite everywhere
     ):
         with pytest.raises(asn1tools.DecodeError, match="definite"):
             spec.decode("T", data)
         out = normalise(data)
-        assert out == H("3007" "a005" "3003" "020105")
-        assert spec.decode("T", out) == {"a": H("3003" "020105")}
+        assert out == H("3007 a005 3003 020105")
+        assert spec.decode("T", out) == {"a": H("3003 020105")}
 
 
 # --------------------------------------------------------------------------------------------
@@ -274,31 +278,31 @@ def test_asn1tools_accepts_normalised_open_type() -> None:
         ("0482", {}, 2, "truncated"),  # long form, length octets missing
         ("048200", {}, 3, "truncated"),
         ("0405616263", {}, 1, "beyond the end of the data"),
-        ("3003" "0405616263", {}, 3, "exceeds the enclosing"),
-        ("3001" "0400", {}, 3, "crosses the end of the enclosing"),
+        ("3003 0405616263", {}, 3, "exceeds the enclosing"),
+        ("3001 0400", {}, 3, "crosses the end of the enclosing"),
         ("0480", {}, 1, "indefinite length on a primitive"),
-        ("3080" "0480" "0000", {}, 3, "indefinite length on a primitive"),
-        ("3080" "0400", {}, 4, "missing end-of-contents"),
-        ("3080" "3080" "0000", {}, 6, "missing end-of-contents"),
-        ("3004" "3080" "0400" "0000", {}, 6, "missing end-of-contents"),  # bounded by parent
-        ("3080" "0400" "00", {}, 5, "truncated end-of-contents"),
-        ("3080" "0001" "00", {}, 3, "non-zero length"),
+        ("3080 0480 0000", {}, 3, "indefinite length on a primitive"),
+        ("3080 0400", {}, 4, "missing end-of-contents"),
+        ("3080 3080 0000", {}, 6, "missing end-of-contents"),
+        ("3004 3080 0400 0000", {}, 6, "missing end-of-contents"),  # bounded by parent
+        ("3080 0400 00", {}, 5, "truncated end-of-contents"),
+        ("3080 0001 00", {}, 3, "non-zero length"),
         ("0000", {}, 0, "UNIVERSAL 0"),
-        ("3002" "0000", {}, 2, "UNIVERSAL 0"),  # end-of-contents in a definite-length SEQUENCE
-        ("3080" "2000" "0000", {}, 2, "UNIVERSAL 0"),  # constructed [UNIVERSAL 0]
-        ("3080" "0400" "0000" "0000", {}, 6, "trailing"),  # EOC after the outermost TLV
-        ("3085" "0000000001" "00", {}, 1, "5 length octets"),
+        ("3002 0000", {}, 2, "UNIVERSAL 0"),  # end-of-contents in a definite-length SEQUENCE
+        ("3080 2000 0000", {}, 2, "UNIVERSAL 0"),  # constructed [UNIVERSAL 0]
+        ("3080 0400 0000 0000", {}, 6, "trailing"),  # EOC after the outermost TLV
+        ("3085 0000000001 00", {}, 1, "5 length octets"),
         ("04ff", {}, 1, "reserved length octet 0xFF"),
-        ("0484" "05000001", {}, 1, "exceeds the limit"),  # 83,886,081 > 64 MiB
+        ("0484 05000001", {}, 1, "exceeds the limit"),  # 83,886,081 > 64 MiB
         ("0403616263", {"max_length": 2}, 1, "exceeds the limit"),
-        ("3080" "0403616263" "0000", {"max_length": 4}, 1, "indefinite-length contents exceed"),
-        ("9f8181818101" "00", {}, 5, "longer than 4 octets"),
-        ("9f8001" "00", {}, 1, "leading 0x80"),
-        ("9f1e" "00", {}, 1, "high-tag-number form"),
-        ("0400" "00", {}, 2, "trailing"),
-        ("3000" "3000", {}, 2, "trailing"),
+        ("3080 0403616263 0000", {"max_length": 4}, 1, "indefinite-length contents exceed"),
+        ("9f8181818101 00", {}, 5, "longer than 4 octets"),
+        ("9f8001 00", {}, 1, "leading 0x80"),
+        ("9f1e 00", {}, 1, "high-tag-number form"),
+        ("0400 00", {}, 2, "trailing"),
+        ("3000 3000", {}, 2, "trailing"),
         ("3080" * 3 + "0000" * 3, {"max_depth": 2}, 4, "nesting deeper than 2"),
-        ("3006" "3004" "3002" "3000", {"max_depth": 3}, 6, "nesting deeper than 3"),
+        ("3006 3004 3002 3000", {"max_depth": 3}, 6, "nesting deeper than 3"),
         ("3000", {"max_depth": 0}, 0, "nesting deeper than 0"),
     ],
 )
@@ -310,7 +314,7 @@ def test_errors(hexdata: str, kwargs: dict[str, int], offset: int, reason: str) 
 
 
 def test_primitive_at_depth_limit_is_fine() -> None:
-    assert normalise(H("3080" "3080" "0400" "0000" "0000"), max_depth=2) == H("3004" "3002" "0400")
+    assert normalise(H("3080 3080 0400 0000 0000"), max_depth=2) == H("3004 3002 0400")
     assert normalise(H("0400"), max_depth=0) == H("0400")
 
 
@@ -351,12 +355,12 @@ def test_ten_megabytes_of_garbage_is_rejected_quickly() -> None:
 
 
 def test_pdu_length() -> None:
-    definite = H("3006" "020105" "040141")
+    definite = H("3006 020105 040141")
     assert pdu_length(definite) == 8
     assert pdu_length(definite + b"\x30\x00") == 8  # only the first TLV counts
     assert pdu_length(bytearray(definite)) == 8
     assert pdu_length(memoryview(definite)) == 8
-    indefinite = H("3080" "3080" "0400" "0000" "3006" "020105" "040141" "0000")
+    indefinite = H("3080 3080 0400 0000 3006 020105 040141 0000")
     assert pdu_length(indefinite + b"\xff\xff") == len(indefinite)
     for data in (definite, indefinite):
         for cut in range(len(data)):
@@ -367,7 +371,7 @@ def test_pdu_length() -> None:
     with pytest.raises(DecodeError):
         pdu_length(H("04ff"))
     with pytest.raises(DecodeError) as err:
-        pdu_length(H("3080" "0001"))
+        pdu_length(H("3080 0001"))
     assert err.value.offset == 3
     with pytest.raises(DecodeError):
         pdu_length(H("0000"))
@@ -403,8 +407,7 @@ def sample_ipm(indefinite: bool) -> bytes:
     heading = b"".join(t(0xA0 | k, orname(k)) for k in range(10))
     heading = t(0x31, heading + t(0x18, b"20240430174500Z", False))
     body = b"".join(
-        t(0xA0, t(0x30, t(0x02, b"\x01", False) + t(0x04, bytes(4096), False)))
-        for _ in range(2)
+        t(0xA0, t(0x30, t(0x02, b"\x01", False) + t(0x04, bytes(4096), False))) for _ in range(2)
     )
     return t(0x30, heading + t(0x30, body))
 
@@ -450,7 +453,7 @@ def test_mixed_lengths_normalise_to_all_definite(tree: Node) -> None:
 
 @settings(max_examples=1500, deadline=None)
 @given(st.binary(max_size=64))
-@example(H("3080" "0000" "00"))
+@example(H("3080 0000 00"))
 @example(H("9f808080"))
 def test_arbitrary_bytes(data: bytes) -> None:
     try:
@@ -472,8 +475,29 @@ def test_arbitrary_bytes(data: bytes) -> None:
 def headerish() -> st.SearchStrategy[bytes]:
     """Byte soup biased towards BER-looking structure, to reach deep paths."""
     atoms = st.sampled_from(
-        [H(x) for x in ("3080", "0000", "0400", "3000", "a080", "2480", "0401", "3003", "9f1f",
-                        "bf8100", "0481", "3081", "00", "80", "ff", "30", "04", "02")]
+        [
+            H(x)
+            for x in (
+                "3080",
+                "0000",
+                "0400",
+                "3000",
+                "a080",
+                "2480",
+                "0401",
+                "3003",
+                "9f1f",
+                "bf8100",
+                "0481",
+                "3081",
+                "00",
+                "80",
+                "ff",
+                "30",
+                "04",
+                "02",
+            )
+        ]
     )
     return st.lists(st.one_of(atoms, st.binary(max_size=3)), max_size=20).map(b"".join)
 

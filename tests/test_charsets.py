@@ -1,8 +1,9 @@
 """Tests of bridge.model.charsets: T.61, ISO 2022 (GeneralString / GeneralText), BMP, Universal.
 
-References: ITU-T T.61 (1988) Tables 2 and 3 and Annex A; ISO/IEC 6937; ISO/IEC 2022 §13-15;
+References: ITU-T T.61 (1988) code tables and Annex A; ISO/IEC 6937; ISO/IEC 2022;
 the ISO 2375 register (ISO-IR numbers and final bytes); RFC 1468 (ISO-2022-JP) and RFC 1557
-(ISO-2022-KR), checked against the independent stdlib codecs; X.680 §41 (BMP/Universal).
+(ISO-2022-KR), checked against the independent stdlib codecs; X.680 BMPString and
+UniversalString (ISO/IEC 10646 UCS-2 / UCS-4).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ ESC = b"\x1b"
 
 T61_DECODE_CASES = [
     # (octets, text, reference)
-    (b"M\xc8uller", "Müller", "T.61 Table 3 12/8 diaeresis before base"),
+    (b"M\xc8uller", "Müller", "T.61 supplementary set 12/8 diaeresis before base"),
     (b"\xc2e", "é", "12/2 acute"),
     (b"\xc1a", "à", "12/1 grave"),
     (b"\xc3o", "ô", "12/3 circumflex"),
@@ -57,7 +58,7 @@ T61_DECODE_CASES = [
     (b"\xa4\xa6\xa8", "$#¤", "10/4 dollar, 10/6 number sign, 10/8 currency sign"),
     (b"\xa3\xa5\xa7\xab\xbb", "£¥§«»", "10/3, 10/5, 10/7, 10/11, 11/11"),
     (b"\xb4\xb8\xbc", "×÷¼", "11/4 multiplication, 11/8 division"),
-    (b"\xc8 \xc2 \xc3 \xc1 \xc4 ", "¨´^`~", "ISO 6937 §7.3: mark + SPACE = spacing mark"),
+    (b"\xc8 \xc2 \xc3 \xc1 \xc4 ", "¨´^`~", "ISO/IEC 6937: mark + SPACE = spacing mark"),
     (b"#$~", "#$~", "positions unused by T.61 decode leniently as IRV"),
     (b"\xd3\xd4\xa9\xb9", "©™‘’", "ISO 6937 additions"),
     (b"\xa0\xff", "\u00a0\u00ad", "NBSP and soft hyphen"),
@@ -132,7 +133,7 @@ def test_videotex_is_t61_subset() -> None:
 
 @functools.cache
 def t61_repertoire() -> str:
-    """Every character t61_encode accepts, found through the decoder (T.61 Tables 2 and 3)."""
+    """Every character t61_encode accepts, found through the decoder (T.61 code tables)."""
     chars = set()
     singles = [bytes([b]) for b in [*range(0x20, 0x7F), *range(0xA0, 0x100)]]
     for octets in singles:

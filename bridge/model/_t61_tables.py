@@ -2,16 +2,16 @@
 
 Sources, per table:
 
-* ``T61_PRIMARY_UNUSED`` -- ITU-T T.61 (1988) §3 and Table 2/T.61, the *primary set of graphic
+* ``T61_PRIMARY_UNUSED`` -- ITU-T T.61 (1988), code table of the *primary set of graphic
   characters* (ISO-IR 102): ISO 646 IRV minus eight positions.
-* ``T61_SUPPLEMENTARY`` -- ITU-T T.61 (1988) Table 3/T.61, the *supplementary set of graphic
+* ``T61_SUPPLEMENTARY`` -- ITU-T T.61 (1988), code table of the *supplementary set of graphic
   characters* (ISO-IR 103), whose repertoire T.51 defines; shown, as T.61 does, at its 8-bit
   positions 10/0..15/15 (GR), where the basic Teletex code places it (T.61 Annex A.2).
 * ``ISO6937_ADDITIONS`` -- positions that T.61 leaves unused but ISO/IEC 6937 (1983 / 2001)
   assigns.  Real MTAs send them, so they are decoded but never produced.
-* ``NON_SPACING`` -- column 12 of Table 3/T.61 (ISO 6937 "non-spacing diacritical marks"), which
-  are coded *before* the base letter (T.61 §3.2, ISO 6937 §7); mapped to Unicode combining marks.
-* ``SPACING_FORMS`` -- ISO 6937 §7.3: a diacritical mark followed by SPACE is the mark by itself.
+* ``NON_SPACING`` -- column 12 of the T.61 supplementary set (ISO/IEC 6937 "non-spacing
+  diacritical marks"), coded *before* the base letter; mapped to Unicode combining marks.
+* ``SPACING_FORMS`` -- ISO/IEC 6937: a diacritical mark followed by SPACE is the mark by itself.
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Final
 
-# T.61 Table 2: positions of the ISO 646 IRV that the Teletex primary set does not use
+# T.61 primary set: positions of the ISO 646 IRV that the Teletex primary set does not use
 # (2/3 '#', 2/4 '$', 5/12 '\', 5/14 '^', 6/0 '`', 7/11 '{', 7/13 '}', 7/14 '~').
 T61_PRIMARY_UNUSED: Final = frozenset(b"#$\\^`{}~")
 
-# T.61 Table 3 (supplementary set, ISO-IR 103), spacing characters, 8-bit positions.
+# T.61 supplementary set (supplementary set, ISO-IR 103), spacing characters, 8-bit positions.
 T61_SUPPLEMENTARY: Final = MappingProxyType({
     0xA0: "\u00a0",  # 10/0 NO-BREAK SPACE (T.61 "space" in GR)
     0xA1: "\u00a1", 0xA2: "\u00a2", 0xA3: "\u00a3",  # ¡ ¢ £
@@ -53,7 +53,7 @@ ISO6937_ADDITIONS: Final = MappingProxyType({
     0xFF: "\u00ad",  # SOFT HYPHEN
 })
 
-# T.61 Table 3 column 12: non-spacing diacritical marks (prefix the base character).
+# T.61 supplementary set, column 12: non-spacing diacritical marks (prefix the base character).
 NON_SPACING: Final = MappingProxyType({
     0xC1: "\u0300",  # grave accent
     0xC2: "\u0301",  # acute accent
@@ -75,7 +75,7 @@ NON_SPACING: Final = MappingProxyType({
 # Positions of NON_SPACING that the encoder never produces (duplicates / withdrawn).
 NON_SPACING_DECODE_ONLY: Final = frozenset({0xC9, 0xCC})
 
-# ISO 6937 §7.3: <diacritic> SPACE represents the spacing form of the mark.
+# ISO/IEC 6937: <diacritic> SPACE represents the spacing form of the mark.
 SPACING_FORMS: Final = MappingProxyType({
     "\u0300": "`", "\u0301": "\u00b4", "\u0302": "^", "\u0303": "~",
     "\u0304": "\u00af", "\u0306": "\u02d8", "\u0307": "\u02d9", "\u0308": "\u00a8",

@@ -7,11 +7,12 @@ turns them into ``str`` and back (RFC 2156 §3.3.4 maps X.400 strings onto text 
   (ISO-IR 102) in GL, the supplementary set (ISO-IR 103) in GR, *non-spacing diacritical marks
   before the base letter*; ISO/IEC 2022 escape sequences may designate other sets (T.61 Annex A).
   See :func:`t61_decode`, :func:`t61_encode`.
-* **GeneralString** and X.420 **GeneralText** body parts (X.420 §7.4.10, GeneralTextParameters ::=
+* **GeneralString** and X.420 **GeneralText** body parts (X.420 §7.4, GeneralTextParameters ::=
   SET OF CharacterSetRegistration, each an ISO-IR number) -- ISO/IEC 2022 code extension:
   designations ``ESC I.. F``, locking shifts SI/SO/LS2/LS3/LS1R/LS2R/LS3R, single shifts SS2/SS3.
   See :func:`iso2022_decode`, :func:`iso2022_encode`, :func:`general_text_charsets`.
-* **BMPString** (UCS-2 big-endian) and **UniversalString** (UCS-4 big-endian), X.680 §41.
+* **BMPString** (UCS-2 big-endian) and **UniversalString** (UCS-4 big-endian), the X.680
+  restricted character string types over ISO/IEC 10646.
 * **VideotexString** -- ITU-T T.100/T.101 is not implemented; decoded as T.61 (best effort).
 
 Every graphic set is one row of :data:`_SETS`: ISO-IR number, escape-sequence final byte, size
@@ -139,7 +140,7 @@ _BY_REG: Mapping[int, _GSet] = MappingProxyType({s.reg: s for s in _SETS})
 _BY_FINAL: Mapping[tuple[int, int, str], _GSet] = MappingProxyType(
     {(s.size, s.width, s.final): s for s in reversed(_SETS)}  # first row wins (87 over 168)
 )
-_G94, _G96 = "()*+", ",-./"  # intermediate byte selecting G0..G3 (ISO/IEC 2022 §13.3)
+_G94, _G96 = "()*+", ",-./"  # intermediate byte selecting G0..G3 (ISO/IEC 2022)
 
 # Preference when choosing sets for GeneralText (ties in general_text_charsets); also the order
 # in which chosen registrations are listed.
@@ -327,7 +328,7 @@ class _Decoder:
         return i + gs.width
 
     def escape(self, i: int) -> int:
-        """Interpret the escape sequence at ``i`` (ISO/IEC 2022 §13); return the next offset."""
+        """Interpret the escape sequence at ``i`` (ISO/IEC 2022); return the next offset."""
         data, j = self.data, i + 1
         while j < len(data) and 0x20 <= data[j] <= 0x2F:
             j += 1
@@ -362,7 +363,7 @@ class _Decoder:
     def escape_fe_fs(self, i: int, final: str, end: int) -> int:
         if final in ("N", "O"):
             return self.single_shift(i, end - 1, 2 if final == "N" else 3)
-        if 0x40 <= ord(final) <= 0x5F:  # 7-bit representation of a C1 control (ISO 2022 §5.3.2)
+        if 0x40 <= ord(final) <= 0x5F:  # 7-bit representation of a C1 control (ISO/IEC 2022)
             self.control(chr(ord(final) + 0x40))
         elif final in "no":  # LS2, LS3
             self.gl = 2 if final == "n" else 3
@@ -373,7 +374,7 @@ class _Decoder:
         return end
 
     def docs(self, i: int, inter: str, final: str, end: int) -> int:
-        """DOCS (ISO/IEC 2022 §15.4): UTF-8 (``ESC % G`` … ``ESC % @``, or ``ESC % / G..I``)."""
+        """DOCS (ISO/IEC 2022, ECMA-35): UTF-8 (``ESC % G`` … ``ESC % @``, or ``ESC % / G..I``)."""
         if inter == "%" and final == "@":
             return end
         if (inter, final) not in (("%", "G"), ("%/", "G"), ("%/", "H"), ("%/", "I")):
@@ -394,7 +395,7 @@ class _Decoder:
 def iso2022_decode(data: bytes, *, initial: Sequence[int] = (6,), errors: str = "strict") -> str:
     """Decode a GeneralString / X.420 GeneralText (ISO/IEC 2022 code extension).
 
-    ``initial`` lists the ISO-IR registrations designated at the start (X.420 §7.4.10
+    ``initial`` lists the ISO-IR registrations designated at the start (X.420 §7.4
     GeneralTextParameters, e.g. ``(1, 6, 100)`` = ISO 646 C0, ASCII in G0, Latin-1 right part in
     G1/GR); see :func:`_initial_state`.  Escape sequences in the data redesignate G0..G3.
     ``errors``: ``"strict"`` raises :class:`CharsetError` at the first bad octet, ``"replace"``
@@ -468,7 +469,7 @@ def iso2022_encode(text: str, registrations: Sequence[int]) -> bytes:
 
 
 def general_text_charsets(text: str) -> tuple[int, ...]:
-    """The ISO-IR registrations to announce in GeneralTextParameters for ``text`` (X.420 §7.4.10).
+    """The ISO-IR registrations to announce in GeneralTextParameters for ``text`` (X.420 §7.4).
 
     Always ``(1, 6)`` (ISO 646 C0 and ASCII G0), plus graphic sets covering the other characters,
     chosen greedily: first the single-byte ISO 8859 parts, then the multi-byte sets, each time the
@@ -511,7 +512,7 @@ def t61_decode(data: bytes, *, errors: str = "strict") -> str:
     """Decode a TeletexString (ITU-T T.61, T.51 / ISO 6937 repertoire) to NFC text.
 
     A non-spacing diacritical mark (0xC1-0xCF) applies to the following character:
-    ``b"\\xc8u"`` is ``"ü"``; followed by SPACE it is the spacing mark (ISO 6937 §7.3); with no
+    ``b"\\xc8u"`` is ``"ü"``; followed by SPACE it is the spacing mark (ISO/IEC 6937); with no
     base it stays a combining character.  Escape sequences designate other sets as in
     :func:`iso2022_decode`; SS2 and SS3 may also be the T.61 C0 controls 1/9 and 1/13.
     Lenient where real MTAs are: the eight IRV positions T.61 leaves unused (``#``, ``$``, ``\\``
@@ -595,7 +596,7 @@ def videotex_decode(data: bytes, *, errors: str = "strict") -> str:
     return t61_decode(data, errors=errors)
 
 
-# --- BMPString / UniversalString (X.680 §41, ISO/IEC 10646) -------------------------------------
+# --- BMPString / UniversalString (X.680, ISO/IEC 10646) ------------------------------------------
 
 def bmp_decode(data: bytes, *, errors: str = "strict") -> str:
     """Decode a BMPString: UCS-2 big-endian; surrogate code points are not characters."""
