@@ -217,7 +217,8 @@ def _body_part(i: int, b: BodyPart, indent: str) -> Iterator[str]:
     if isinstance(b, IA5TextBodyPart):
         yield f"{indent}{i}. ia5-text{ext}: {len(b.text)} chars \"{_preview(b.text)}\""
     elif isinstance(b, TeletexBodyPart):
-        yield f"{indent}{i}. teletex{ext}: {len(b.pages)} page(s) \"{_preview(b.pages[0] if b.pages else '')}\""
+        first = _preview(b.pages[0] if b.pages else "")
+        yield f"{indent}{i}. teletex{ext}: {len(b.pages)} page(s) \"{first}\""
     elif isinstance(b, G3FacsimileBodyPart):
         yield f"{indent}{i}. g3-facsimile{ext}: {len(b.pages)} page(s)"
     elif isinstance(b, VideotexBodyPart):

@@ -6,7 +6,7 @@ independent-decoder checks) and ``bench/``.  Deterministic: fixed times and iden
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 from bridge.model import (
     IPM,
@@ -18,8 +18,8 @@ from bridge.model import (
     DomainDefinedAttribute,
     EncodedInformationTypes,
     Envelope,
-    Extension,
     ExtendedBodyPart,
+    Extension,
     FileTransferBodyPart,
     G3FacsimileBodyPart,
     GeneralTextBodyPart,
@@ -70,7 +70,7 @@ from bridge.model.envelope import (
 from bridge.model.ipm import AcknowledgmentMode, MultipartType
 from bridge.model.oraddress import ExtendedNetworkAddress
 
-T0 = datetime(2026, 11, 28, 9, 30, 15, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 28, 9, 30, 15, tzinfo=UTC)
 GDI = GlobalDomainIdentifier(country="GB", admd="GOLD 400", prmd="UK.AC")
 GDI_DE = GlobalDomainIdentifier(country="DE", admd="DBP", prmd="SIEMENS")
 
@@ -216,7 +216,8 @@ def receipt_ipn() -> IPN:
                ipn_originator=ORDescriptor(formal_name=ROSE),
                ipm_intended_recipient=ORDescriptor(formal_name=ROSE),
                conversion_eits=EncodedInformationTypes(builtin=frozenset({2})),
-               fields=ReceiptFields(receipt_time=T0, acknowledgment_mode=AcknowledgmentMode.AUTOMATIC,
+               fields=ReceiptFields(receipt_time=T0,
+                                    acknowledgment_mode=AcknowledgmentMode.AUTOMATIC,
                                     supplementary_info="Read on screen"))
 
 

@@ -69,7 +69,8 @@ def _join(data: bytes, tlv: TLV) -> bytes:
         ident[0] &= ~0x20
         return bytes(ident) + encode_length(len(joined)) + joined
     parts = [_join(data, k) for k in kids]
-    if tlv.tag_class == 0 and tlv.tag == 17 and len({(k.tag_class, k.tag) for k in kids}) == len(kids):
+    distinct = len({(k.tag_class, k.tag) for k in kids}) == len(kids)
+    if tlv.tag_class == 0 and tlv.tag == 17 and distinct:
         parts.sort()  # a SET: compare members in one canonical order
     content = b"".join(parts)
     return bytes(ident) + encode_length(len(content)) + content

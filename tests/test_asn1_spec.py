@@ -588,6 +588,27 @@ def test_other_types_round_trip(type_name: str, value: Any) -> None:
     assert asn1.decode(type_name, data, strict=True) == value
 
 
+# The P1 bind of two Isode M-Switch MTAs (Wireshark's x400-ping-success.pcap, 2005; see
+# /work/shared/x400-samples/README.md): third-party bytes, decoded and re-encoded identically.
+ISODE_BIND_ARGUMENT = bytes.fromhex(
+    "a1228013706572636976616c2e736d68732e636f2e756ba10b1609657863616c69627572")
+ISODE_BIND_RESULT = bytes.fromhex(
+    "a12080146775696e65766572652e736d68732e636f2e756ba10816066d65726c696e")
+
+
+@pytest.mark.parametrize("type_name, data, value", [
+    ("MTABindArgument", ISODE_BIND_ARGUMENT, ("authenticated", {
+        "initiator-name": "percival.smhs.co.uk",
+        "initiator-credentials": ("simple", ("ia5-string", "excalibur"))})),
+    ("MTABindResult", ISODE_BIND_RESULT, ("authenticated", {
+        "responder-name": "guinevere.smhs.co.uk",
+        "responder-credentials": ("simple", ("ia5-string", "merlin"))})),
+])
+def test_real_mta_bind(type_name: str, data: bytes, value: Any) -> None:
+    assert asn1.decode(type_name, data, strict=True) == value
+    assert asn1.encode(type_name, value) == data
+
+
 # ---------------------------------------------------------------------------------------------
 # Value representation
 # ---------------------------------------------------------------------------------------------

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import random
-import statistics
-import time
 from dataclasses import dataclass
 
 import asn1tools
@@ -337,17 +335,15 @@ def test_deep_nesting_10000_levels() -> None:
     assert pdu_length(indefinite, max_depth=10_000) == len(indefinite)
 
 
-def test_ten_megabytes_of_garbage_is_rejected_quickly() -> None:
+def test_ten_megabytes_of_garbage_is_rejected() -> None:
     garbage = random.Random(1).randbytes(10 * 1024 * 1024)
     nested = H("3080") * (5 * 1024 * 1024)
     huge = H("3084") + (len(garbage) - 6).to_bytes(4, "big") + garbage[6:]
     for data in (garbage, nested, huge, b"\x04\x00" + garbage):
-        start = time.perf_counter()
         with pytest.raises(DecodeError):
             normalise(data)
         with pytest.raises(DecodeError):
             normalise(data, max_length=1024 * 1024)
-        assert time.perf_counter() - start < 0.5
 
 
 # --------------------------------------------------------------------------------------------
@@ -421,17 +417,13 @@ def test_sample_ipm_round_trip() -> None:
     assert pyasn1_decoder.decode(indefinite)[0] == pyasn1_decoder.decode(definite)[0]
 
 
-def test_definite_fast_path_is_cheap() -> None:
+def test_definite_input_takes_the_header_only_fast_path() -> None:
+    """All-definite input is recognised by the header walk and returned without a rebuild
+    (speed itself is measured by bench/codec.py, never asserted here)."""
     data = sample_ipm(False)
     assert _all_definite(data, 64, 64 * 1024 * 1024)
-    runs = []
-    for _ in range(5):
-        start = time.perf_counter()
-        for _ in range(100):
-            normalise(data)
-        runs.append((time.perf_counter() - start) / 100)
-    # ≈45 µs on the development machine (≈240 TLVs); generous bound against noisy CI.
-    assert statistics.median(runs) < 1e-3
+    assert not _all_definite(sample_ipm(True), 64, 64 * 1024 * 1024)
+    assert normalise(data) is data
 
 
 # --------------------------------------------------------------------------------------------

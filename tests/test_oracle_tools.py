@@ -298,6 +298,22 @@ def test_wildboar_errors() -> None:
         oracle.wildboar_decode("MTS-APDU", tree.encode())
     res = oracle.wildboar_decode_full("MTS-APDU", tree.encode())
     assert res.unrecognized == [{"ber": "9e00"}]
+    # tag checks added to the library (it would decode any tag with any primitive decoder)
+    tree = parse(data)
+    # content: UTF8String instead of OCTET STRING
+    tree.children[1].ident = b"\x0c"  # type: ignore[index]
+    with pytest.raises(oracle.OracleError, match="expected UNIVERSAL 4"):
+        oracle.wildboar_decode("MTS-APDU", tree.encode())
+    tree = parse(load("ipm_full")[0])
+    for node in tree.walk():
+        if node.ident == b"\xa8":  # subject [8] EXPLICIT TeletexString -> PrintableString inside
+            node.children[0].ident = b"\x13"  # type: ignore[index]
+    with pytest.raises(oracle.OracleError, match="TeletexString"):
+        oracle.wildboar_decode("InformationObject", tree.encode())
+    tree = parse(load("orname_minimal")[0])
+    tree.ident = b"\x30"
+    with pytest.raises(oracle.OracleError, match="outermost tag"):
+        oracle.wildboar_decode("ORName", tree.encode())
     # the server survives errors
     assert oracle.wildboar_decode("MTS-APDU", data)["message"]
 

@@ -48,7 +48,8 @@ def _patch_asn1tools() -> None:
        UniversalOrBMPString of X.411 §9.1) has no tag of its own, and the compiler's sort of SET
        members by tag (for encoding in tag order, X.690 §8.11) crashes on it
        (``member.tag[0]`` of ``None``).  Such a member is sorted by its smallest alternative
-       tag, which is the canonical order of X.690 §10.3 (DER) as well; decoding does not sort.
+       tag -- the canonical order of X.680 §8.6 that X.690 §10.3 (DER) uses; decoding does not
+       depend on the order.
     2. ``ANY`` decodes to a slice of asn1tools' internal ``bytearray``; return immutable
        ``bytes`` like every other octet value, so decoded values can live in frozen model
        objects and be hashed.
@@ -73,8 +74,8 @@ def _patch_asn1tools() -> None:
         return bytes(value), end
 
     _ber.get_tag_no_encoding = sort_key
-    _ber.Any.decode = any_decode  # type: ignore[method-assign]
-    _ber._x400bridge_patched = True  # type: ignore[attr-defined]
+    _ber.Any.decode = any_decode
+    _ber._x400bridge_patched = True
 
 
 @functools.cache
@@ -122,8 +123,10 @@ def encode(type_name: str, value: Any) -> bytes:
     The encoding uses definite lengths and SET members in tag order (X.690 §8.1.3.2 a,
     §8.11).  Python types are checked only when encoding fails, to name the component at
     fault; a truthy non-``bool`` for a BOOLEAN is accepted.  Constraints (SIZE, value ranges,
-    alphabets) are not checked -- the converters enforce X.411's bounds.  Raises :class:`~bridge.errors.EncodeError` naming the type and component path,
-    and :class:`ValueError` for an unknown type name.
+    alphabets) are not checked -- the converters enforce X.411's bounds.
+
+    Raises :class:`~bridge.errors.EncodeError` naming the type and component path, and
+    :class:`ValueError` for an unknown type name.
     """
     type_ = _type(type_name)
     try:

@@ -12,7 +12,14 @@ from collections.abc import Callable
 from typing import Any
 
 from bridge.codec import asn1
-from bridge.codec.orname import gdi_from, gdi_to, oraddress_from, oraddress_to, orname_from, orname_to
+from bridge.codec.orname import (
+    gdi_from,
+    gdi_to,
+    oraddress_from,
+    oraddress_to,
+    orname_from,
+    orname_to,
+)
 from bridge.codec.values import (
     bits_to_int,
     decode_utctime,
@@ -24,8 +31,10 @@ from bridge.codec.values import (
 from bridge.model.common import Criticality, Extension, Opaque
 from bridge.model.envelope import DLExpansion, Redirection, ReportingMTAName
 
+_Conv = Callable[[Any], Any]
 
-def _enum_flag(false_name: str, true_name: str) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
+
+def _enum_flag(false_name: str, true_name: str) -> tuple[_Conv, _Conv]:
     """A two-valued ENUMERATED read as a bool (True = the second, 'prohibited' value)."""
     return (lambda v: v == true_name), (lambda b: true_name if b else false_name)
 

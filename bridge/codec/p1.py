@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from bridge.codec.extensions import extensions_from, extensions_to
-from bridge.errors import EncodeError
 from bridge.codec.orname import gdi_from, gdi_to, orname_from, orname_to
 from bridge.codec.values import (
     bits_to_int,
@@ -17,6 +16,7 @@ from bridge.codec.values import (
     encode_utctime,
     int_to_bits,
 )
+from bridge.errors import EncodeError
 from bridge.model.apdu import APDU, Message, Probe
 from bridge.model.common import (
     ContentType,

@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from bridge.codec import asn1
+from bridge.codec.extensions import extensions_from, extensions_to
 from bridge.codec.orname import orname_from, orname_to
 from bridge.codec.p1 import content_type_from, content_type_to, eits_from, eits_to
-from bridge.codec.extensions import extensions_from, extensions_to
 from bridge.codec.values import (
     bits_to_int,
     decode_utctime,
@@ -268,7 +268,8 @@ def ia5_params_to(b: IA5TextBodyPart) -> dict[str, Any]:
     return {"repertoire": _REPERTOIRE[b.repertoire]} if b.repertoire != 5 else {}
 
 
-def teletex_from(params: dict[str, Any], data: list[bytes], extended: bool = False) -> TeletexBodyPart:
+def teletex_from(params: dict[str, Any], data: list[bytes],
+                 extended: bool = False) -> TeletexBodyPart:
     nbp = params.get("non-basic-parameters")
     return TeletexBodyPart(
         pages=tuple(teletex(p) for p in data), number_of_pages=params.get("number-of-pages"),
@@ -349,7 +350,8 @@ def body_part_from(v: tuple[str, Any]) -> BodyPart:
         return BilaterallyDefinedBodyPart(data=bp)
     if kind == "nationally-defined":
         return OpaqueBodyPart(tag=7, value=Opaque(ber=bp))
-    return OpaqueBodyPart(tag=_OPAQUE_BASIC[kind], value=Opaque(ber=asn1.encode(_OPAQUE_TYPE[kind], bp)))
+    return OpaqueBodyPart(tag=_OPAQUE_BASIC[kind],
+                          value=Opaque(ber=asn1.encode(_OPAQUE_TYPE[kind], bp)))
 
 
 def body_part_to(b: BodyPart) -> tuple[str, Any]:

@@ -9,7 +9,7 @@ GeneralizedTime) and the charset module for T.61, BMP and UCS-4.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from bridge.errors import DecodeError, EncodeError
@@ -23,7 +23,7 @@ _GEN_RE = re.compile(
 def _zone(text: bytes | None, what: str) -> timezone:
     if text is None or text == b"Z":
         # X.680 §43.3: a local time without offset; X.400 practice treats it as UTC.
-        return timezone.utc
+        return UTC
     sign = 1 if text[:1] == b"+" else -1
     hours, minutes = int(text[1:3]), int(text[3:5])
     if hours > 23 or minutes > 59:
@@ -86,7 +86,7 @@ def encode_generalizedtime(dt: datetime) -> bytes:
     """Aware datetime -> GeneralizedTime in UTC with seconds and ``Z`` (X.680 §42.3)."""
     if dt.tzinfo is None:
         raise EncodeError(f"naive datetime {dt!r}")
-    u = dt.astimezone(timezone.utc)
+    u = dt.astimezone(UTC)
     text = u.strftime("%Y%m%d%H%M%S")
     if u.microsecond:
         text += "." + f"{u.microsecond:06d}".rstrip("0")

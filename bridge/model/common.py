@@ -7,15 +7,15 @@ ASN.1 library (see ``bridge/codec`` for that).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import IntEnum, IntFlag
 
 
 def utc(dt: datetime) -> datetime:
     """Return ``dt`` as an aware UTC datetime (naive input is taken to be UTC)."""
     if dt.tzinfo is None:
-        return dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc)
+        return dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

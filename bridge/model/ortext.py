@@ -40,11 +40,13 @@ ALTERNATIVE_KEYS: dict[str, str] = {
     "PD-OFFICE NUMBER": "PD-OFFICE-NUM", "PD-OFN": "PD-OFFICE-NUM", "PD-EA": "PD-EXT-ADDRESS",
     "PD-ED": "PD-EXT-DELIVERY", "PD-OF": "PD-OFFICE", "PD-S": "PD-STREET", "PD-U": "PD-UNIQUE",
     "PD-L": "PD-LOCAL", "PD-R": "PD-RESTANTE", "PD-B": "PD-BOX", "PD-PC": "PD-CODE",
-    "PD-SN": "PD-SERVICE", "DDA": "DD", "E.164": "NET-NUM", "PSAP": "NET-PSAP", "PD-A": "PD-ADDRESS",
+    "PD-SN": "PD-SERVICE", "DDA": "DD", "E.164": "NET-NUM", "PSAP": "NET-PSAP",
+    "PD-A": "PD-ADDRESS",
 }
 
 # RFC 2156 §4.1.1 T-TY labels (labelled-integer, §3.3.6)
-TERMINAL_TYPE_LABELS: dict[int, str] = {3: "tlx", 4: "ttx", 5: "g3fax", 6: "g4fax", 7: "ia5", 8: "vtx"}
+TERMINAL_TYPE_LABELS: dict[int, str] = {
+    3: "tlx", 4: "ttx", 5: "g3fax", 6: "g4fax", 7: "ia5", 8: "vtx"}
 
 # RFC 2156 §3.3.3 ps-char: A-Z a-z 0-9 space ' ( ) + , - . / : = ?
 _PS_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 '()+,-./:=?")
@@ -73,7 +75,7 @@ def _teletex_form(text: str) -> str:
         if ch in _PS_CHARS and ch not in "/=":
             out.append(ch)
         else:
-            out.append("{%d}" % octet)
+            out.append(f"{{{octet}}}")
     return "".join(out)
 
 
@@ -271,7 +273,8 @@ def parse_or_address(text: str) -> ORAddress:
             ptype = POSTAL_KEYS[ukey]
             if ptype == 16:
                 printable, teletex = _split_unquoted(value, "*")
-                lines = tuple(_unquote(x) for x in _split_unquoted_all(printable, "|")) if printable else ()
+                lines = (tuple(_unquote(x) for x in _split_unquoted_all(printable, "|"))
+                         if printable else ())
                 postal.append(PostalAttribute(type=16, lines=lines,
                                               teletex=_teletex_value(teletex) if teletex else None))
             else:
@@ -300,7 +303,8 @@ def parse_or_address(text: str) -> ORAddress:
         raise ORAddressSyntaxError("OU and OU1..OU4 must not be mixed (RFC 2156 §4.1.1)")
     ordered = [ous[i] for i in sorted(ous)] if ous else list(reversed(plain_ous))
     if upa_lines:
-        postal.append(PostalAttribute(type=16, lines=("\n".join(upa_lines[i] for i in sorted(upa_lines)),)))
+        joined = "\n".join(upa_lines[i] for i in sorted(upa_lines))
+        postal.append(PostalAttribute(type=16, lines=(joined,)))
     # §4.1.3: C present and ADMD absent reads as ADMD=" "
     if "country" in fields and "admd" not in fields:
         fields["admd"] = " "

@@ -39,6 +39,10 @@
  *                       (".sss" milliseconds only when not zero)
  *   open type / ANY / unknown element (raw ASN1Element)
  *                       {"ber": "<hex of the element's full encoding, tag+length+value>"}
+ *                       NB: for a "[n] EXPLICIT ANY" field (ExtensionAttribute value,
+ *                       ExtensionField value, IPMSExtension value) the library keeps the [n]
+ *                       element itself: common-name -> {"ber": "a10c130a4a6f686e..."}; the
+ *                       bytes are as received (an indefinite length stays indefinite)
  *   EXTERNAL / INSTANCE OF
  *                       {"external": {"direct_reference": "1.2.3", "indirect_reference": n,
  *                         "data_value_descriptor": "...",
@@ -58,6 +62,11 @@
  *       1988/92 OBJECT IDENTIFIER form that real MTAs send is accepted too and decodes to
  *       {"extended": "dotted.oid"} as well.
  *   plus: unrecognised SET/SEQUENCE elements are collected (see "unrecognized").
+ *   plus: tag checks the library lacks (it decodes any element with any primitive decoder):
+ *       an element of class UNIVERSAL must carry the universal tag of the type it is decoded
+ *       as (OCTET STRING 4, TeletexString 20, SET 17, SEQUENCE OF 16, ...), and an ORName
+ *       must be [APPLICATION 0]. Implicitly tagged elements are otherwise not checked beyond
+ *       the library's own SET/SEQUENCE/CHOICE selectors.
  */
 'use strict';
 
@@ -131,6 +140,60 @@ $._parse_sequence = function (seq, cbs, r1, ext, r2, handler) {
     return origParseSequence(seq, cbs, r1, ext, r2, collector(handler));
 };
 
+// The library never checks the tag of what it decodes with a primitive decoder (a [UNIVERSAL 12]
+// UTF8String where an OCTET STRING belongs, a PrintableString for a TeletexString, any tag on the
+// outermost element...). Add the check where it is possible without knowing the context: an
+// element of class UNIVERSAL must carry the universal tag of the type being decoded (elements
+// of other classes are implicitly tagged; their tags are checked by the SET/SEQUENCE/CHOICE
+// selectors, or not at all - e.g. the outermost tag of a type like ORName [APPLICATION 0]).
+const UT = asn1.ASN1UniversalType;
+const UNIVERSAL_OF = {
+    _decodeBoolean: UT.boolean, _decodeInteger: UT.integer, _decodeBigInt: UT.integer,
+    _decodeBitString: UT.bitString, _decodeOctetString: UT.octetString, _decodeNull: UT.nill,
+    _decodeObjectIdentifier: UT.objectIdentifier, _decodeObjectDescriptor: UT.objectDescriptor,
+    _decodeExternal: UT.external, _decodeInstanceOf: UT.external, _decodeReal: UT.realNumber,
+    _decodeEnumerated: UT.enumerated, _decodeUTF8String: UT.utf8String,
+    _decodeRelativeOID: UT.relativeOID, _decodeSequence: UT.sequence, _decodeSet: UT.set,
+    _decodeNumericString: UT.numericString, _decodePrintableString: UT.printableString,
+    _decodeTeletexString: UT.teletexString, _decodeT61String: UT.teletexString,
+    _decodeVideotexString: UT.videotexString, _decodeIA5String: UT.ia5String,
+    _decodeUTCTime: UT.utcTime, _decodeGeneralizedTime: UT.generalizedTime,
+    _decodeGraphicString: UT.graphicString, _decodeVisibleString: UT.visibleString,
+    _decodeISO646String: UT.visibleString, _decodeGeneralString: UT.generalString,
+    _decodeUniversalString: UT.universalString, _decodeBMPString: UT.bmpString,
+};
+function checkUniversal(el, expected, what) {
+    if (el.tagClass === U && el.tagNumber !== expected) {
+        throw new Error(`${what}: expected UNIVERSAL ${expected} but found UNIVERSAL ${el.tagNumber}`);
+    }
+}
+for (const [name, num] of Object.entries(UNIVERSAL_OF)) {
+    const orig = $[name];
+    if (typeof orig !== 'function' || num === undefined) continue;
+    $[name] = (el) => {
+        checkUniversal(el, num, name.slice(7));
+        return orig(el);
+    };
+}
+for (const [name, num] of [['_decodeSequenceOf', UT.sequence], ['_decodeSetOf', UT.set]]) {
+    const orig = $[name];
+    $[name] = function (...args) {
+        const inner = orig(...args);
+        return (el) => {
+            checkUniversal(el, num, name.slice(7));
+            return inner(el);
+        };
+    };
+}
+$._parse_set = ((prev) => function (set, ...rest) {
+    checkUniversal(set, UT.set, 'SET');
+    return prev(set, ...rest);
+})($._parse_set);
+$._parse_sequence = ((prev) => function (seq, ...rest) {
+    checkUniversal(seq, UT.sequence, 'SEQUENCE');
+    return prev(seq, ...rest);
+})($._parse_sequence);
+
 function tagsSelector(tags) {
     return (index, elements) => {
         const el = elements[index];
@@ -150,7 +213,10 @@ function patchLoadedModules() {
         for (const key of Object.keys(mod)) {
             const m = SPEC_RE.exec(key);
             if (!m || !Array.isArray(mod[key])) continue;
-            (groups[m[2]] = groups[m[2]] || []).push(...mod[key]);
+            // (entries can be undefined in this library when circular requires spread arrays
+            // that were not yet defined)
+            const specs = mod[key].filter((s) => s && typeof s.selector === 'function');
+            (groups[m[2]] = groups[m[2]] || []).push(...specs);
         }
         if (Object.keys(groups).length === 0) continue;
         const src = fs.readFileSync(file, 'utf8');
@@ -267,12 +333,19 @@ function norm(v) {
 
 // ---------------------------------------------------------------------------------------------
 
+// Outermost tags of the short-name types whose own tag the library would not check
+const OUTER_TAGS = { ORName: [A, 0], 'MTSAbstractService/ORName': [A, 0] };
+
 function decode(typeName, buf) {
     const fn = getDecoder(typeName);
     const el = new asn1.BERElement();
     const n = el.fromBytes(buf);
     if (n !== buf.length) {
         throw new Error(`BER element is ${n} bytes but the input has ${buf.length} (trailing data)`);
+    }
+    const outer = OUTER_TAGS[typeName];
+    if (outer && !(el.tagClass === outer[0] && el.tagNumber === outer[1])) {
+        throw new Error(`${typeName}: wrong outermost tag (class ${el.tagClass}, number ${el.tagNumber})`);
     }
     unrecognizedSink.length = 0;
     const value = fn(el);
