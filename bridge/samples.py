@@ -159,7 +159,7 @@ def full_ipm() -> IPM:
         copy=(RecipientSpecifier(recipient=ORDescriptor(formal_name=RFC822_USER)),),
         blind_copy=(),
         replied_to=IPMIdentifier(user=ROSE, local="562"),
-        obsoleted=(IPMIdentifier(local="<old@example.org>"),),
+        obsoleted=(IPMIdentifier(local="old.example.org"),),
         related=(IPMIdentifier(user=ROSE, local="561"), IPMIdentifier(local="phrase")),
         subject="Grüße aus München - Übersicht",
         expiry_time=T0 + timedelta(days=7),
@@ -177,7 +177,7 @@ def full_ipm() -> IPM:
                 "Fruit-Of-The-Day: Kiwi Fruit", "X-Mailer: x400bridge")),
             IPMSExtension(type="1.3.6.1.7.1.1.3", value=MultipartType(subtype="mixed",
                                                                      is_message=False)),
-            IPMSExtension(type="1.2.826.0.1004.10.1", value=Opaque(ber=b"\x04\x03abc")),
+            IPMSExtension(type="1.3.6.1.4.1.32473.1", value=Opaque(ber=b"\x04\x03abc")),
         ))
     body = (
         IA5TextBodyPart(text="Plain IA5 text.\r\nSecond line.\r\n"),
@@ -206,7 +206,7 @@ def full_ipm() -> IPM:
                              size=56),
         MimeBodyPart(content_type="image/png", parameters=(("name", "dot.png"),),
                      headers=("Content-ID: <dot@example>",), data=b"\x89PNG\r\n\x1a\n"),
-        ExtendedBodyPart(data_type="1.2.826.0.1004.10.1.1", data=Opaque(ber=b"\x04\x02hi")),
+        ExtendedBodyPart(data_type="1.3.6.1.4.1.32473.2", data=Opaque(ber=b"\x04\x02hi")),
     )
     return IPM(heading=heading, body=body)
 

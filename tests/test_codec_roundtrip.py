@@ -9,10 +9,11 @@ import random
 import pytest
 
 from bridge import samples
-from bridge.codec import decode_any, decode_apdu, decode_content
+from bridge.codec import asn1, decode_any, decode_apdu, decode_content
 from bridge.model import IPM, IPN, Message
 from tests.bertools import canonical, rewrite
 from tests.conftest import encode_sample, sample_file
+from tests.helpers import recorded_open_types
 
 NAMES = sorted(samples.all_samples())
 
@@ -58,3 +59,17 @@ def test_message_content_is_p22() -> None:
     msg = decode_apdu(sample_file("message-full.p1").read_bytes())
     assert isinstance(msg, Message)
     assert decode_content(msg.content) == samples.full_ipm()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_samples_satisfy_the_asn1_constraints(name: str) -> None:
+    """Our encodings respect SIZE bounds and PrintableString/NumericString alphabets (X.411
+    upper bounds): strict decoding of the outer value and of every open type inside passes."""
+    data = sample_file(name).read_bytes()
+    with recorded_open_types() as calls:
+        obj = decode_any(data)
+        if isinstance(obj, Message):
+            decode_content(obj.content)
+    assert calls
+    for type_name, value in calls:
+        asn1.decode(type_name, value, strict=True)

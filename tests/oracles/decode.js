@@ -119,6 +119,8 @@ const CHOICE_TAGS = {
     'responder-name': [[A, 0], [C, 0], [C, 4]],
     // UniversalOrBMPString.character-encoding: BMPString / UniversalString
     'character-encoding': [[U, 30], [U, 28]],
+    // OtherMessageDeliveryFields.content-type is a DeliveredContentType: built-in [0]
+    'OtherMessageDeliveryFields.content-type': [[C, 0], [U, 13], [U, 6]],
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -228,7 +230,7 @@ function patchLoadedModules() {
             if (anyTag.length === 0) continue;
             const others = specs.filter((s) => s.selector !== $.hasAnyTag).map((s) => s.selector);
             for (const spec of anyTag) {
-                const tags = CHOICE_TAGS[spec.name];
+                const tags = CHOICE_TAGS[`${typeName}.${spec.name}`] || CHOICE_TAGS[spec.name];
                 if (tags) {
                     spec.selector = tagsSelector(tags);
                 } else if (anyTag.length === 1) {
