@@ -53,6 +53,10 @@ def _patch_asn1tools() -> None:
     2. ``ANY`` decodes to a slice of asn1tools' internal ``bytearray``; return immutable
        ``bytes`` like every other octet value, so decoded values can live in frozen model
        objects and be hashed.
+    3. ASN1-NOTES bug 7: a SEQUENCE or SET decoder silently skips elements it does not know
+       ("extra data is allowed in cases of versioned additions") -- information lost without a
+       word.  Only a type with an extension marker (X.680 §25: ``...``) may carry unknown
+       elements; anywhere else they are a decoding error at their offset.
     """
     if getattr(_ber, "_x400bridge_patched", False):
         return
@@ -73,8 +77,25 @@ def _patch_asn1tools() -> None:
         value, end = original_any_decode(self, data, offset, values)
         return bytes(value), end
 
+    original_members_decode = _ber.MembersType.decode_content
+
+    def members_decode(self: Any, data: bytearray, offset: int,
+                       length: int | None) -> tuple[Any, int]:
+        if length is None or self.additions is not None:
+            return original_members_decode(self, data, offset, length)
+        # the original's definite-length path, minus its silent skip of what is left
+        end = offset + length
+        values: dict[str, Any] = {}
+        used, _ = self.decode_members(self.root_members, data, values, offset, end)
+        if used != end:
+            raise _ber.DecodeError(
+                f"{self.type_label()} {self.name}: unexpected element with tag "
+                f"'{data[used:used + 1].hex()}'", offset=used)
+        return values, end
+
     _ber.get_tag_no_encoding = sort_key
     _ber.Any.decode = any_decode
+    _ber.MembersType.decode_content = members_decode
     _ber._x400bridge_patched = True
 
 
