@@ -104,3 +104,26 @@ def test_random_bytes_never_escape_as_other_exceptions(blob: bytes) -> None:
         decode_fully(blob)
     except BridgeError:
         pass
+
+
+def _forwarded(levels: int) -> object:
+    from bridge.model import MessageBodyPart
+
+    ipm = samples.text_ipm("innermost", 40)
+    for i in range(levels):
+        inner = ipm
+        ipm = samples.text_ipm(f"level {i}", 40)
+        ipm = type(ipm)(heading=ipm.heading, body=(MessageBodyPart(ipm=inner),))
+    return ipm
+
+
+def test_deeply_forwarded_messages() -> None:
+    """Forwarded IPMs nest (X.420 §7.3.9); a dozen levels decode, absurd depth is refused."""
+    from bridge.codec import encode_content
+
+    ok = _forwarded(12)
+    assert decode_content(encode_content(ok)) == ok  # type: ignore[arg-type]
+    too_deep = encode_content(_forwarded(40))  # type: ignore[arg-type]
+    with pytest.raises(DecodeError) as err:
+        decode_content(too_deep)
+    assert "deeper" in err.value.reason

@@ -12,7 +12,8 @@ from bridge.errors import DecodeError, EncodeError
 from bridge.model.apdu import APDU
 from bridge.model.ipm import IPM, IPN
 
-_MODEL_ERRORS = (KeyError, ValueError, TypeError, IndexError, AttributeError, AssertionError)
+_MODEL_ERRORS = (KeyError, ValueError, TypeError, IndexError, AttributeError, AssertionError,
+                 RecursionError)
 
 
 def decode_apdu(data: bytes) -> APDU:

@@ -37,7 +37,8 @@ __all__ = ["decode", "encode"]
 
 # Exceptions asn1tools lets escape on malformed input or ill-typed values besides its own
 # Error hierarchy (it indexes, slices and calls str/bytes methods on whatever it is given).
-_RAW_ERRORS = (IndexError, KeyError, TypeError, ValueError, AttributeError, OverflowError)
+_RAW_ERRORS = (IndexError, KeyError, TypeError, ValueError, AttributeError, OverflowError,
+               RecursionError)
 
 
 def _patch_asn1tools() -> None:

@@ -1,0 +1,79 @@
+"""O/R address text forms: RFC 2156 §4.1.3 std-or output, std-or-address-input and RFC 1685
+input, §3.3.4 teletex values (decimal {ddd} T.61 octets) — the model's canonical __str__."""
+
+from __future__ import annotations
+
+import pytest
+
+from bridge.model import DomainDefinedAttribute, ORAddress, PersonalName, PostalAttribute
+from bridge.model.ortext import ORAddressSyntaxError, parse_or_address
+
+CANONICAL = [
+    # RFC 2156 §4.7.3 example
+    "/S=Dietrich/O=Siemens/ADMD=DBP/C=DE/",
+    # RFC 2156 §5.3.8 example (DN of the DR) and the §4.4 RFC-822 DDA
+    "/I=j/S=nosuchuser/OU=dle/O=cambridge/PRMD=DGC/ADMD=GOLD 400/C=GB/",
+    "/RFC-822=jj(a)seismo.css.gov/PRMD=AC/ADMD=BT/C=GB/",
+    # RFC 2156 §4.1.1 examples
+    "/CN=yen*{165}/",
+    "/PD-ADDRESS=The Dome|The Square|Richmond|England/",
+    "/DD.city=Milano/S=Rossi/ADMD= /C=IT/",
+    "/G=Marshall/I=MT/S=Rose/OU=cs/OU=ucl/O=UCL/PRMD=UK.AC/ADMD=GOLD 400/C=GB/",
+    "/T-TY=g3fax(5)/X121=23421920030013/ADMD= /C=GB/",
+]
+
+
+@pytest.mark.parametrize("text", CANONICAL)
+def test_std_or_round_trip(text: str) -> None:
+    """RFC 2156 §4.1.3: parse then generate gives the canonical text back."""
+    assert str(ORAddress.parse(text)) == text
+
+
+def test_fields_of_a_parsed_address() -> None:
+    a = ORAddress.parse("/G=Marshall/I=MT/S=Rose/OU=cs/OU=ucl/O=UCL/PRMD=UK.AC/ADMD=GOLD 400/C=GB/")
+    assert a.personal_name == PersonalName(surname="Rose", given_name="Marshall", initials="MT")
+    # §4.3.3: most significant on the right in text, first in ASN.1
+    assert a.org_units == ("ucl", "cs")
+    assert (a.organization, a.prmd, a.admd, a.country) == ("UCL", "UK.AC", "GOLD 400", "GB")
+
+
+def test_teletex_value_is_t61_decimal_octets() -> None:
+    """§3.3.4: {165} is T.61 octet 165 (the yen sign), not Latin-1 or octal."""
+    a = ORAddress.parse("/CN=yen*{165}/")
+    assert (a.common_name, a.teletex_common_name) == ("yen", "¥")
+    b = ORAddress(teletex_common_name="Müller")  # T.61: diaeresis c8 (200) before the letter
+    assert str(b) == "/CN=*M{200}uller/"
+    assert ORAddress.parse(str(b)) == b
+
+
+def test_teletex_only_value_that_fits_printable_is_written_printable() -> None:
+    """§4.1.1: a teletex attribute whose value is printable is shown as printable."""
+    assert str(ORAddress(teletex_organization="Siemens", country="DE", admd="DBP")) == \
+        "/O=Siemens/ADMD=DBP/C=DE/"
+
+
+def test_input_forms() -> None:
+    """§4.1.3 std-or-address-input: ";" or "/" separators, alternative keywords, $ quoting,
+    C without ADMD read as ADMD=" "; RFC 1685 "K=V; K=V" text."""
+    a = parse_or_address("G=john; S=smith; O=a bank ltd; P=abl; A=snomail; C=aq")
+    assert a.personal_name == PersonalName(surname="smith", given_name="john")
+    assert (a.organization, a.prmd, a.admd, a.country) == ("a bank ltd", "abl", "snomail", "aq")
+    b = parse_or_address(";s=Rossi;o=a$/b$=c;c=IT")
+    assert b.organization == "a/b=c" and b.admd == " " and b.personal_name is not None
+    c = parse_or_address("/OU1=top/OU2=middle/OU3=leaf/O=Org/C=GB/ADMD= /")
+    assert c.org_units == ("top", "middle", "leaf")
+    d = parse_or_address("/DDA:Title=Dr/Q=Jr/S=X/X.121=1234/N-ID=99/C=GB/A= /")
+    assert d.ddas == (DomainDefinedAttribute(type="Title", value="Dr"),)
+    assert (d.x121, d.ua_id) == ("1234", "99")
+    assert d.personal_name is not None and d.personal_name.generation_qualifier == "Jr"
+    e = parse_or_address("/PD-A1=The Dome/PD-A2=Richmond/C=GB/")
+    assert e.postal == (PostalAttribute(type=16, lines=("The Dome\nRichmond",)),)
+    f = parse_or_address("/PN=Marshall.M.T.Rose/O=x/C=GB/")
+    assert f.personal_name == PersonalName(surname="Rose", given_name="Marshall", initials="MT")
+
+
+@pytest.mark.parametrize("bad", ["/XYZ=1/", "/S/", "/OU=a/OU1=b/", "/T-TY=fax machine/",
+                                 "/CN=*{999}/"])
+def test_bad_input_is_a_syntax_error(bad: str) -> None:
+    with pytest.raises(ORAddressSyntaxError):
+        parse_or_address(bad)
