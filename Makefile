@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml setup.py
 # Main job with embedded defaults: decode and show the bundled sample X.400 messages
 # (until the gateway exists, see docs/architecture.md).
 run: $(VENV)/.installed
-	$(VENV)/bin/x400bridge dump tests/data/samples/*.ber
+	$(VENV)/bin/x400bridge dump tests/data/samples/*.ber tests/data/wildboar/mts_*.ber
 
 test: $(VENV)/.installed
 	$(PY) -m pytest

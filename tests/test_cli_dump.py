@@ -78,7 +78,7 @@ def test_dump_continues_after_a_bad_file(capsys: pytest.CaptureFixture[str],
 
 def test_console_script_entry_point() -> None:
     """`python -m bridge` is the same command (the console script calls bridge.cli:main)."""
-    proc = subprocess.run([sys.executable, "-m", "bridge", "dump", str(sample_file("ipm-text.p22"))],
-                          capture_output=True, text=True, timeout=120, check=False)
+    cmd = [sys.executable, "-m", "bridge", "dump", str(sample_file("ipm-text.p22"))]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr
     assert "subject: Hello from X.400" in proc.stdout

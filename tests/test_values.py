@@ -3,7 +3,7 @@ writes naive times without Z and misreads offsets without seconds)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -17,7 +17,7 @@ from bridge.codec.values import (
 )
 from bridge.errors import DecodeError, EncodeError
 
-UTC = timezone.utc
+UTC = UTC
 
 
 @pytest.mark.parametrize(("raw", "expected"), [
