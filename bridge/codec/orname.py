@@ -7,6 +7,7 @@ unknown types are kept as :class:`~bridge.model.common.Opaque` BER.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from bridge.codec import asn1
@@ -334,8 +335,14 @@ def oraddress_to(addr: ORAddress) -> dict[str, Any]:
     return out
 
 
+@functools.lru_cache(maxsize=4096)
 def orname_to(name: ORName) -> dict[str, Any]:
-    """Model -> X.411 ORName value."""
+    """Model -> X.411 ORName value.
+
+    Cached: a gateway meets the same names again and again (originator, this-IPM user, reply
+    recipients, across messages).  The returned value is shared and must not be modified;
+    nothing does (it is only handed to the encoder).
+    """
     out = oraddress_to(name.address)
     if name.directory_name is not None:
         out["directory-name"] = ("rdnSequence", [

@@ -129,7 +129,7 @@ def numeric_or_printable(value: tuple[str, Any] | str) -> str:
 
 def choose_numeric(text: str, numeric: str, printable: str) -> tuple[str, str]:
     """RFC 2156 §4.1.1: NumericString iff the value is digits only (and not empty)."""
-    if text and all(c in "0123456789 " for c in text) and any(c.isdigit() for c in text):
+    if text.replace(" ", "").isascii() and text.replace(" ", "").isdigit():
         return (numeric, text)
     return (printable, text)
 
