@@ -17,11 +17,12 @@ $(VENV)/.installed: pyproject.toml setup.py
 run: $(VENV)/.installed
 	$(VENV)/bin/x400bridge dump tests/data/samples/*.ber tests/data/wildboar/mts_*.ber
 
-test: $(VENV)/.installed
+test: lint
 	$(PY) -m pytest
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check bridge tests bench
+	$(VENV)/bin/mypy
 
 bench: $(VENV)/.installed
 	$(PY) bench/codec.py

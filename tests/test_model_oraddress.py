@@ -24,12 +24,12 @@ CANONICAL = [
 
 
 @pytest.mark.parametrize("text", CANONICAL)
-def test_std_or_round_trip(text: str) -> None:
+def test_std_or_round_trip(text: str) -> None:  # A-8, A-5, B-6
     """RFC 2156 §4.1.3: parse then generate gives the canonical text back."""
     assert str(ORAddress.parse(text)) == text
 
 
-def test_fields_of_a_parsed_address() -> None:
+def test_fields_of_a_parsed_address() -> None:  # A-16
     a = ORAddress.parse("/G=Marshall/I=MT/S=Rose/OU=cs/OU=ucl/O=UCL/PRMD=UK.AC/ADMD=GOLD 400/C=GB/")
     assert a.personal_name == PersonalName(surname="Rose", given_name="Marshall", initials="MT")
     # §4.3.3: most significant on the right in text, first in ASN.1
@@ -37,7 +37,7 @@ def test_fields_of_a_parsed_address() -> None:
     assert (a.organization, a.prmd, a.admd, a.country) == ("UCL", "UK.AC", "GOLD 400", "GB")
 
 
-def test_teletex_value_is_t61_decimal_octets() -> None:
+def test_teletex_value_is_t61_decimal_octets() -> None:  # B-5
     """§3.3.4: {165} is T.61 octet 165 (the yen sign), not Latin-1 or octal."""
     a = ORAddress.parse("/CN=yen*{165}/")
     assert (a.common_name, a.teletex_common_name) == ("yen", "¥")
@@ -46,13 +46,13 @@ def test_teletex_value_is_t61_decimal_octets() -> None:
     assert ORAddress.parse(str(b)) == b
 
 
-def test_teletex_only_value_that_fits_printable_is_written_printable() -> None:
+def test_teletex_only_value_that_fits_printable_is_written_printable() -> None:  # A-4
     """§4.1.1: a teletex attribute whose value is printable is shown as printable."""
     assert str(ORAddress(teletex_organization="Siemens", country="DE", admd="DBP")) == \
         "/O=Siemens/ADMD=DBP/C=DE/"
 
 
-def test_input_forms() -> None:
+def test_input_forms() -> None:  # A-6, A-7, A-8
     """§4.1.3 std-or-address-input: ";" or "/" separators, alternative keywords, $ quoting,
     C without ADMD read as ADMD=" "; RFC 1685 "K=V; K=V" text."""
     a = parse_or_address("G=john; S=smith; O=a bank ltd; P=abl; A=snomail; C=aq")

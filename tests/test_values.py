@@ -35,7 +35,7 @@ def test_utctime_decode(raw: bytes, expected: datetime) -> None:
     assert value == expected and value.utcoffset() == expected.utcoffset()
 
 
-def test_utctime_encode_keeps_seconds_and_zone() -> None:
+def test_utctime_encode_keeps_seconds_and_zone() -> None:  # B-7
     """Always seconds; Z for UTC; the offset preserved otherwise (RFC 2156 §3.3.5)."""
     assert encode_utctime(datetime(2024, 4, 30, 17, 45, tzinfo=UTC)) == b"240430174500Z"
     tz = timezone(timedelta(hours=-5))
@@ -65,3 +65,16 @@ def test_bit_strings() -> None:
     assert int_to_bits(0b11001) == (b"\x98", 5)
     assert int_to_bits(0b1, min_bits=8) == (b"\x80", 8)  # PerRecipientIndicators >= 8 bits
     assert int_to_bits(0) == (b"", 0)
+
+
+def test_numeric_string_iff_all_digits() -> None:  # A-3
+    """RFC 2156 §4.1.1: C, ADMD, PRMD are NumericString exactly when all digits."""
+    from bridge.codec import asn1
+    from bridge.codec.orname import oraddress_to
+    from bridge.model import ORAddress
+
+    numeric = asn1.encode("ORAddress", oraddress_to(ORAddress(country="234", admd="0", prmd="7")))
+    assert b"\x12\x03234" in numeric  # [APPLICATION 1] { NumericString "234" }
+    assert b"\x12\x010" in numeric and b"\x12\x017" in numeric
+    printable = asn1.encode("ORAddress", oraddress_to(ORAddress(country="GB", admd=" ")))
+    assert b"\x13\x02GB" in printable and b"\x13\x01 " in printable

@@ -83,7 +83,8 @@ def _patch_asn1tools() -> None:
     def members_decode(self: Any, data: bytearray, offset: int,
                        length: int | None) -> tuple[Any, int]:
         if length is None or self.additions is not None:
-            return original_members_decode(self, data, offset, length)
+            result: tuple[Any, int] = original_members_decode(self, data, offset, length)
+            return result
         # the original's definite-length path, minus its silent skip of what is left
         end = offset + length
         values: dict[str, Any] = {}

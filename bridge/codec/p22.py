@@ -177,7 +177,7 @@ def heading_to(h: Heading) -> dict[str, Any]:
     out: dict[str, Any] = {"this-IPM": ipm_id_to(h.this_ipm)}
     if h.originator is not None:
         out["originator"] = descriptor_to(h.originator)
-    for key, seq, conv in (
+    fields: tuple[tuple[str, tuple[Any, ...] | None, Any], ...] = (
         ("authorizing-users", h.authorizing_users, descriptor_to),
         ("primary-recipients", h.primary, _specifier_to),
         ("copy-recipients", h.copy, _specifier_to),
@@ -185,9 +185,10 @@ def heading_to(h: Heading) -> dict[str, Any]:
         ("obsoleted-IPMs", h.obsoleted, ipm_id_to),
         ("related-IPMs", h.related, ipm_id_to),
         ("reply-recipients", h.reply_recipients, descriptor_to),
-    ):
+    )
+    for key, seq, conv in fields:
         if seq is not None:
-            out[key] = [conv(x) for x in seq]  # type: ignore[operator]
+            out[key] = [conv(x) for x in seq]
     if h.replied_to is not None:
         out["replied-to-IPM"] = ipm_id_to(h.replied_to)
     if h.subject is not None:

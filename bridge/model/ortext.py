@@ -131,9 +131,9 @@ def format_std_or(addr: ORAddress) -> str:
     if addr.terminal_type is not None:
         label = TERMINAL_TYPE_LABELS.get(addr.terminal_type, "")
         pairs.append(("T-TY", f"{label}({addr.terminal_type})"))
-    for key, value in (("UA-ID", addr.ua_id), ("T-ID", addr.terminal_id), ("X121", addr.x121)):
-        if value is not None:
-            pairs.append((key, _quote(value)))
+    for key, opt in (("UA-ID", addr.ua_id), ("T-ID", addr.terminal_id), ("X121", addr.x121)):
+        if opt is not None:
+            pairs.append((key, _quote(opt)))
     ous = list(addr.org_units)
     touts = list(addr.teletex_org_units)
     for i in range(max(len(ous), len(touts)) - 1, -1, -1):
@@ -141,9 +141,9 @@ def format_std_or(addr: ORAddress) -> str:
                                       touts[i] if i < len(touts) else None)))
     if addr.organization is not None or addr.teletex_organization is not None:
         pairs.append(("O", _pt_value(addr.organization, addr.teletex_organization)))
-    for key, value in (("PRMD", addr.prmd), ("ADMD", addr.admd), ("C", addr.country)):
-        if value is not None:
-            pairs.append((key, _quote(value)))
+    for key, opt in (("PRMD", addr.prmd), ("ADMD", addr.admd), ("C", addr.country)):
+        if opt is not None:
+            pairs.append((key, _quote(opt)))
     return "/" + "".join(f"{k}={v}/" for k, v in pairs) if pairs else "/"
 
 
