@@ -7,6 +7,8 @@ asn1tools), and the error contract of encode/decode (path and offset).
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -822,3 +824,21 @@ def test_encode_error_names_type_and_path() -> None:
             if k != "per-recipient-fields"}, "content": b""}))
     with pytest.raises(EncodeError, match="MTS-APDU"):
         asn1.encode("MTS-APDU", ("no-such-alternative", {}))
+
+
+def test_parse_tree_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The JSON cache of the parse tree gives the same tree; a damaged cache is ignored."""
+    import asn1tools
+
+    from bridge.codec import asn1 as codec_asn1
+    from bridge.resources import data_dir
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    files = sorted(data_dir("asn1").glob("*.asn"))
+    fresh = json.loads(json.dumps(codec_asn1._parsed(files)))  # tuples become lists in JSON
+    (cached,) = (tmp_path / "x400bridge").glob("asn1-*.json")
+    assert codec_asn1._parsed(files) == fresh
+    cached.write_text("{not json", encoding="utf-8")
+    assert json.loads(json.dumps(codec_asn1._parsed(files))) == fresh
+    spec = asn1tools.compiler.compile_dict(fresh, "ber")
+    assert "MTS-APDU" in spec.types
