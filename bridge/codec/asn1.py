@@ -117,6 +117,22 @@ def _cache_dir() -> Path:
     return Path(base) / "x400bridge"
 
 
+# Keys under which asn1tools' parse tree holds tuples (JSON turns them into lists, and the
+# constraint checker compares ranges as tuples).
+_TUPLE_KEYS = frozenset({"named-bits", "size", "values", "restricted-to"})
+
+
+def _with_tuples(node: Any, key: str | None = None) -> Any:
+    if isinstance(node, dict):
+        return {k: _with_tuples(v, k) for k, v in node.items()}
+    if isinstance(node, list):
+        items = [_with_tuples(v, key) for v in node]
+        if key in _TUPLE_KEYS:
+            return [tuple(v) if isinstance(v, list) else v for v in items]
+        return items
+    return node
+
+
 def _parsed(files: list[Path]) -> dict[str, Any]:
     """asn1tools' parse tree of ``files``, from the JSON cache when the sources are unchanged."""
     digest = hashlib.sha256(asn1tools.__version__.encode())
@@ -124,7 +140,7 @@ def _parsed(files: list[Path]) -> dict[str, Any]:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     cached = _cache_dir() / f"asn1-{digest.hexdigest()[:32]}.json"
     try:
-        result: dict[str, Any] = json.loads(cached.read_text(encoding="utf-8"))
+        result: dict[str, Any] = _with_tuples(json.loads(cached.read_text(encoding="utf-8")))
         return result
     except (OSError, ValueError):
         pass
