@@ -80,3 +80,27 @@ class EncodeError(BridgeError):
 
 class ConfigError(BridgeError):
     """Invalid configuration (unknown key, wrong type); names the dotted path."""
+
+
+class MappingError(BridgeError):
+    """An address that cannot be mapped (RFC 2156 §4.3).
+
+    Carries the SMTP reply for the RCPT/MAIL command (RFC 3463 X.1.x) and the X.400
+    non-delivery reason/diagnostic (X.411: unable-to-transfer / unrecognised-OR-name by
+    default; invalid-arguments for syntax errors).
+    """
+
+    smtp = SMTPReply(code=550, enhanced="5.1.1", text="Address cannot be mapped")
+    x400 = X400Diagnostic(reason=1, diagnostic=0)  # unable-to-transfer, unrecognised-OR-name
+
+    def __init__(self, message: str, *, address: str = "", smtp: SMTPReply | None = None,
+                 x400: X400Diagnostic | None = None) -> None:
+        super().__init__(message, smtp=smtp, x400=x400)
+        self.address = address
+
+
+class AddressSyntaxError(MappingError):
+    """An address whose syntax is wrong (RFC 3463 X.1.3, X.411 invalid-arguments)."""
+
+    smtp = SMTPReply(code=553, enhanced="5.1.3", text="Bad address syntax")
+    x400 = X400Diagnostic(reason=1, diagnostic=11)  # invalid-arguments

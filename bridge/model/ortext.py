@@ -256,9 +256,12 @@ def parse_or_address(text: str) -> ORAddress:
             if tv is not None:
                 tpn[attr] = tv
         elif ukey == "PN":
-            from bridge.model.pn import parse_encoded_pn
+            from bridge.model.pn import EncodedPNError, parse_encoded_pn
 
-            pn.update(parse_encoded_pn(_unquote(value)))
+            try:
+                pn.update(parse_encoded_pn(_unquote(value)))
+            except EncodedPNError as exc:
+                raise ORAddressSyntaxError(str(exc)) from None
         elif ukey == "O":
             org = _pt_parse(value)
         elif ukey == "CN":
