@@ -31,7 +31,7 @@ def mapper() -> AddressMapper:
     return AddressMapper(MappingTables.load(TABLES), UK_GATEWAY)
 
 
-def O(text: str) -> ORAddress:  # noqa: N802 - reads like the RFC's notation
+def orad(text: str) -> ORAddress:
     return ORAddress.parse(text)
 
 
@@ -94,14 +94,14 @@ def test_encoded_pn_restrictions() -> None:
 def test_x400_encoded_in_822_with_mcgam(mapper: AddressMapper) -> None:
     """§4.3.1: /I=J/S=Linnimouth/GQ=5/@Marketing.Widget.COM <-> the O/R address under the
     MCGAM Widget.COM <-> O=Widget, ADMD=BTT, C=TC.  # A-13, A-17"""
-    addr = O("/I=J/S=Linnimouth/GQ=5/OU=Marketing/O=Widget/ADMD=BTT/C=TC/")
+    addr = orad("/I=J/S=Linnimouth/GQ=5/OU=Marketing/O=Widget/ADMD=BTT/C=TC/")
     assert mapper.to_x400("/I=J/S=Linnimouth/GQ=5/@Marketing.Widget.COM").address == addr
     assert mapper.to_rfc822(addr).address == "/I=J/S=Linnimouth/GQ=5/@Marketing.Widget.COM"
 
 
 def test_encoded_pn_local_part(mapper: AddressMapper) -> None:
     """§4.3.1: without the generation qualifier the local-part is encoded-pn.  # A-13"""
-    addr = O("/I=J/S=Linnimouth/OU=Marketing/O=Widget/ADMD=BTT/C=TC/")
+    addr = orad("/I=J/S=Linnimouth/OU=Marketing/O=Widget/ADMD=BTT/C=TC/")
     assert mapper.to_rfc822(addr).address == "J.Linnimouth@Marketing.Widget.COM"
     assert mapper.to_x400("J.Linnimouth@Marketing.Widget.COM").address == addr
 
@@ -133,7 +133,7 @@ def test_teletex_rfc822_dda_is_accepted(mapper: AddressMapper) -> None:
 
     from bridge.model import DomainDefinedAttribute
 
-    base = O("/PRMD=UK.AC/ADMD=GOLD 400/C=GB/")
+    base = orad("/PRMD=UK.AC/ADMD=GOLD 400/C=GB/")
     t_only = replace(base, teletex_ddas=(
         DomainDefinedAttribute(type="RFC-822", value="jj(a)seismo.css.gov"),))
     assert mapper.to_rfc822(t_only).address == "jj@seismo.css.gov"
@@ -162,7 +162,7 @@ def test_stage2_examples(address: str, gateway: str, role: Role, expected: str) 
     preferred-gateway table is loaded).  # A-17, A-18"""
     gate_only = MappingTables(e for e in MappingTables.load(TABLES)
                               if e.table.name.startswith("GATE"))
-    m = AddressMapper(gate_only, GatewayIdentity(domain="gw.example", or_address=O(gateway)))
+    m = AddressMapper(gate_only, GatewayIdentity(domain="gw.example", or_address=orad(gateway)))
     result = m.to_x400(address, role)
     assert result.stage == 2
     assert str(result.address) == expected
@@ -217,14 +217,14 @@ def test_stage1_spaces_and_specials_go_to_stage2(mapper: AddressMapper) -> None:
 def test_mapping_b_examples(mapper: AddressMapper, x400: str, rfc822: str) -> None:
     """§4.3.5 examples 1–4 (keywords are generated upper case; §4.1.3 matches them
     case-independently).  # A-21"""
-    result = mapper.to_rfc822(O(x400))
+    result = mapper.to_rfc822(orad(x400))
     assert result.mapping == "B"
     assert result.address == rfc822
 
 
 def test_mapping_a_drops_other_attributes(mapper: AddressMapper) -> None:
     """§4.3.5 Mapping A.  # A-20"""
-    r = mapper.to_rfc822(O("/RFC-822=jj(a)seismo.css.gov/PRMD=AC/ADMD=BT/C=GB/"))
+    r = mapper.to_rfc822(orad("/RFC-822=jj(a)seismo.css.gov/PRMD=AC/ADMD=BT/C=GB/"))
     assert (r.mapping, r.address) == ("A", "jj@seismo.css.gov")
 
 
@@ -232,7 +232,7 @@ def test_mapping_b_no_mcgam_uses_local_gateway_and_keeps_one_label_rule(
         mapper: AddressMapper) -> None:
     """§4.3.5 B3: no MCGAM -> the local gateway domain with the whole std-or on the left.
     # A-21"""
-    r = mapper.to_rfc822(O("/S=Nobody/O=Nowhere/ADMD=X/C=ZZ/"))
+    r = mapper.to_rfc822(orad("/S=Nobody/O=Nowhere/ADMD=X/C=ZZ/"))
     assert r.address == "/S=Nobody/O=Nowhere/ADMD=X/C=ZZ/@gw.example.ac.uk"
 
 
@@ -243,7 +243,7 @@ def test_directory_name_becomes_a_comment(mapper: AddressMapper) -> None:
                                                               + text.encode()), text=text)
     dn = DirectoryName(rdns=((ava("2.5.4.6", "GB"),), (ava("2.5.4.10", "UCL"),),
                              (ava("2.5.4.3", "Steve Kille"),)))
-    name = ORName(address=O("/S=Kille/O=UCL/PRMD=UK.AC/ADMD=GOLD 400/C=GB/"), directory_name=dn)
+    name = ORName(address=orad("/S=Kille/O=UCL/PRMD=UK.AC/ADMD=GOLD 400/C=GB/"), directory_name=dn)
     r = mapper.to_rfc822(name)
     assert r.comment == "CN=Steve Kille, O=UCL, C=GB"
     assert str(r) == "Kille@UCL.AC.UK (CN=Steve Kille, O=UCL, C=GB)"
@@ -255,23 +255,23 @@ def test_directory_name_becomes_a_comment(mapper: AddressMapper) -> None:
 def test_recursive_mapping(mapper: AddressMapper) -> None:
     """§4.4.1: C=XX, ADMD=YY, O=ZZ, RFC-822=Smith(a)ZZ.YY.XX maps back to S=Smith, O=ZZ, ...
     with no protocol conversion.  # A-22"""
-    r = mapper.recursive(O("/RFC-822=Smith(a)ZZ.YY.XX/O=ZZ/ADMD=YY/C=XX/"))
+    r = mapper.recursive(orad("/RFC-822=Smith(a)ZZ.YY.XX/O=ZZ/ADMD=YY/C=XX/"))
     assert r is not None and str(r.address) == "/S=Smith/O=ZZ/ADMD=YY/C=XX/"
-    assert mapper.recursive(O("/RFC-822=jj(a)seismo.css.gov/PRMD=AC/ADMD=BT/C=GB/")) is None
+    assert mapper.recursive(orad("/RFC-822=jj(a)seismo.css.gov/PRMD=AC/ADMD=BT/C=GB/")) is None
 
 
 def test_symmetric_across_gateways(mapper: AddressMapper) -> None:
     """§4.4.2: Joe.Soap@Widget.PTT.XY <-> the O/R address, and back.  The RFC's PRMD "Griddle
     MHS Providers" exceeds ub-domain-name-length (16), which Stage I step 9 enforces, so the
     table uses "Griddle MHS".  # A-22"""
-    addr = O("/G=Joe/S=Soap/O=Widget Corporation/PRMD=Griddle MHS/ADMD=PTT/C=XY/")
+    addr = orad("/G=Joe/S=Soap/O=Widget Corporation/PRMD=Griddle MHS/ADMD=PTT/C=XY/")
     assert mapper.to_x400("Joe.Soap@Widget.PTT.XY").address == addr
     assert mapper.to_rfc822(addr).address == "Joe.Soap@Widget.PTT.XY"
 
 
 def test_source_routes_through_the_syntax(mapper: AddressMapper) -> None:
     """§4.4.2: X.400 -> 822 -> X.400 and 822 -> X.400 -> 822 source routes work.  # A-22"""
-    first = O("/RFC-822=$/PN$=Duval$/DD.Title$=Manager$/(a)Inria.ATLAS.FR/"
+    first = orad("/RFC-822=$/PN$=Duval$/DD.Title$=Manager$/(a)Inria.ATLAS.FR/"
               "PRMD=UK.AC/ADMD=Gold 400/C=UK/")
     hop = mapper.to_rfc822(first).address
     assert hop == "/PN=Duval/DD.Title=Manager/@Inria.ATLAS.FR"
@@ -287,7 +287,7 @@ def test_source_routes_through_the_syntax(mapper: AddressMapper) -> None:
 
 def test_ipm_identifier_examples() -> None:
     """§4.7.3: X.400-generated ids as <"urid*std-or"@MHS>, 822 ids symmetric.  # A-33, A-34"""
-    x400 = IPMIdentifier(user=ORName(address=O("/S=Dietrich/O=Siemens/ADMD=DBP/C=DE/")),
+    x400 = IPMIdentifier(user=ORName(address=orad("/S=Dietrich/O=Siemens/ADMD=DBP/C=DE/")),
                          local="147")
     assert ipm_id_to_msgid(x400) == '<"147*/S=Dietrich/O=Siemens/ADMD=DBP/C=DE/"@MHS>'
     assert msgid_to_ipm_id('<"147*/S=Dietrich/O=Siemens/ADMD=DBP/C=DE/"@MHS>') == x400
@@ -349,7 +349,7 @@ def test_x400_to_822_to_x400_is_identity(surname: str, given: str | None,
     from bridge.model import PersonalName
 
     m = AddressMapper(MappingTables.load(TABLES), UK_GATEWAY)
-    addr = replace(O(base), personal_name=PersonalName(
+    addr = replace(orad(base), personal_name=PersonalName(
         surname=surname, given_name=given, initials=initials, generation_qualifier=gq),
         org_units=tuple(ous) if "O=" in base else ())
     back = m.to_x400(m.to_rfc822(addr).address, Role.HEADER).address

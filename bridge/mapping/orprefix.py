@@ -11,7 +11,8 @@ hold any attributes.
 Text forms:
 
 * App F ``dmn-or-address`` (most significant on the *right*, ``$`` between key and value,
-  ``\\.`` for a dot in a value): ``PRMD$UK\\.AC.ADMD$GOLD 400.C$GB``, ``O$@.PRMD$GMD.ADMD$DBP.C$DE``;
+  ``\\.`` for a dot in a value): ``PRMD$UK\\.AC.ADMD$GOLD 400.C$GB``,
+  ``O$@.PRMD$GMD.ADMD$DBP.C$DE``;
 * RFC 2163 ``x400-in-domain-syntax`` (``-`` between key and value, ``\\.`` escapes, ``@`` omitted):
   ``PRMD-net2.ADMD-p400.C-it``.
 """
