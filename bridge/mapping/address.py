@@ -51,10 +51,12 @@ class Step:
     rule: str
     text: str
     entry: Entry | None = None
+    value: object = None  # an address shown after the text (formatted only when displayed)
 
     def __str__(self) -> str:
+        shown = f" {self.value}" if self.value is not None else ""
         via = f"  [{self.entry.line()}  from {self.entry.origin}]" if self.entry else ""
-        return f"{self.rule}: {self.text}{via}"
+        return f"{self.rule}: {self.text}{shown}{via}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +169,7 @@ class AddressMapper:
             return self._stage2(address, domain, rhs, role, steps)
         if _x402_valid(lhs) and bounds_problem(lhs) is None:
             steps.append(Step("§4.3.4 I.6", "the local-part is a complete X.400 address"))
-            steps.append(Step("§4.3.4 I.10", f"X.400 address {lhs}"))
+            steps.append(Step("§4.3.4 I.10", "X.400 address", value=lhs))
             return X400Result(address=lhs, steps=tuple(steps), stage=1)
         if not _mnemonic_only(lhs) or lhs.country is not None:
             steps.append(Step("§4.3.4 I.7", "cannot become a mnemonic O/R address with "
@@ -183,7 +185,7 @@ class AddressMapper:
             steps.append(Step("§4.3.4 I.9", f"{problem or 'not a valid X.400 address'}: "
                               "Stage II"))
             return self._stage2(address, domain, rhs, role, steps)
-        steps.append(Step("§4.3.4 I.10", f"X.400 address {merged}"))
+        steps.append(Step("§4.3.4 I.10", "X.400 address", value=merged))
         return X400Result(address=merged, steps=tuple(steps), stage=1)
 
     def _stage1_lhs(self, local: str, steps: list[Step]) -> ORAddress | None:
@@ -200,7 +202,7 @@ class AddressMapper:
             except ORAddressSyntaxError as exc:
                 steps.append(Step("§4.3.4 I.4", f"not std-or-address-input ({exc}): Stage II"))
                 return None
-            steps.append(Step("§4.3.4 I.4", f"local-part parsed as std-or-address: {attrs}"))
+            steps.append(Step("§4.3.4 I.4", "local-part parsed as std-or-address:", value=attrs))
             return attrs
         try:
             pn = parse_encoded_pn(local)
@@ -256,8 +258,8 @@ class AddressMapper:
         addr = ORAddress(country=values.get("C"), admd=values.get("ADMD"),
                          prmd=values.get("PRMD"), organization=values.get("O"),
                          org_units=tuple(ous))
-        steps.append(Step("§4.3.4 I.8", f"domain {domain!r} -> {addr} by the longest MCGAM "
-                          f"{entry.domain!r}", entry))
+        steps.append(Step("§4.3.4 I.8", f"domain {domain!r} by the longest MCGAM "
+                          f"{entry.domain!r} ->", entry, value=addr))
         return AddressMapper._RHS(address=addr, entry=entry, failed=failed)
 
     @staticmethod
@@ -313,29 +315,29 @@ class AddressMapper:
                           + (f" in {len(ddas)} attributes" if len(ddas) > 1 else "")))
         if rhs is not None and not rhs.failed:
             base = rhs.address
-            steps.append(Step("§4.3.4 II.3", f"rest of the O/R address from the MCGAM: {base}",
-                              rhs.entry))
+            steps.append(Step("§4.3.4 II.3", "rest of the O/R address from the MCGAM:",
+                              rhs.entry, value=base))
         elif rhs is not None:
             base = rhs.address
-            steps.append(Step("§4.3.4 II.3", f"rest from the MCGAM as far as it went: {base}",
-                              rhs.entry))
+            steps.append(Step("§4.3.4 II.3", "rest from the MCGAM as far as it went:",
+                              rhs.entry, value=base))
         elif role is Role.SMTP_ORIGINATOR:
             base = self.gateway.or_address
-            steps.append(Step("§4.3.4 II.3", f"SMTP return address: the gateway's own O/R "
-                              f"address {base}"))
+            steps.append(Step("§4.3.4 II.3", "SMTP return address: the gateway's own O/R "
+                              "address", value=base))
         else:
             gate = self.source.lookup_domain(Table.GATE2, domain) if domain else None
             if gate is not None:
                 base = _prefix_address(gate.prefix)
-                steps.append(Step("§4.3.4 II.3", f"preferred gateway for {domain!r}: {base}",
-                                  gate))
+                steps.append(Step("§4.3.4 II.3", f"preferred gateway for {domain!r}:", gate,
+                                  value=base))
             else:
                 base = self.gateway.or_address
                 steps.append(Step("§4.3.4 II.3", f"no preferred gateway for {domain!r}: the "
-                                  f"local gateway {base}"))
+                                  "local gateway", value=base))
         result = replace(base, ddas=tuple(d for d in base.ddas if d.type.upper()
                                           not in DDA_RFC822) + ddas)
-        steps.append(Step("§4.3.4 II", f"X.400 address {result}"))
+        steps.append(Step("§4.3.4 II", "X.400 address", value=result))
         return X400Result(address=result, steps=tuple(steps), stage=2, truncated=truncated)
 
     # ================================================================ X.400 -> 822 (§4.3.5)
@@ -529,13 +531,20 @@ def _empty(addr: ORAddress) -> bool:
 def _local_part(remaining: ORAddress, steps: list[Step]) -> str:
     """§4.3.5 B5: encoded-pn when only a (printable) personal name remains, else std-or."""
     pn = remaining.personal_name
-    if pn is not None and replace(remaining, personal_name=None) == ORAddress() \
-            and pn.generation_qualifier is None:
+    if pn is not None and pn.generation_qualifier is None and _only_personal_name(remaining):
         encoded = format_encoded_pn(pn.surname, pn.given_name, pn.initials)
         if encoded is not None:
             steps.append(Step("§4.3.5 B5", f"personal name as encoded-pn {encoded!r}"))
             return encoded
     return _std_or(remaining)
+
+
+_EMPTY = ORAddress()
+_FIELDS = tuple(f for f in ORAddress.__dataclass_fields__ if f != "personal_name")
+
+
+def _only_personal_name(addr: ORAddress) -> bool:
+    return all(getattr(addr, f) == getattr(_EMPTY, f) for f in _FIELDS)
 
 
 def _std_or(addr: ORAddress) -> str:

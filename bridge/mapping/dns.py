@@ -326,9 +326,19 @@ class DNSSource:
                        levels: Iterator[dns.name.Name]) -> Entry | None:
         """Ask ``exact`` then ``*.level`` for each level, longest first; the first name that
         holds PX records decides (RFC 2163 §4.1 implicit wildcards, §4.4 table vs gate)."""
-        candidates: list[dns.name.Name] = [exact] if exact is not None else []
-        candidates.extend(w for w in map(_wildcard, levels) if w is not None)
-        for qname in candidates:
+        absent: set[dns.name.Name] = set()  # names answered NXDOMAIN
+        if exact is not None:
+            records = self._query(exact)
+            if records:
+                return self._decide(table, exact, records)
+            if records is None:
+                absent.add(exact)
+        for level in levels:
+            if level in absent:
+                continue  # RFC 4592 §2.2.1: no name below a non-existent name exists
+            qname = _wildcard(level)
+            if qname is None:
+                continue
             records = self._query(qname)
             if records:
                 return self._decide(table, qname, records)
@@ -352,14 +362,15 @@ class DNSSource:
                          prefix=prefix, origin=f"dns:{owner} PX {rdata.to_text()}")
         return None
 
-    def _query(self, qname: dns.name.Name) -> list[PX]:
-        """PX records at ``qname``; [] for NXDOMAIN or no data.  Timeouts and DNS error codes
-        raise :class:`LookupDeferred` (RFC 2163 §5: the operation is delayed and retried)."""
+    def _query(self, qname: dns.name.Name) -> list[PX] | None:
+        """PX records at ``qname``: None for NXDOMAIN, [] for NOERROR without PX data.
+        Timeouts and DNS error codes raise :class:`LookupDeferred` (RFC 2163 §5: the
+        operation is delayed and retried, the error is logged)."""
         try:
             answer = self._resolver.resolve(qname, dns.rdatatype.PX, dns.rdataclass.IN,
                                             search=False, raise_on_no_answer=False)
         except dns.resolver.NXDOMAIN:
-            return []
+            return None
         except dns.exception.Timeout as exc:
             log.warning("RFC 2163 PX lookup of %s timed out: %s", qname, exc)
             raise LookupDeferred(f"DNS PX lookup of {qname} timed out") from exc

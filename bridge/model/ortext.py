@@ -60,9 +60,14 @@ def is_printable(text: str) -> bool:
 # ---------------------------------------------------------------------------- output
 
 
+_QUOTED = re.compile(r"([/=$*])")
+
+
 def _quote(value: str) -> str:
     """§4.1.3 std-pair: "$" quotes "/", "=" and "$" itself (and "*" so teletex stays apart)."""
-    return re.sub(r"([/=$*])", r"$\1", value)
+    if "/" in value or "=" in value or "$" in value or "*" in value:
+        return _QUOTED.sub(r"$\1", value)
+    return value
 
 
 def _teletex_form(text: str) -> str:
