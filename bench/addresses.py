@@ -37,8 +37,9 @@ def build(n: int = 1000) -> tuple[MappingTables, list[str], list[ORAddress]]:
         entries.append(Entry(Table.TABLE2, domain, prefix))
         entries.append(Entry(Table.TABLE1, domain, prefix))
         domains.append(f"dept{i % 7}.{domain}")
-        addresses.append(ORAddress(country=country, admd=admd, prmd=prmd, organization=f"dept{i % 7}",
-                                   personal_name=PersonalName(surname="Smith", given_name="John")))
+        addresses.append(ORAddress(
+            country=country, admd=admd, prmd=prmd, organization=f"dept{i % 7}",
+            personal_name=PersonalName(surname="Smith", given_name="John")))
     return MappingTables(entries), domains, addresses
 
 
