@@ -79,7 +79,7 @@ class DNSServer:
                  host: str = "127.0.0.1", servfail_names: Iterable[str] = (),
                  truncate_udp: bool = False) -> None:
         # Longest origin first, so a child zone wins over its parent.
-        self.zones = sorted(zones, key=lambda z: len(z.origin.labels), reverse=True)
+        self.zones = sorted(zones, key=lambda z: len(z.origin or dns.name.root), reverse=True)
         self.mode = mode
         self.host = host
         self.servfail_names = frozenset(dns.name.from_text(n) for n in servfail_names)
@@ -244,7 +244,8 @@ class DNSServer:
                 return zone
         return None
 
-    def _answer_in_zone(self, zone: dns.zone.Zone, qname: dns.name.Name, rdtype: int,
+    def _answer_in_zone(self, zone: dns.zone.Zone, qname: dns.name.Name,
+                        rdtype: dns.rdatatype.RdataType,
                         response: dns.message.Message) -> dns.name.Name | None:
         """Add the answer for one name; return a CNAME target to follow, if any."""
         node = zone.get_node(qname)
@@ -289,9 +290,7 @@ class DNSServer:
 
 
 def _rrset(name: dns.name.Name, rdataset: dns.rdataset.Rdataset) -> dns.rrset.RRset:
-    rrset = dns.rrset.RRset(name, rdataset.rdclass, rdataset.rdtype)
-    rrset.update(rdataset)
-    return rrset
+    return dns.rrset.from_rdata_list(name, rdataset.ttl, list(rdataset))
 
 
 def _truncated(response: dns.message.Message) -> dns.message.Message:

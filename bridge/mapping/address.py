@@ -243,17 +243,17 @@ class AddressMapper:
         next_level = len(levels)
         failed = False
         for label in reversed(extra):
-            key = (HIERARCHY + ("OU",) * MAX_OUS)[next_level] if next_level < 8 else None
-            if key is None or (key == "OU" and len(ous) >= MAX_OUS) or len(label) > UB.get(
-                    key if key != "C" else "ADMD", 64):
+            level = (HIERARCHY + ("OU",) * MAX_OUS)[next_level] if next_level < 8 else None
+            if level is None or (level == "OU" and len(ous) >= MAX_OUS) or len(label) > UB.get(
+                    level if level != "C" else "ADMD", 64):
                 steps.append(Step("§4.3.4 I.8", f"{label!r} would exceed an upper bound or "
                               "the four OUs: Stage II", entry))
                 failed = True
                 break
-            if key == "OU":
+            if level == "OU":
                 ous.append(label)
             else:
-                values[key] = label
+                values[level] = label
             next_level += 1
         addr = ORAddress(country=values.get("C"), admd=values.get("ADMD"),
                          prmd=values.get("PRMD"), organization=values.get("O"),
@@ -265,6 +265,7 @@ class AddressMapper:
     @staticmethod
     def _merge(lhs: ORAddress, rhs: ORAddress, steps: list[Step]) -> ORAddress:
         """Stage I step 8 merge: LHS attributes all used; RHS supplies the levels above."""
+        take: tuple[str, ...]
         if lhs.admd is not None:
             take = ("C",)
         elif lhs.prmd is not None:

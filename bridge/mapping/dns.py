@@ -33,7 +33,11 @@ answer ``x.ab.net2.it`` once ``ab.net2.it`` exists).  So the lookup asks, in ord
 
 1. the key name itself (an exact record there, or a wildcard the server synthesises for it);
 2. ``*.<key>``, then ``*.<parent>`` ... up to ``*.<tld>`` (domains) or ``*.X42D.<cc>``
-   (O/R prefixes) -- the literal wildcard owner of each shorter rule.
+   (O/R prefixes) -- the literal wildcard owner of each shorter rule (``*.<key>`` is skipped
+   when step 1 was NXDOMAIN: nothing exists below a name that does not exist).
+
+When nothing blocks the DNS wildcard this is the single query of §5 (``SUN.CCE.NRC.IT`` is
+answered from ``*.cce.nrc.it`` at step 1).
 
 The first name with PX records decides; among its records the lowest PREFERENCE wins (§4.1).
 NXDOMAIN and NOERROR/no-data mean "no rule at this level".  A timeout or a DNS error code
@@ -49,6 +53,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import dns.exception
+import dns.inet
 import dns.name
 import dns.rdataclass
 import dns.rdatatype
@@ -269,6 +274,13 @@ class DNSConfig:
             raise ConfigError(f"dns.x42d_label: {self.x42d_label!r} is not an alphanumeric label")
         if self.cache_size < 0:
             raise ConfigError("dns.cache_size must not be negative")
+        for address in self.nameservers:
+            if not dns.inet.is_address(address):
+                raise ConfigError(f"dns.nameservers: {address!r} is not an IP address")
+        try:
+            dns.name.from_text(self.x42d_origin)
+        except dns.exception.DNSException as exc:
+            raise ConfigError(f"dns.x42d_origin: {self.x42d_origin!r}: {exc}") from exc
 
 
 class DNSSource:
@@ -353,7 +365,7 @@ class DNSSource:
             mapx400, gate = split_gate_flag(rdata.mapx400)
             try:
                 prefix = from_x400_in_domain_syntax(mapx400)
-            except (X42DSyntaxError, ORPrefixSyntaxError) as exc:
+            except ORPrefixSyntaxError as exc:  # X42DSyntaxError included
                 log.warning("RFC 2163 PX record %s PX %s ignored: %s", owner, rdata, exc)
                 continue
             if gate != (table in (Table.GATE1, Table.GATE2)):

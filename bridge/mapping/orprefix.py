@@ -8,18 +8,15 @@ distinct from an empty value (a null attribute, RFC 2156 §4.2).  MCGAM tables (
 use only C, ADMD, PRMD, O and up to four OUs, in that order; gateway tables (gate1/gate2) may
 hold any attributes.
 
-Text forms:
-
-* App F ``dmn-or-address`` (most significant on the *right*, ``$`` between key and value,
-  ``\\.`` for a dot in a value): ``PRMD$UK\\.AC.ADMD$GOLD 400.C$GB``,
-  ``O$@.PRMD$GMD.ADMD$DBP.C$DE``;
-* RFC 2163 ``x400-in-domain-syntax`` (``-`` between key and value, ``\\.`` escapes, ``@`` omitted):
-  ``PRMD-net2.ADMD-p400.C-it``.
+Text form: App F ``dmn-or-address`` (most significant on the *right*, ``$`` between key and
+value, ``\\.`` for a dot in a value): ``PRMD$UK\\.AC.ADMD$GOLD 400.C$GB``,
+``O$@.PRMD$GMD.ADMD$DBP.C$DE``.  The DNS form of RFC 2163 §4.2 (``PRMD-net2.ADMD-p400.C-it``,
+with its own label escapes) lives in :mod:`bridge.mapping.dns`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from bridge.errors import BridgeError
@@ -33,7 +30,8 @@ class ORPrefixSyntaxError(BridgeError):
 
 
 def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace(".", "\\.")
+    """App F §3 dmn-pair: a dot inside a value or DDA type is written ``\\.``."""
+    return value.replace(".", "\\.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,11 +55,6 @@ class ORPrefix:
         return cls._parse(text, "$")
 
     @classmethod
-    def from_x400_domain(cls, text: str) -> ORPrefix:
-        """Parse RFC 2163 §4.2 ``x400-in-domain-syntax`` (``PRMD-net2.ADMD-p400.C-it``)."""
-        return cls._parse(text.rstrip("."), "-")
-
-    @classmethod
     def _parse(cls, text: str, kv: str) -> ORPrefix:
         if not text:
             raise ORPrefixSyntaxError("empty O/R address")
@@ -71,17 +64,15 @@ class ORPrefix:
             if not sep or not key:
                 raise ORPrefixSyntaxError(f"not attribute{kv}value: {raw!r}")
             value = _unescape(value)
+            key = _unescape(key)
             pairs.append((key.upper() if not key.startswith("~") else key,
                           None if value == "@" else value))
         return cls(tuple(pairs))
 
     def to_dmn(self) -> str:
         """App F ``dmn-or-address``: least significant first, joined by ``.``."""
-        return ".".join(f"{k}${'@' if v is None else _escape(v)}" for k, v in reversed(self.parts))
-
-    def to_x400_domain(self) -> str:
-        """RFC 2163 ``x400-in-domain-syntax``."""
-        return ".".join(f"{k}-{'@' if v is None else _escape(v)}" for k, v in reversed(self.parts))
+        return ".".join(f"{_escape(k)}${'@' if v is None else _escape(v)}"
+                        for k, v in reversed(self.parts))
 
     def __str__(self) -> str:
         return self.to_dmn()
@@ -138,17 +129,3 @@ def _unescape(value: str) -> str:
             out.append(value[i])
             i += 1
     return "".join(out)
-
-
-def mcgam_parts(country: str | None, admd: str | None, prmd: str | None,
-                organization: str | None, org_units: Sequence[str]) -> tuple[
-                    tuple[str, str | None], ...]:
-    """The MCGAM hierarchy of an address (C, ADMD, PRMD, O, OU1..4), stopping at the first
-    attribute that is absent.  Used as the key of O/R -> domain lookups (RFC 2156 §4.3.5 B3)."""
-    out: list[tuple[str, str | None]] = []
-    for key, value in (("C", country), ("ADMD", admd), ("PRMD", prmd), ("O", organization)):
-        if value is None:
-            return tuple(out)
-        out.append((key, value))
-    out.extend(("OU", ou) for ou in org_units[:4])
-    return tuple(out)

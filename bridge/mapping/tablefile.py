@@ -18,7 +18,9 @@ tolerated.  Checks made on every line (App F §3, RFC 2156 §4.2):
   hyphens) or ``~`` and a DDA type; the value is ``@`` (omitted level) or ps-chars plus
   ``{ } *`` with ``\\.`` for a dot;
 * table1/table2 (MCGAM tables) allow only C, ADMD, PRMD, O, OU (up to four) in that order with
-  no level skipped (App F §3 a, b); gate1/gate2 allow any attribute and DDAs (App F §7).
+  no level skipped (App F §3 a, b) -- a level skipped between two present ones is read as
+  ``@`` with a warning, see :func:`parse_or`; gate1/gate2 allow any attribute and DDAs (App F
+  §7).
 
 Formats for :func:`import_lines` / :func:`export_lines`, with the sources they follow:
 
@@ -29,9 +31,10 @@ Formats for :func:`import_lines` / :func:`export_lines`, with the sources they f
     Microsoft Exchange 5.5 SP3 ``Mcgam.in.txt`` / ``Local.in.txt`` in the MTA run directory
     (KB Q238507 "XCON: Exchange Server MTA MIXER Mapping Tables", KB Q241037): the App F line
     syntax, *both directions in one file* (``microsoft.com#prmd$microsoft.admd$gold 400.c$uk#``
-    and ``prmd$microsoft.admd$gold 400.c$uk#microsoft.com#``), lower-case keywords, CRLF line
-    ends.  The direction of each line is read from which side holds the O/R address; the table
-    family (MCGAM by default, or gate) is the caller's.  A missing closing ``#`` is accepted.
+    and ``prmd$microsoft.admd$gold 400.c$uk#microsoft.com#``), lower-case keywords; being
+    Windows text files they are read and written with CRLF line ends.  The direction of
+    each line is read from which side holds the O/R address; the table family (MCGAM by
+    default, or gate) is the caller's.  A missing closing ``#`` is accepted.
 ``"pp"``
     The ISODE PP MTA tables ``or2rfc`` (table1), ``rfc2or`` (table2) and ``rfc1148gate``
     (gate2): ``key:value`` lines, ``#`` comments, leading blanks skipped, ``\\:`` for a colon in
@@ -98,8 +101,9 @@ class TableError(BridgeError):
         super().__init__("\n".join(f"{f.origin}: {f.message}" for f in self.findings))
 
 
-class _LineError(Exception):
-    """A problem with one line (internal; becomes a :class:`Finding`)."""
+class LineSyntaxError(BridgeError):
+    """One line or field is not valid App F (raised by :func:`parse_line`, :func:`parse_or`,
+    :func:`parse_domain`; a whole-table parse turns each into a :class:`Finding`)."""
 
 
 # --------------------------------------------------------------------------- keys
@@ -123,9 +127,9 @@ def entry_key(entry: Entry) -> str | tuple[tuple[str, str | None], ...]:
 
 def parse_domain(text: str) -> str:
     """Check ``text`` is EBNF.domain-syntax labels joined by ``.`` (RFC 2156 §4.2) and return
-    it unchanged; raises :class:`_LineError`."""
+    it unchanged; raises :class:`LineSyntaxError`."""
     if not _DOMAIN.fullmatch(text):
-        raise _LineError(f"not a domain-syntax domain: {text!r}")
+        raise LineSyntaxError(f"not a domain-syntax domain: {text!r}")
     return text
 
 
@@ -136,16 +140,16 @@ def _check_dmn_string(text: str, what: str) -> None:
         ch = text[i]
         if ch == "\\":
             if text[i + 1 : i + 2] != ".":
-                raise _LineError(f"{what}: only \\. may be escaped: {text!r}")
+                raise LineSyntaxError(f"{what}: only \\. may be escaped: {text!r}")
             i += 2
             continue
         if ch not in _DMN_CHARS:
-            raise _LineError(f"{what}: character {ch!r} is not allowed: {text!r}")
+            raise LineSyntaxError(f"{what}: character {ch!r} is not allowed: {text!r}")
         i += 1
 
 
 def parse_or(text: str, table: Table, notes: list[str] | None = None) -> ORPrefix:
-    """Parse an App F §3 ``dmn-or-address`` for ``table``; raises :class:`_LineError`.
+    """Parse an App F §3 ``dmn-or-address`` for ``table``; raises :class:`LineSyntaxError`.
 
     Keys are upper-cased (``c$gb`` is ``C$GB``; DDA types keep their case); table1/table2 take
     only the MCGAM hierarchy (App F §3 a/b), DDAs only in gate tables (App F §7).
@@ -156,31 +160,31 @@ def parse_or(text: str, table: Table, notes: list[str] | None = None) -> ORPrefi
     appended to ``notes``; a missing C, keys out of order or more than four OUs stay errors.
     """
     if not text:
-        raise _LineError("empty O/R address")
+        raise LineSyntaxError("empty O/R address")
     for raw in _split_unescaped(text, "."):
         key, sep, value = raw.partition("$")
         if not sep:
-            raise _LineError(f"dmn-part without '$': {raw!r}")
+            raise LineSyntaxError(f"dmn-part without '$': {raw!r}")
         if key.startswith("~"):
             if table in (Table.TABLE1, Table.TABLE2):
-                raise _LineError(f"domain defined attribute {key} in an MCGAM table"
+                raise LineSyntaxError(f"domain defined attribute {key} in an MCGAM table"
                                  " (App F §3 a: only C, ADMD, PRMD, O, OU)")
             if len(key) == 1:
-                raise _LineError(f"empty domain defined attribute type: {raw!r}")
+                raise LineSyntaxError(f"empty domain defined attribute type: {raw!r}")
             _check_dmn_string(key[1:], "DDA type")
         elif not _KEY.fullmatch(key):
-            raise _LineError(f"bad attribute keyword {key!r}")
+            raise LineSyntaxError(f"bad attribute keyword {key!r}")
         if value != "@":
             _check_dmn_string(value, key)
     try:
         prefix = ORPrefix.from_dmn(text)
     except ORPrefixSyntaxError as exc:  # pragma: no cover - the checks above are stricter
-        raise _LineError(str(exc)) from exc
+        raise LineSyntaxError(str(exc)) from exc
     if table in (Table.TABLE1, Table.TABLE2) and not prefix.is_mcgam_form():
         filled = _fill_skipped(prefix)
         if filled is None:
             order = ".".join(k for k, _ in reversed(prefix.parts))
-            raise _LineError(f"MCGAM O/R address must be C, ADMD, PRMD, O, OU (up to four), "
+            raise LineSyntaxError(f"MCGAM O/R address must be C, ADMD, PRMD, O, OU (up to four), "
                              f"in that order (App F §3 a/b); got {order}")
         if notes is not None:
             skipped = [k for k, v in filled.parts if v is None and (k, v) not in prefix.parts]
@@ -237,16 +241,16 @@ def _fields(line: str, *, closing_optional: bool = False) -> tuple[str, str]:
     if len(parts) == 2 and closing_optional:
         return parts[0], parts[1].rstrip()
     if len(parts) != 3:
-        raise _LineError(f"expected two fields each closed by '#', got {len(parts) - 1} '#'")
+        raise LineSyntaxError(f"expected two fields each closed by '#', got {len(parts) - 1} '#'")
     if parts[2].strip():
-        raise _LineError(f"text after the closing '#': {parts[2]!r}")
+        raise LineSyntaxError(f"text after the closing '#': {parts[2]!r}")
     return parts[0], parts[1]
 
 
 def parse_line(line: str, table: Table, origin: str = "",
                notes: list[str] | None = None) -> Entry:
     """Parse one App F entry line of ``table`` (no comment or blank line); raises
-    :class:`_LineError`; warnings (see :func:`parse_or`) are appended to ``notes``."""
+    :class:`LineSyntaxError`; warnings (see :func:`parse_or`) are appended to ``notes``."""
     first, second = _fields(line)
     return _make_entry(table, first, second, origin, notes)
 
@@ -258,11 +262,6 @@ def _make_entry(table: Table, first: str, second: str, origin: str,
     else:
         or_text, domain = first, second
     return Entry(table, parse_domain(domain), parse_or(or_text, table, notes), origin)
-
-
-def format_line(entry: Entry) -> str:
-    """The App F line of ``entry`` (App F §5/§6); the inverse of :func:`parse_line`."""
-    return entry.line()
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,7 +305,7 @@ def parse_text(text: str, table: Table, source: str) -> ParsedText:
         notes: list[str] = []
         try:
             entries.append((lineno, parse_line(line, table, origin, notes)))
-        except _LineError as exc:
+        except LineSyntaxError as exc:
             problems.append(Finding(Level.ERROR, origin, str(exc)))
         problems.extend(Finding(Level.WARNING, origin, note) for note in notes)
     return ParsedText(tuple(entries), tuple(header), tuple(problems))
@@ -388,7 +387,7 @@ def import_lines(text: str, format: str | None = None, *, table: Table | None = 
             direction = (Table.GATE1 if gate else Table.TABLE1) if or_first else (
                 Table.GATE2 if gate else Table.TABLE2)
             entries.append(_make_entry(direction, first, second, origin))
-        except _LineError as exc:
+        except LineSyntaxError as exc:
             problems.append(Finding(Level.ERROR, origin, str(exc)))
     if problems:
         raise TableError(problems)
@@ -406,7 +405,7 @@ def _pp_fields(line: str) -> tuple[str, str]:
                 continue
             return "".join(key), line[i + 1 :].lstrip(" \t")
         key.append(ch)
-    raise _LineError("no value - missing ':'")
+    raise LineSyntaxError("no value - missing ':'")
 
 
 def export_lines(entries: Iterable[Entry], format: str = "mixer",

@@ -11,7 +11,9 @@ absent file is an empty table.  Their syntax is App F (see :mod:`bridge.mapping.
 normalised key (App F §4: "Matches are always case independent"), so a lookup is a few dict
 probes: ``lookup_domain`` tries the domain, then each parent (``I.J.K.L``, ``J.K.L``, ``K.L``,
 ``L``: App F §4 longest match); ``lookup_or`` tries the O/R prefix, then each shorter prefix
-(the same as :meth:`ORPrefix.prefixes`, but slicing one normalised key).  When a key occurs
+(the same as :meth:`ORPrefix.prefixes`, but slicing one normalised key).  On this machine a
+1,000-entry table answers about 500,000 domain and 300,000 O/R lookups a second
+(``bench/tables.py``).  When a key occurs
 twice the *first* line wins, as a sequential reader of the file would have it; :func:`check`
 reports the shadowed line.
 
@@ -36,6 +38,7 @@ import fcntl
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from functools import lru_cache
 from pathlib import Path
 
 from bridge.mapping.orprefix import ORPrefix
@@ -43,8 +46,8 @@ from bridge.mapping.source import Entry, Table
 from bridge.mapping.tablefile import (
     Finding,
     Level,
+    LineSyntaxError,
     TableError,
-    _LineError,
     domain_key,
     entry_key,
     export_lines,
@@ -60,6 +63,17 @@ __all__ = ["Finding", "Level", "MappingTables", "TableError", "add_entry", "chec
 LOCK_NAME = ".lock"
 
 _ORKey = tuple[tuple[str, str | None], ...]
+
+
+@lru_cache(maxsize=8192)
+def _norm_value(value: str) -> str:
+    return " ".join(value.split()).upper()
+
+
+def _or_key(prefix: ORPrefix) -> _ORKey:
+    """:meth:`ORPrefix.key` (App F §4 case-independent key), with the value normalisation
+    memoised: the key is most of the cost of an O/R lookup."""
+    return tuple([(k.upper(), None if v is None else _norm_value(v)) for k, v in prefix.parts])
 
 
 class MappingTables:
@@ -92,7 +106,7 @@ class MappingTables:
             else:
                 oindex: dict[_ORKey, Entry] = {}
                 for e in self._entries[table]:
-                    oindex.setdefault(e.prefix.key(), e)
+                    oindex.setdefault(_or_key(e.prefix), e)
                 self._ors[table] = oindex
                 self._maxlen[table] = max((len(k) for k in oindex), default=0)
 
@@ -153,7 +167,7 @@ class MappingTables:
             raise ValueError(f"{table.value} is keyed by domain, not O/R address") from None
         if not index:
             return None
-        key = prefix.key()
+        key = _or_key(prefix)
         for n in range(min(len(key), self._maxlen[table]), 0, -1):
             hit = index.get(key[:n])
             if hit is not None:
@@ -239,7 +253,7 @@ def _normalise_key(table: Table, key: str | ORPrefix) -> str | _ORKey:
     if isinstance(key, str):
         try:
             key = parse_or(key, table)
-        except _LineError as exc:
+        except LineSyntaxError as exc:
             raise TableError([Finding(Level.ERROR, table.value, str(exc))]) from None
     return key.key()
 
@@ -288,10 +302,12 @@ def _conflicts(tables: MappingTables, entry: Entry) -> list[Finding]:
     other = {Table.TABLE1: Table.GATE1, Table.GATE1: Table.TABLE1,
              Table.TABLE2: Table.GATE2, Table.GATE2: Table.TABLE2}[entry.table]
     key = entry_key(entry)
-    return [Finding(Level.ERROR, entry.origin or entry.table.value,
-                    f"key {_show_key(entry)} is also in {other.value} at {e.origin} "
-                    f"(App F §{7 if entry.table.keyed_by_domain else 8})")
-            for e in tables.entries(other) if entry_key(e) == key]
+    for e in tables.entries(other):
+        if entry_key(e) == key:
+            return [Finding(Level.ERROR, entry.origin or entry.table.value,
+                            f"key {_show_key(entry)} is also in {other.value} at {e.origin} "
+                            f"(App F §{7 if entry.table.keyed_by_domain else 8})")]
+    return []
 
 
 def add_entry(directory: Path, entry: Entry, *, replace: bool = False) -> MappingTables:
@@ -306,7 +322,7 @@ def add_entry(directory: Path, entry: Entry, *, replace: bool = False) -> Mappin
         tables = MappingTables.load(directory)
         try:
             line = parse_line(entry.line(), entry.table).line()  # validates the entry
-        except _LineError as exc:
+        except LineSyntaxError as exc:
             raise TableError([Finding(Level.ERROR, entry.origin or entry.table.value,
                                       str(exc))]) from None
         problems = _conflicts(tables, entry)
@@ -405,6 +421,7 @@ def check(tables: MappingTables) -> list[Finding]:
        reverse entry with the same key in the other direction, or one that maps elsewhere.
     """
     findings = list(tables.problems)
+    shadowed: set[int] = set()
     for table in Table:
         first: dict[object, Entry] = {}
         for e in tables.entries(table):
@@ -413,15 +430,17 @@ def check(tables: MappingTables) -> list[Finding]:
                 first[key] = e
                 continue
             f = first[key]
+            shadowed.add(id(e))
             same = domain_key(f.domain) == domain_key(e.domain) and f.prefix.key() == e.prefix.key()
             findings.append(Finding(
                 Level.WARNING if same else Level.ERROR, e.origin,
                 f"duplicate key {_show_key(e)} in {table.value}, unreachable: {f.origin} "
                 f"comes first" + ("" if same else f" and maps to {_target(f)}")))
     for mcgam, gate in ((Table.TABLE2, Table.GATE2), (Table.TABLE1, Table.GATE1)):
-        for e in tables.entries(gate):
+        live = [e for e in tables.entries(gate) if id(e) not in shadowed]
+        for e in live:
             findings.extend(_conflicts(tables, e))
-        for e in tables.entries(gate):
+        for e in live:
             hit = _cover(tables, mcgam, e)
             if hit is not None and entry_key(hit) != entry_key(e):
                 findings.append(Finding(
@@ -434,6 +453,8 @@ def check(tables: MappingTables) -> list[Finding]:
         for r in tables.entries(other):
             reverse.setdefault(entry_key(r), r)
         for e in tables.entries(table):
+            if id(e) in shadowed:
+                continue
             back = reverse.get(_reverse_key(e))
             if back is None:
                 findings.append(Finding(
