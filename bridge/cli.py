@@ -42,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     dump.add_argument("files", nargs="+", metavar="FILE")
     dump.add_argument("--json", action="store_true", help="machine-readable JSON output")
     dump.set_defaults(func=_cmd_dump)
+    from bridge.mapcli import add_parser as add_map
+
+    add_map(sub)
     return parser
 
 
@@ -50,6 +53,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
+    except BridgeError as exc:
+        print(f"x400bridge: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
