@@ -77,3 +77,15 @@ def test_input_forms() -> None:  # A-6, A-7, A-8
 def test_bad_input_is_a_syntax_error(bad: str) -> None:
     with pytest.raises(ORAddressSyntaxError):
         parse_or_address(bad)
+
+
+def test_f401_input_forms() -> None:  # W-2, W-4, W-5
+    """F.401 (RFC 1685) input: doubled delimiter inside a value, "==" in a DDA type, optional
+    "X.400" prefix; MIXER's "$" quoting is accepted too (A-8)."""
+    a = parse_or_address("X.400: G=john; S=smith; O=a;;b ltd; P=abl; A=snomail; C=aq")
+    assert a.organization == "a;b ltd"
+    b = parse_or_address("/S=x/O=and//or/ADMD=y/C=GB/")
+    assert b.organization == "and/or"
+    c = parse_or_address("DDA:ty==pe=value; S=x; A=y; C=GB")
+    assert c.ddas[0].type == "ty=pe" and c.ddas[0].value == "value"
+    assert parse_or_address("/O=and$/or/ADMD=y/C=GB/").organization == "and/or"

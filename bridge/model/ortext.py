@@ -156,7 +156,8 @@ def format_std_or(addr: ORAddress) -> str:
 
 
 def _split_pairs(text: str) -> list[str]:
-    """Split at unquoted "/" or ";" (§4.1.3 sep), honouring "$" quoting."""
+    """Split at unquoted "/" or ";" (§4.1.3 sep), honouring "$" quoting and, inside a value,
+    F.401's doubled delimiter ("//" or ";;" is a literal "/" or ";", F.401 §F.3.2.3)."""
     parts: list[str] = []
     cur: list[str] = []
     i = 0
@@ -164,6 +165,11 @@ def _split_pairs(text: str) -> list[str]:
         ch = text[i]
         if ch == "$" and i + 1 < len(text):
             cur.append(text[i : i + 2])
+            i += 2
+            continue
+        if ch in "/;" and text[i + 1 : i + 2] == ch and "=" in "".join(cur) \
+                and i + 2 < len(text):
+            cur.append("$" + ch)
             i += 2
             continue
         if ch in "/;":
@@ -217,6 +223,8 @@ def _pt_parse(value: str) -> tuple[str | None, str | None]:
 def parse_or_address(text: str) -> ORAddress:
     """Parse RFC 2156 §4.1.3 std-or-address-input (also RFC 1685 ``K=V; K=V`` text)."""
     source = text.strip()
+    if source[:5].upper() == "X.400" and source[5:6] in (":", " "):  # F.401 optional prefix
+        source = source[6:].strip()
     rfc1685 = not source.startswith("/") and ";" in source and "/" not in source
     fields: dict[str, object] = {}
     pn: dict[str, str] = {}
@@ -234,6 +242,8 @@ def parse_or_address(text: str) -> ORAddress:
         item = raw.strip() if rfc1685 else raw
         if item == "":
             continue
+        if item[:2].upper() == "DD" and "==" in item:  # F.401: "=" in a DDA type is "=="
+            item = item.replace("==", "$=")
         key_text, value = _split_unquoted(item, "=")
         if value is None:
             raise ORAddressSyntaxError(f"missing '=' in {item!r}")
