@@ -1,0 +1,47 @@
+"""The mapping policy: a frozen object that decides lossy cases (STYLE: "policies, not
+flags"; like ``email.policy``).  Named presets; an unknown option is an error."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from bridge.errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MappingPolicy:
+    """Decisions RFC 2156/2157 leave to the gateway.
+
+    * ``truncate_to_bounds`` — RFC 2156 §5.1.3: values over X.400 upper bounds are truncated
+      (a defect is recorded); with False they are an error.
+    * ``reject_critical`` — §5.3.6 / X-7, X-11: an unmappable element marked critical for
+      delivery makes the conversion fail (non-delivery) instead of being discarded.
+    * ``ipn_as_mdn`` — N-5: notifications as RFC 8098 MDNs instead of the MIXER text form.
+    * ``bp14_content_type`` — P-14: the MIME type for bilaterally-defined body parts.
+    * ``x400_1984_peer`` — App B: downgrade for an X.400(84) peer.
+    * ``encoded_words`` — B-4: render teletex text with RFC 2047 encoded-words (True) or the
+      X.408 IA5 down-mapping (False).
+    """
+
+    truncate_to_bounds: bool = True
+    reject_critical: bool = True
+    ipn_as_mdn: bool = False
+    bp14_content_type: str = "application/octet-stream"
+    x400_1984_peer: bool = False
+    encoded_words: bool = True
+    strict: bool = False
+
+    def clone(self, **changes: Any) -> MappingPolicy:
+        """A copy with ``changes``; an unknown name is a ConfigError naming it."""
+        known = {f.name for f in fields(self)}
+        for name in changes:
+            if name not in known:
+                raise ConfigError(f"unknown mapping policy option {name!r}")
+        return replace(self, **changes)
+
+
+RFC2156 = MappingPolicy()
+STRICT = MappingPolicy(truncate_to_bounds=False, strict=True)
+LENIENT = MappingPolicy(reject_critical=False)
+PRESETS = {"rfc2156": RFC2156, "strict": STRICT, "lenient": LENIENT}
