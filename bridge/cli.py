@@ -45,7 +45,49 @@ def build_parser() -> argparse.ArgumentParser:
     from bridge.mapcli import add_parser as add_map
 
     add_map(sub)
+    _add_convert(sub)
     return parser
+
+
+def _add_convert(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from bridge.mapcli import DEFAULT_GATEWAY_DOMAIN, DEFAULT_GATEWAY_OR
+
+    p = sub.add_parser("convert", help="convert archived messages (MIME <-> X.400) in bulk")
+    p.add_argument("inputs", nargs="+", type=Path, metavar="INPUT",
+                   help=".eml files, mbox files, Maildir folders, BER files, or folders")
+    p.add_argument("--to", required=True, choices=["x400", "mime"], dest="direction")
+    p.add_argument("--jobs", type=int, default=1, metavar="N")
+    p.add_argument("--out", type=Path, default=Path("out"), metavar="DIR")
+    p.add_argument("--report", type=Path, metavar="FILE", help="JSON report of every message")
+    p.add_argument("--resume", action="store_true", help="skip what a previous run finished")
+    p.add_argument("--tables", type=Path, default=None, metavar="DIR")
+    p.add_argument("--gateway-domain", default=DEFAULT_GATEWAY_DOMAIN, metavar="DOMAIN")
+    p.add_argument("--gateway-or", default=DEFAULT_GATEWAY_OR, metavar="ORADDRESS")
+    p.add_argument("--postmaster", default=None, metavar="ADDRESS")
+    p.add_argument("--policy", choices=["rfc2156", "strict", "lenient"], default="rfc2156")
+    p.set_defaults(func=_cmd_convert)
+
+
+def _cmd_convert(args: argparse.Namespace) -> int:
+    from bridge.convert.batch import Settings, progress_stream, run
+    from bridge.resources import data_dir
+
+    missing = [str(p) for p in args.inputs if not p.exists()]
+    if missing or args.jobs < 1:
+        why = f"no such input: {', '.join(missing)}" if missing else "--jobs must be >= 1"
+        print(f"x400bridge convert: {why}", file=sys.stderr)
+        return 2
+    settings = Settings(
+        direction=args.direction, out_dir=str(args.out),
+        tables=str(args.tables or data_dir("mappings")), gateway_domain=args.gateway_domain,
+        gateway_or=args.gateway_or,
+        postmaster=args.postmaster or f"postmaster@{args.gateway_domain}",
+        mta_name=args.gateway_domain[:32], policy=args.policy)
+    totals = run(list(args.inputs), settings, jobs=args.jobs, resume=args.resume,
+                 report=args.report, progress=progress_stream())
+    print(f"{totals.ok} converted, {totals.failed} failed, {totals.skipped} skipped "
+          f"(already done)")
+    return 1 if totals.failed else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
