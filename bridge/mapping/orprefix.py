@@ -59,7 +59,7 @@ class ORPrefix:
         if not text:
             raise ORPrefixSyntaxError("empty O/R address")
         pairs: list[tuple[str, str | None]] = []
-        for raw in reversed(_split_raw(text)):
+        for raw in reversed(split_escaped(text)):
             key, sep, value = raw.partition(kv)
             if not sep or not key:
                 raise ORPrefixSyntaxError(f"not attribute{kv}value: {raw!r}")
@@ -98,8 +98,9 @@ class ORPrefix:
             k == HIERARCHY[i] for i, (k, _) in enumerate(self.parts))
 
 
-def _split_raw(text: str) -> list[str]:
-    """Split at unescaped dots, keeping escapes for :func:`_unescape`."""
+def split_escaped(text: str, sep: str = ".") -> list[str]:
+    """Split at ``sep`` not preceded by a backslash escape (escapes are kept, for
+    :func:`_unescape`); App F §3 ``dmn-pair``."""
     parts: list[str] = []
     cur: list[str] = []
     i = 0
@@ -108,7 +109,7 @@ def _split_raw(text: str) -> list[str]:
             cur.append(text[i : i + 2])
             i += 2
             continue
-        if text[i] == ".":
+        if text[i] == sep:
             parts.append("".join(cur))
             cur = []
         else:

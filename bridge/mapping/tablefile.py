@@ -51,7 +51,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from bridge.errors import BridgeError
-from bridge.mapping.orprefix import HIERARCHY, ORPrefix, ORPrefixSyntaxError
+from bridge.mapping.orprefix import HIERARCHY, ORPrefix, ORPrefixSyntaxError, split_escaped
 from bridge.mapping.source import Entry, Table
 
 #: Formats understood by :func:`import_lines` and :func:`export_lines`.
@@ -161,7 +161,7 @@ def parse_or(text: str, table: Table, notes: list[str] | None = None) -> ORPrefi
     """
     if not text:
         raise LineSyntaxError("empty O/R address")
-    for raw in _split_unescaped(text, "."):
+    for raw in split_escaped(text, "."):
         key, sep, value = raw.partition("$")
         if not sep:
             raise LineSyntaxError(f"dmn-part without '$': {raw!r}")
@@ -210,26 +210,6 @@ def _fill_skipped(prefix: ORPrefix) -> ORPrefix | None:
         out.append((key, value))
         pos += 1
     return ORPrefix(tuple(out))
-
-
-def _split_unescaped(text: str, sep: str) -> list[str]:
-    """Split at ``sep`` not preceded by a backslash escape (escapes are kept)."""
-    out: list[str] = []
-    cur: list[str] = []
-    i = 0
-    while i < len(text):
-        if text[i] == "\\" and i + 1 < len(text):
-            cur.append(text[i : i + 2])
-            i += 2
-            continue
-        if text[i] == sep:
-            out.append("".join(cur))
-            cur = []
-        else:
-            cur.append(text[i])
-        i += 1
-    out.append("".join(cur))
-    return out
 
 
 # --------------------------------------------------------------------------- one line
