@@ -1,0 +1,743 @@
+"""X.400 -> RFC 822 header fields (RFC 2156 §4.6.2, §4.7.2, §5.3.2–§5.3.7).
+
+Each header field is made by one function in a registry, in the order the fields appear in the
+generated header (STYLE §7: registries, not ``if`` chains):
+
+* :data:`HEADING_FIELDS` — IPMS.Heading -> 822 (§5.3.4, X-4);
+* :data:`IPMS_EXTENSIONS` — heading extensions by OID (§5.3.4, X-5); the others are listed in
+  ``Discarded-X400-IPMS-Extensions:``;
+* :data:`ENVELOPE_FIELDS` / :data:`DELIVERY_FIELDS` — the transfer envelope and a forwarded
+  message's delivery envelope (§5.3.6, X-6; RFC 2157 §6.5);
+* :data:`MTS_EXTENSIONS` / :data:`RECIPIENT_COMMENTS` — MTS extensions (§5.3.6, §4.6.2.2, X-7,
+  A-28); unmapped ones are discarded (listed in ``Discarded-X400-MTS-Extensions:``) or, when
+  critical for transfer or delivery, make the conversion fail (X-11).
+
+Values are built as unfolded ASCII strings (``\\r\\n `` marks a forced fold point) and folded by
+:func:`fold`.  Text that is not ASCII becomes RFC 2047 encoded-words (RFC 2156 §3.5, B-4) or,
+when the policy says so, an ASCII down-mapping with a defect.
+"""
+
+from __future__ import annotations
+
+import email.policy
+import email.quoprimime
+import email.utils
+import re
+import unicodedata
+from collections.abc import Callable, Iterable
+from datetime import datetime
+
+from bridge.codec.p22ext import ID_HEX, ID_HEX_MULTIPART_MESSAGE_V2, ID_RFC_822_FIELD_LIST
+from bridge.convert.context import Context
+from bridge.convert.result import Defect
+from bridge.convert.vocab import (
+    AUTOSUBMITTED,
+    CONTENT_TYPES,
+    EIT_NAMES,
+    IMPORTANCE,
+    PRIORITY,
+    REDIRECTION_REASONS,
+    SENSITIVITY,
+)
+from bridge.errors import BridgeError, SMTPReply, X400Diagnostic
+from bridge.mapping.msgid import ipm_id_to_msgid
+from bridge.model.common import (
+    BuiltInEIT,
+    ContentType,
+    Criticality,
+    EncodedInformationTypes,
+    Extension,
+    OtherActions,
+    Priority,
+    RoutingAction,
+    StandardExtension,
+    TraceElement,
+)
+from bridge.model.envelope import (
+    DeliveryEnvelope,
+    DeliveryFlags,
+    DLExpansion,
+    Envelope,
+    PerMessageIndicators,
+    Recipient,
+    Redirection,
+    RedirectionReason,
+)
+from bridge.model.ipm import (
+    Heading,
+    Importance,
+    IPMSExtension,
+    ORDescriptor,
+    RecipientSpecifier,
+)
+from bridge.model.oraddress import ORAddress, ORName
+
+Header = tuple[str, str]
+MAX_LINE = 78  # RFC 5322 §2.1.1 SHOULD limit (without CRLF)
+CRITICAL = Criticality.FOR_TRANSFER | Criticality.FOR_DELIVERY  # §5.3.6: reject if either
+
+
+class UnsupportedCriticalFunction(BridgeError):
+    """§5.3.6 / X-7, X-11: an element marked critical for transfer or delivery that the gateway
+    cannot map.  X.411 unable-to-transfer (1) / unsupported-critical-function (18)."""
+
+    smtp = SMTPReply(code=554, enhanced="5.3.3", text="Critical X.400 function not supported")
+    x400 = X400Diagnostic(reason=1, diagnostic=18)
+
+
+class Run:
+    """The state of one conversion: the context and the defects found so far."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.defects: list[Defect] = []
+        self.smtp_originator = ctx.postmaster
+
+    def defect(self, kind: str, detail: str, rule: str, *, lossy: bool = True) -> None:
+        self.defects.append(Defect(kind, detail, rule, lossy))
+
+    # ------------------------------------------------------------------ text (§3.5, B-4)
+
+    def ascii_text(self, text: str, what: str) -> str | None:
+        """``text`` when ASCII, else its down-mapping (policy without encoded-words) or None
+        (the caller makes encoded-words)."""
+        if text.isascii():
+            return text
+        if self.ctx.policy.encoded_words:
+            return None
+        decomposed = unicodedata.normalize("NFKD", text)
+        out = "".join(c if c.isascii() else "?" for c in decomposed
+                      if not unicodedata.combining(c))
+        self.defect("downmapped", f"{what}: non-ASCII text down-mapped to {out!r}",
+                    "RFC 2156 §3.5 (B-4)")
+        return out
+
+    def phrase(self, text: str) -> str:
+        """822.phrase for a free-form name: atoms, a quoted-string or encoded-words."""
+        text = _controls_to_space(text).strip()
+        plain = self.ascii_text(text, "free-form name")
+        if plain is None:
+            return encoded_words(text)
+        if _PHRASE_ATOMS.fullmatch(plain):
+            return plain
+        return '"' + plain.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    def comment(self, text: str, *, escaped: bool = False) -> str:
+        """822.comment with ``text`` (already backslash-escaped when ``escaped``)."""
+        text = _controls_to_space(text)
+        plain = self.ascii_text(text, "comment")
+        if plain is None:
+            return "(" + encoded_words(text.replace("\\", "") if escaped else text) + ")"
+        if not escaped:
+            plain = re.sub(r"([()\\])", r"\\\1", plain)
+        return "(" + plain + ")"
+
+    def unstructured(self, name: str, text: str) -> str:
+        """An unstructured field value (§5.3.4 Subject: CRLF become fold points)."""
+        parts = [_controls_to_space(p) for p in re.split(r"\r\n|\r|\n", text)]
+        if any(not p.isascii() for p in parts):
+            plain = self.ascii_text(" ".join(parts), name)
+            if plain is None:
+                policy = email.policy.SMTP
+                folded = str(policy.header_factory(name, " ".join(parts)).fold(policy=policy))
+                return folded[len(name) + 1:].strip(" \r\n")
+            parts = [plain]
+        return "\r\n ".join(p for p in parts if p.strip()) if len(parts) > 1 else parts[0]
+
+    # ------------------------------------------------------------------ addresses (§4.7.2)
+
+    def mailbox(self, name: ORName | ORAddress, what: str) -> str | None:
+        """EBNF.822-address for an O/R name, with its directory name as a comment (§4.5)."""
+        try:
+            result = self.ctx.mapper.to_rfc822(name)
+        except BridgeError as exc:
+            self.defect("address", f"{what} {name} cannot be mapped: {exc}", "RFC 2156 §4.3.5")
+            return None
+        if result.comment:
+            return result.address + " " + self.comment(result.comment, escaped=True)
+        return result.address
+
+    def addr_spec(self, name: ORName | ORAddress, what: str) -> str | None:
+        """The bare addr-spec (SMTP, §4.6.2.1: the directory name is discarded)."""
+        try:
+            return self.ctx.mapper.to_rfc822(name).address
+        except BridgeError as exc:
+            self.defect("address", f"{what} {name} cannot be mapped: {exc}", "RFC 2156 §4.6.2.1")
+            return None
+
+    def descriptor(self, d: ORDescriptor, what: str, *, reply_requested: bool = False
+                   ) -> str | None:
+        """§4.7.2 (A-32): ORDescriptor -> ``phrase <addr> (Tel ...) (DN) (Reply requested)``;
+        free-form name only -> group syntax ``Name: ;``."""
+        comments = []
+        if d.telephone:
+            comments.append(self.comment("Tel " + d.telephone))
+        if reply_requested:
+            comments.append("(Reply requested)")
+        if d.formal_name is not None:
+            try:
+                result = self.ctx.mapper.to_rfc822(d.formal_name)
+            except BridgeError as exc:
+                self.defect("address", f"{what} {d.formal_name} cannot be mapped: {exc}",
+                            "RFC 2156 §4.7.2")
+                result = None
+            if result is not None:
+                if result.comment:
+                    comments.insert(1 if d.telephone else 0,
+                                    self.comment(result.comment, escaped=True))
+                head = (f"{self.phrase(d.free_form_name)} <{result.address}>"
+                        if d.free_form_name else result.address)
+                return " ".join([head, *comments])
+        if d.free_form_name:
+            return " ".join([self.phrase(d.free_form_name) + ": ;", *comments])
+        if d.formal_name is None:
+            self.defect("address", f"{what}: an empty ORDescriptor", "X.420 §7.1.4")
+        return None
+
+    def descriptors(self, items: Iterable[ORDescriptor], what: str) -> str | None:
+        values = [v for v in (self.descriptor(d, what) for d in items) if v is not None]
+        return ", ".join(values) if values else None
+
+    def specifiers(self, items: Iterable[RecipientSpecifier], what: str) -> str | None:
+        values = []
+        for spec in items:
+            value = self.descriptor(spec.recipient, what, reply_requested=spec.reply_requested)
+            if value is not None:
+                values.append(value)
+            if spec.extensions:
+                self.defect("extension-discarded", f"{what}: recipient extensions "
+                            + ", ".join(e.type for e in spec.extensions), "RFC 2156 §4.7.2")
+        return ", ".join(values) if values else None
+
+
+_PHRASE_ATOMS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?: [A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
+_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+")
+
+
+def _controls_to_space(text: str) -> str:
+    return "".join(" " if unicodedata.category(c) in ("Cc", "Cs") else c for c in text)
+
+
+def encoded_words(text: str) -> str:
+    """RFC 2047 Q encoded-words (UTF-8) for ``text``, each at most 75 characters and never
+    splitting a character (§2, §5(3) "phrase" alphabet, so usable in phrases and comments)."""
+    words: list[str] = []
+    chunk = ""
+    for ch in text:
+        if chunk and len(email.quoprimime.header_encode((chunk + ch).encode(), "utf-8")) > 75:
+            words.append(email.quoprimime.header_encode(chunk.encode(), "utf-8"))
+            chunk = ch
+        else:
+            chunk += ch
+    words.append(email.quoprimime.header_encode(chunk.encode(), "utf-8"))
+    return " ".join(words)
+
+
+def word(text: str) -> str:
+    """822.word: an atom, else a quoted-string (§5.3.7 EBNF.mta)."""
+    if _ATOM.fullmatch(text):
+        return text
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def dot_atom(text: str) -> str:
+    """RFC 5322 dot-atom (a domain-like name), else a quoted-string."""
+    if all(_ATOM.fullmatch(p) for p in text.split(".")):
+        return text
+    return word(text)
+
+
+# ---------------------------------------------------------------------------- basic types
+
+
+def date(dt: datetime) -> str:
+    """§3.3.5: 822.date-time with a numeric zone, the zone preserved (not normalised)."""
+    return email.utils.format_datetime(dt)
+
+
+def eits(value: EncodedInformationTypes) -> str:
+    """§5.3.3.1 (X-3) encoded-info; non-basic parameters are ignored."""
+    names = [_eit_name(b) for b in sorted(value.builtin)]
+    return ", ".join([*names, *value.extended]) or EIT_NAMES[BuiltInEIT.UNDEFINED]
+
+
+def _eit_name(bit: int) -> str:
+    try:
+        return EIT_NAMES[BuiltInEIT(bit)]
+    except ValueError:
+        return str(bit)
+
+
+def labelled(label: str, number: int) -> str:
+    """§3.3.6 labelled-integer."""
+    return f"{label} ({number})"
+
+
+def content_type(ct: ContentType) -> str:
+    """§5.3.6 mts-content-type: labelled-integer or object-identifier ("P2" never alone)."""
+    if isinstance(ct, int):
+        return labelled(CONTENT_TYPES.get(ct, ""), ct).lstrip()
+    return ct
+
+
+def extension_name(ext: Extension) -> str:
+    """Discarded-X400-MTS-Extensions item: labelled-integer or object-identifier."""
+    std = ext.standard
+    if std is not None:
+        return labelled(std.name.lower().replace("_", "-"), int(std))
+    return str(ext.type)
+
+
+# ------------------------------------------------------------------ heading (§5.3.4, X-4)
+
+HeadingRule = Callable[[Run, Heading], "str | None"]
+
+
+def _from(run: Run, h: Heading) -> str | None:
+    if h.authorizing_users:
+        return run.descriptors(h.authorizing_users, "authorizing user")
+    if h.originator is not None:
+        return run.descriptor(h.originator, "originator")
+    return run.smtp_originator or None  # §5.3.2: From = the SMTP originator (X-2)
+
+
+def _sender(run: Run, h: Heading) -> str | None:
+    if h.authorizing_users and h.originator is not None:
+        return run.descriptor(h.originator, "originator")
+    return None
+
+
+def _msgids(ids: Iterable[object], phrase: bool) -> str | None:
+    out = [ipm_id_to_msgid(i, phrase_allowed=phrase) for i in ids]  # type: ignore[arg-type]
+    return " ".join(out) if out else None
+
+
+HEADING_FIELDS: dict[str, HeadingRule] = {
+    "From": _from,
+    "Sender": _sender,
+    "Message-ID": lambda run, h: ipm_id_to_msgid(h.this_ipm),
+    "To": lambda run, h: run.specifiers(h.primary or (), "primary recipient"),
+    "Cc": lambda run, h: run.specifiers(h.copy or (), "copy recipient"),
+    # §5.3.4: empty address fields are dropped except Bcc, which may be empty
+    "Bcc": lambda run, h: None if h.blind_copy is None else (
+        run.specifiers(h.blind_copy, "blind copy recipient") or ""),
+    "Reply-To": lambda run, h: run.descriptors(h.reply_recipients or (), "reply recipient"),
+    "In-Reply-To": lambda run, h: None if h.replied_to is None else _msgids(
+        [h.replied_to], True),
+    "References": lambda run, h: _msgids(h.related or (), True),
+    "Supersedes": lambda run, h: _msgids(h.obsoleted or (), False),
+    "Subject": lambda run, h: None if h.subject is None else run.unstructured(
+        "Subject", h.subject),
+    "Expires": lambda run, h: None if h.expiry_time is None else date(h.expiry_time),
+    "Reply-By": lambda run, h: None if h.reply_time is None else date(h.reply_time),
+    "Importance": lambda run, h: None if h.importance == Importance.NORMAL else IMPORTANCE[
+        h.importance],
+    "Sensitivity": lambda run, h: None if h.sensitivity is None else SENSITIVITY[
+        h.sensitivity],
+    "Autoforwarded": lambda run, h: "TRUE" if h.auto_forwarded else None,
+}
+
+
+def heading_headers(run: Run, heading: Heading) -> list[Header]:
+    """The §5.3.4 fields of ``heading`` then its extensions (X-4, X-5); `To: list:;` when
+    no recipient field results (§5.3.2, X-2)."""
+    out: list[Header] = []
+    for name, rule in HEADING_FIELDS.items():
+        value = rule(run, heading)
+        if value is not None:
+            out.append((name, value))
+        if name == "Bcc" and not any(n in ("To", "Cc", "Bcc") for n, _ in out):
+            out.append(("To", "list:;"))
+    out.extend(heading_extension_headers(run, heading.extensions or (), "IPMS"))
+    return out
+
+
+# ------------------------------------------------------- heading extensions (§5.3.4, X-5)
+
+ExtensionRule = Callable[[Run, IPMSExtension], list[Header]]
+
+
+def _restore_fields(run: Run, ext: IPMSExtension) -> list[Header]:
+    """§5.1.2 rfc-822-field: each RFC822Field is a header, restored verbatim."""
+    out = []
+    for text in ext.value if isinstance(ext.value, tuple) else ():
+        m = _FIELD.fullmatch(str(text))
+        if m is None:
+            run.defect("header-discarded", f"rfc-822-field {text!r} is not an 822 field",
+                       "RFC 2156 §5.1.2")
+            continue
+        out.append((m.group(1), m.group(2).strip()))
+    return out
+
+
+_FIELD = re.compile(r"([\x21-\x39\x3b-\x7e]+):[ \t]*([\x20-\x7e\t]*)")
+
+IPMS_EXTENSIONS: dict[str, ExtensionRule] = {
+    ID_HEX + ".0": lambda run, e: [("Incomplete-Copy", "")],
+    ID_HEX + ".1": lambda run, e: [("Content-Language", ", ".join(
+        str(v) for v in e.value))] if isinstance(e.value, tuple) and e.value else [],
+    ID_HEX + ".2": lambda run, e: [("Autosubmitted", AUTOSUBMITTED[e.value])]
+    if isinstance(e.value, int) and e.value in AUTOSUBMITTED else [],
+    ID_RFC_822_FIELD_LIST: _restore_fields,
+    ID_HEX_MULTIPART_MESSAGE_V2: lambda run, e: [],  # RFC 2157 §6.6: chooses the multipart
+}
+
+
+def heading_extension_headers(run: Run, exts: Iterable[IPMSExtension], what: str
+                              ) -> list[Header]:
+    """Known extensions through :data:`IPMS_EXTENSIONS`; the rest are discarded and listed
+    in ``Discarded-X400-IPMS-Extensions:`` (§5.3.4, §5.3.5)."""
+    out: list[Header] = []
+    discarded: list[str] = []
+    for ext in exts:
+        rule = IPMS_EXTENSIONS.get(ext.type)
+        if rule is None:
+            discarded.append(ext.type)
+            run.defect("extension-discarded", f"{what} extension {ext.type}", "RFC 2156 §5.3.4")
+        else:
+            out.extend(rule(run, ext))
+    if discarded:
+        out.append(("Discarded-X400-IPMS-Extensions", ", ".join(discarded)))
+    return out
+
+
+# ------------------------------------------------------------------ trace (§5.3.7, X-8)
+
+
+def trace_value(el: TraceElement) -> str:
+    """§5.3.7 x400-trace."""
+    parts = ["by " + (f"mta {word(el.mta_name)} in " if el.mta_name else "") + str(el.domain)]
+    if el.deferred_time is not None:
+        parts.append("deferred until " + date(el.deferred_time))
+    if el.converted_eits is not None:
+        parts.append(f"converted ({eits(el.converted_eits)})")
+    if el.attempted_domain is not None:
+        parts.append(f"attempted MD {el.attempted_domain}")
+    elif el.attempted_mta is not None:
+        parts.append(f"attempted MTA {word(el.attempted_mta)}")
+    actions = ["Rerouted" if el.routing_action == RoutingAction.REROUTED else "Relayed"]
+    if el.other_actions & OtherActions.DL_OPERATION:
+        actions.append("Expanded")
+    if el.other_actions & OtherActions.REDIRECTED:
+        actions.append("Redirected")
+    parts.append(", ".join(actions))
+    parts.append(date(el.arrival_time))
+    return "; ".join(parts)
+
+
+def merged_trace(env: Envelope) -> list[TraceElement]:
+    """§5.3.7: trace and internal trace merged into one chronological list.  The internal
+    elements of a domain follow the last external element of that domain; an external element
+    identical to an internal one except for the MTA is left out."""
+    internal = list(env.internal_trace)
+    last_of = {el.domain: i for i, el in enumerate(env.trace)}
+    out: list[TraceElement] = []
+    for i, el in enumerate(env.trace):
+        if last_of[el.domain] != i:
+            out.append(el)
+            continue
+        mine = [t for t in internal if t.domain == el.domain]
+        internal = [t for t in internal if t.domain != el.domain]
+        if not any(_same_but_mta(t, el) for t in mine):
+            out.append(el)
+        out.extend(mine)
+    return out + internal
+
+
+def _same_but_mta(internal: TraceElement, external: TraceElement) -> bool:
+    return (internal.arrival_time, internal.routing_action, internal.attempted_domain,
+            internal.deferred_time, internal.converted_eits, internal.other_actions) == (
+        external.arrival_time, external.routing_action, external.attempted_domain,
+        external.deferred_time, external.converted_eits, external.other_actions)
+
+
+def trace_headers(run: Run, env: Envelope) -> list[Header]:
+    """§5.3.7: the gateway's own Received: first, then X400-Received, most recent first."""
+    source = env.internal_trace[-1].mta_name if env.internal_trace else None
+    own = (f"from {dot_atom(source or run.ctx.mta_name)} by {run.ctx.gateway_domain} "
+           f"(MIXER Conversion following RFC 2156); {date(run.ctx.now)}")
+    return [("Received", own), *(("X400-Received", trace_value(el))
+                                 for el in reversed(merged_trace(env)))]
+
+
+# ----------------------------------------------------- MTS extensions (§5.3.6, X-7, A-28)
+
+MTSRule = Callable[[Run, Extension], list[Header]]
+
+
+def _dl_history(run: Run, ext: Extension) -> list[Header]:
+    """One DL-Expansion-History: per element, most recent first (§5.3.6)."""
+    items = ext.value if isinstance(ext.value, tuple) else ()
+    out = []
+    for item in reversed(items):
+        if isinstance(item, DLExpansion):
+            box = run.mailbox(item.name, "DL")
+            if box is not None:
+                out.append(("DL-Expansion-History", f"{box}; {date(item.time)};"))
+    return out
+
+
+def _return_address(run: Run, ext: Extension) -> list[Header]:
+    box = run.mailbox(ext.value, "originator return address") if isinstance(
+        ext.value, ORAddress | ORName) else None
+    return [("Originator-Return-Address", box)] if box else []
+
+
+MTS_EXTENSIONS: dict[int, MTSRule] = {
+    StandardExtension.CONVERSION_WITH_LOSS_PROHIBITED: lambda run, e: [
+        ("Conversion-With-Loss", "Prohibited")] if e.value is True else [],
+    StandardExtension.LATEST_DELIVERY_TIME: lambda run, e: [
+        ("Latest-Delivery-Time", date(e.value))] if isinstance(e.value, datetime) else [],
+    StandardExtension.ORIGINATOR_RETURN_ADDRESS: _return_address,
+    StandardExtension.DL_EXPANSION_HISTORY: _dl_history,
+    StandardExtension.INTERNAL_TRACE_INFORMATION: lambda run, e: [],  # in X400-Received
+}
+
+#: §4.6.2.2 (A-28): per-recipient services shown as comments; None = default, no comment
+RECIPIENT_COMMENTS: dict[int, Callable[[object], str | None]] = {
+    StandardExtension.REQUESTED_DELIVERY_METHOD: lambda v: None if not isinstance(v, tuple)
+    or v in ((), (0,)) else "Requested Delivery Method: " + " ".join(str(x) for x in v),
+    StandardExtension.PHYSICAL_FORWARDING_PROHIBITED: lambda v: (
+        "Physical Forwarding Prohibited" if v is True else None),
+    StandardExtension.PHYSICAL_FORWARDING_ADDRESS_REQUEST: lambda v: (
+        "Physical Forwarding Address Requested" if v is True else None),
+    StandardExtension.PHYSICAL_DELIVERY_MODES: lambda v: (
+        f"Physical Delivery Modes: {v}" if v else None),
+    StandardExtension.REGISTERED_MAIL_TYPE: lambda v: (
+        f"Registered Mail Type: {v}" if v else None),
+    StandardExtension.RECIPIENT_NUMBER_FOR_ADVICE: lambda v: (
+        f"Recipient Number for Advice: {v}" if v else None),
+    StandardExtension.PHYSICAL_RENDITION_ATTRIBUTES: lambda v: (
+        f"Physical Rendition Attributes: {v}" if v and v != "2.6.5.8.0" else None),
+    StandardExtension.PHYSICAL_DELIVERY_REPORT_REQUEST: lambda v: (
+        "Physical Delivery Report Requested" if v else None),
+    StandardExtension.PROOF_OF_DELIVERY_REQUEST: lambda v: (
+        "Proof of Delivery Requested" if v is True else None),
+    StandardExtension.REDIRECTION_HISTORY: lambda v: None,  # redirect-comment, see below
+}
+
+
+def unmapped(run: Run, ext: Extension, where: str, discarded: list[str]) -> None:
+    """§5.3.6 (X-7, X-11): an extension nothing maps — non-delivery if it is critical for
+    transfer or delivery (policy ``reject_critical``), else discarded and listed."""
+    name = extension_name(ext)
+    if ext.criticality & CRITICAL:
+        if run.ctx.policy.reject_critical:
+            raise UnsupportedCriticalFunction(
+                f"{where} extension {name} is critical and cannot be mapped (RFC 2156 §5.3.6)")
+        run.defect("extension-discarded", f"critical {where} extension {name} discarded "
+                   "(policy)", "RFC 2156 §5.3.6 (X-11)")
+    else:
+        run.defect("extension-discarded", f"{where} extension {name}", "RFC 2156 §5.3.6")
+    if name not in discarded:
+        discarded.append(name)
+
+
+def mts_extension_headers(run: Run, exts: Iterable[Extension], discarded: list[str]
+                          ) -> list[Header]:
+    out: list[Header] = []
+    for ext in exts:
+        rule = MTS_EXTENSIONS.get(ext.type) if isinstance(ext.type, int) else None
+        if rule is None:
+            unmapped(run, ext, "MTS", discarded)
+        else:
+            out.extend(rule(run, ext))
+    return out
+
+
+def redirect_comment(run: Run, history: Iterable[Redirection]) -> str | None:
+    """§4.6.2.2 redirect-comment (A-28), earliest redirection first."""
+    parts: list[str] = []
+    for i, r in enumerate(history):
+        box = run.addr_spec(r.intended_recipient, "redirected recipient") or str(
+            r.intended_recipient)
+        try:
+            reason = REDIRECTION_REASONS[RedirectionReason(r.reason)]
+        except ValueError:
+            reason = str(r.reason)
+        if i == 0:
+            parts.append(f"Originally To: {box} Redirected on {date(r.time)} To: {reason}")
+        else:
+            parts.append(f"{box} Redirected Again on {date(r.time)} To: {reason}")
+    return "(" + " ".join(parts).replace("(", "").replace(")", "") + ")" if parts else None
+
+
+def redirected_from(rcpt: Recipient) -> ORName | None:
+    """The originally intended recipient of a redirected recipient (§5.3.5 To:)."""
+    for ext in rcpt.extensions:
+        if ext.type == StandardExtension.REDIRECTION_HISTORY and isinstance(ext.value, tuple):
+            first = ext.value[0] if ext.value else None
+            if isinstance(first, Redirection):
+                return first.intended_recipient
+    return None
+
+
+def recipient_entry(run: Run, rcpt: Recipient, discarded: list[str], *, check: bool
+                    ) -> str | None:
+    """One X400-Recipients mailbox with its §4.6.2.2 comments."""
+    box = run.mailbox(rcpt.name, "recipient")
+    if box is None:
+        return None
+    comments = []
+    for ext in rcpt.extensions:
+        if ext.type == StandardExtension.REDIRECTION_HISTORY and isinstance(ext.value, tuple):
+            comment = redirect_comment(run, ext.value)
+            if comment:
+                comments.append(comment)
+            continue
+        rule = RECIPIENT_COMMENTS.get(ext.type) if isinstance(ext.type, int) else None
+        if rule is None:
+            if check:
+                unmapped(run, ext, "per-recipient", discarded)
+            continue
+        text = rule(ext.value)
+        if text:
+            comments.append(run.comment(text))
+    return " ".join([box, *comments])
+
+
+# --------------------------------------------------------- envelope (§5.3.6, §5.3.7, X-6)
+
+EnvelopeRule = Callable[[Run, Envelope, list[str]], "str | None"]
+
+
+def _recipients(run: Run, env: Envelope, discarded: list[str]) -> str | None:
+    """§4.6.2.2 (A-27): X400-Recipients; with several SMTP recipients and disclosure of
+    recipients prohibited, the per-recipient information is discarded."""
+    responsible = [r for r in env.recipients if r.responsible]
+    disclose = bool(env.indicators & PerMessageIndicators.DISCLOSURE_OF_OTHER_RECIPIENTS)
+    for r in responsible:  # criticality of what we deliver is checked in any case
+        for ext in r.extensions:
+            if isinstance(ext.type, str) or (ext.type not in RECIPIENT_COMMENTS):
+                unmapped(run, ext, "per-recipient", discarded)
+    if not disclose and len(responsible) > 1:
+        run.defect("header-discarded", "X400-Recipients: several recipients and disclosure "
+                   "prohibited", "RFC 2156 §4.6.2.2 (A-27)")
+        return None
+    shown = env.recipients if disclose else responsible
+    entries = [recipient_entry(run, r, discarded, check=False) for r in shown]
+    values = [e for e in entries if e]
+    return ", ".join(values) if values else None
+
+
+ENVELOPE_FIELDS: dict[str, EnvelopeRule] = {
+    "X400-Originator": lambda run, env, d: run.mailbox(env.originator, "originator"),
+    "X400-Recipients": _recipients,
+    "X400-MTS-Identifier": lambda run, env, d: str(env.identifier),
+    "Original-Encoded-Information-Types": lambda run, env, d: None if (
+        env.original_eits is None) else eits(env.original_eits),
+    "X400-Content-Type": lambda run, env, d: content_type(env.content_type),
+    "X400-Content-Identifier": lambda run, env, d: None if env.content_identifier is None
+    else run.unstructured("X400-Content-Identifier", env.content_identifier),
+    "Priority": lambda run, env, d: None if env.priority == Priority.NORMAL else PRIORITY[
+        env.priority],
+    "Conversion": lambda run, env, d: "Prohibited" if (
+        env.indicators & PerMessageIndicators.IMPLICIT_CONVERSION_PROHIBITED) else None,
+    "Deferred-Delivery": lambda run, env, d: None if env.deferred_delivery_time is None
+    else date(env.deferred_delivery_time),
+}
+
+
+def envelope_headers(run: Run, env: Envelope) -> list[Header]:
+    """§5.3.6/§5.3.7 fields of the transfer envelope, extensions, then the discard list."""
+    discarded: list[str] = []
+    out: list[Header] = []
+    for name, rule in ENVELOPE_FIELDS.items():
+        value = rule(run, env, discarded)
+        if value is not None:
+            out.append((name, value))
+    out.extend(mts_extension_headers(run, env.extensions, discarded))
+    if discarded:
+        out.append(("Discarded-X400-MTS-Extensions", ", ".join(discarded)))
+    return out
+
+
+DeliveryRule = Callable[[Run, DeliveryEnvelope], "str | None"]
+
+
+def _delivery_recipients(run: Run, d: DeliveryEnvelope) -> str | None:
+    boxes = []
+    first = run.mailbox(d.this_recipient, "this recipient")
+    if first is not None and d.originally_intended_recipient is not None:
+        orig = run.addr_spec(d.originally_intended_recipient, "originally intended recipient")
+        first += f" (Originally To: {orig})" if orig else ""
+    boxes.append(first)
+    boxes.extend(run.mailbox(n, "other recipient") for n in d.other_recipients)
+    values = [b for b in boxes if b]
+    return ", ".join(values) if values else None
+
+
+DELIVERY_FIELDS: dict[str, DeliveryRule] = {
+    "Date": lambda run, d: date(d.submission_time),
+    "X400-Originator": lambda run, d: run.mailbox(d.originator, "originator"),
+    "X400-Recipients": _delivery_recipients,
+    "Original-Encoded-Information-Types": lambda run, d: None if d.original_eits is None
+    else eits(d.original_eits),
+    "X400-Content-Type": lambda run, d: content_type(d.content_type),
+    "X400-Content-Identifier": lambda run, d: None if d.content_identifier is None
+    else run.unstructured("X400-Content-Identifier", d.content_identifier),
+    "Priority": lambda run, d: None if d.priority == Priority.NORMAL else PRIORITY[d.priority],
+    "Conversion": lambda run, d: "Prohibited" if d.delivery_flags is not None and (
+        d.delivery_flags & DeliveryFlags.IMPLICIT_CONVERSION_PROHIBITED) else None,
+}
+
+
+def delivery_headers(run: Run, d: DeliveryEnvelope, delivery_time: datetime | None
+                     ) -> list[Header]:
+    """RFC 2157 §6.5: a forwarded message's delivery envelope through the §5.3.6 mappings
+    and its delivery time as ``Delivery-Date:``.  Its extensions are historical (delivery
+    has happened): unmapped ones are discarded and listed whatever their criticality."""
+    out: list[Header] = []
+    for name, rule in DELIVERY_FIELDS.items():
+        value = rule(run, d)
+        if value is not None:
+            out.append((name, value))
+    if delivery_time is not None:
+        out.append(("Delivery-Date", date(delivery_time)))
+    discarded: list[str] = []
+    for ext in d.extensions:
+        mts_rule = MTS_EXTENSIONS.get(ext.type) if isinstance(ext.type, int) else None
+        if mts_rule is None:
+            run.defect("extension-discarded", f"forwarded MTS extension {extension_name(ext)}",
+                       "RFC 2157 §6.5")
+            discarded.append(extension_name(ext))
+        else:
+            out.extend(mts_rule(run, ext))
+    if discarded:
+        out.append(("Discarded-X400-MTS-Extensions", ", ".join(discarded)))
+    return out
+
+
+# ---------------------------------------------------------------------------- output
+
+
+def fold(name: str, value: str, limit: int = MAX_LINE) -> str:
+    """``Name: value`` folded at white space outside quoted-strings (RFC 5322 §2.2.3) so that
+    lines stay within ``limit`` where possible; ``\\r\\n `` in ``value`` is kept as a fold."""
+    lines: list[str] = []
+    for seg in ((f"{name}: {value}" if value else f"{name}:").split("\r\n")):
+        start, last, quoted, escaped = 0, -1, False, False
+        for i, ch in enumerate(seg):
+            if quoted:
+                if escaped:
+                    escaped = False
+                elif ch == "\\":
+                    escaped = True
+                elif ch == '"':
+                    quoted = False
+            elif ch == '"':
+                quoted = True
+            elif ch in " \t" and i > start and seg[i - 1] not in " \t":
+                if i - start > limit and last > start:
+                    lines.append(seg[start:last])
+                    start = last
+                last = i
+        if len(seg) - start > limit and last > start:
+            lines.append(seg[start:last])
+            start = last
+        lines.append(seg[start:])
+    return "\r\n".join(lines) + "\r\n"
+
+
+def render(headers: Iterable[Header]) -> bytes:
+    return "".join(fold(n, v) for n, v in headers).encode("ascii")

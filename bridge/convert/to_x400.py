@@ -1,0 +1,356 @@
+"""RFC 822/MIME -> X.400: one P1 message per RFC 822 message (RFC 2156 §5.1, RFC 2157).
+
+:func:`mime_to_x400` is the pure entry point: the message octets and the SMTP envelope in,
+an :class:`~bridge.convert.result.X400Result` out (MTS-APDU Message: transfer envelope and
+the BER of the IPM).  The pieces:
+
+* :mod:`x400_heading` — header fields -> IPM heading (§5.1.3) through a handler registry;
+* :mod:`x400_bodies` — MIME -> body parts (RFC 2157);
+* :mod:`x400_trace` — Date/Received/X400-Received -> trace, loop control (§5.1.5-§5.1.7);
+* here — the MIXER MTS fields (§5.1.7), the EITs and content type (§5.1.3, §5.1.5, App B)
+  and the envelope (§4.6.1, §5.1.5, §5.1.6, App A).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from email.message import Message as EmailMessage
+from email.parser import BytesParser
+from email.policy import default as default_policy
+
+from bridge.codec import encode_content
+from bridge.codec.p22ext import ID_ET_FILE_TRANSFER, ID_MIME_BP_DATA
+from bridge.convert.context import Context
+from bridge.convert.result import Defect, X400Result
+from bridge.convert.vocab import EIT_MIXER, PRIORITY, reverse
+from bridge.convert.x400_bodies import ID_CS_EIT_AUTHORITY, BodyConverter
+from bridge.convert.x400_heading import (
+    COMMENT,
+    UB_CONTENT_CORRELATOR,
+    UB_CONTENT_ID,
+    BoundsError,
+    Handler,
+    HeadingBuilder,
+    Invalid,
+    MtsFields,
+    decode_raw,
+    parse_date,
+    printable_content_id,
+    unfold,
+)
+from bridge.convert.x400_trace import LoopError, address_gdi, build_trace, check_loop
+from bridge.errors import BridgeError, EncodeError, SMTPReply, X400Diagnostic
+from bridge.mapping.address import Role
+from bridge.mapping.psencode import ps_encode
+from bridge.model.apdu import Message
+from bridge.model.common import (
+    BuiltInEIT,
+    Criticality,
+    EncodedInformationTypes,
+    Extension,
+    MTSIdentifier,
+    Priority,
+    StandardExtension,
+)
+from bridge.model.envelope import (
+    DLExpansion,
+    Envelope,
+    PerMessageIndicators,
+    PerRecipientIndicators,
+    Recipient,
+    internal_trace_extension,
+)
+from bridge.model.ipm import (
+    IPM,
+    BilaterallyDefinedBodyPart,
+    BodyPart,
+    FileTransferBodyPart,
+    GeneralTextBodyPart,
+    IA5TextBodyPart,
+    MessageBodyPart,
+    MimeBodyPart,
+    TeletexBodyPart,
+)
+from bridge.model.oraddress import ORName
+
+__all__ = ["BoundsError", "ConversionError", "LoopError", "mime_to_x400"]
+
+UB_LOCAL_ID = 32  # X.411 ub-local-id-length
+P2, P22 = 2, 22  # X.411 built-in content types (§5.1.3, H-2)
+_PRIORITY = reverse({int(k): v for k, v in PRIORITY.items()})
+_CORRELATOR_FIELDS = ("subject", "message-id", "date", "to")  # §5.1.5, in this order
+
+
+class ConversionError(BridgeError):
+    """An RFC 822 message that cannot be converted (no recipients, unreadable octets, a model
+    the X.400 encoding rejects)."""
+
+    smtp = SMTPReply(code=554, enhanced="5.6.0", text="Message cannot be converted to X.400")
+    x400 = X400Diagnostic(reason=2, diagnostic=None)  # conversion-not-performed
+
+
+# ------------------------------------------------------------------------------ MTS fields
+# §5.1.7 / App J: MIXER fields that map back to the MTS/MTA envelope (X-6, X-7, X-9).
+
+def _priority(b: HeadingBuilder, name: str, value: str) -> None:
+    word = COMMENT.sub("", unfold(value)).strip().lower()
+    if word not in _PRIORITY:
+        raise Invalid("unknown Priority value")  # e.g. the RFC 2076 numeric forms
+    b.mts.priority = Priority(_PRIORITY[word])
+
+
+def _prohibition(attr: str) -> Handler:
+    def handle(b: HeadingBuilder, name: str, value: str) -> None:
+        word = COMMENT.sub("", unfold(value)).strip().lower()
+        if word not in ("prohibited", "allowed"):
+            raise Invalid(f"{name} is Prohibited or Allowed")
+        setattr(b.mts, attr, word == "prohibited")
+    return handle
+
+
+def _mts_date(attr: str) -> Handler:
+    def handle(b: HeadingBuilder, name: str, value: str) -> None:
+        setattr(b.mts, attr, parse_date(value))
+    return handle
+
+
+def _content_identifier(b: HeadingBuilder, name: str, value: str) -> None:
+    text = unfold(value).strip()
+    if not text or len(text) > UB_CONTENT_ID or ps_encode(text) != text:
+        raise Invalid("not a PrintableString of at most 16 characters")
+    b.mts.content_identifier = text
+
+
+def _originator_return_address(b: HeadingBuilder, name: str, value: str) -> None:
+    members = [d for _, ds in b.addresses(value) for d in ds if d.formal_name is not None]
+    if len(members) != 1 or members[0].formal_name is None:
+        raise Invalid("not one mailbox")
+    b.mts.originator_return_address = members[0].formal_name.address
+
+
+def _dl_expansion_history(b: HeadingBuilder, name: str, value: str) -> None:
+    """§5.3.6 ``DL-Expansion-History: mailbox ; date-time ;``."""
+    parts = unfold(decode_raw(value)).split(";")
+    if len(parts) < 2 or any(p.strip() for p in parts[2:]):
+        raise Invalid("not mailbox ; date-time ;")
+    members = [d for _, ds in b.addresses(parts[0]) for d in ds if d.formal_name is not None]
+    if len(members) != 1 or members[0].formal_name is None:
+        raise Invalid("not one mailbox")
+    b.mts.dl_history.append(DLExpansion(name=members[0].formal_name,
+                                        time=parse_date(parts[1])))
+
+
+#: field name (lower case) -> handler, added to x400_heading.HEADER_HANDLERS at top level
+MTS_HANDLERS: dict[str, Handler] = {
+    "priority": _priority,
+    "conversion": _prohibition("conversion_prohibited"),
+    "conversion-with-loss": _prohibition("conversion_with_loss_prohibited"),
+    "deferred-delivery": _mts_date("deferred_delivery"),
+    "latest-delivery-time": _mts_date("latest_delivery"),
+    "x400-content-identifier": _content_identifier,
+    "content-identifier": _content_identifier,  # RFC 1327 [L]
+    "originator-return-address": _originator_return_address,
+    "dl-expansion-history": _dl_expansion_history,
+}
+
+
+# ------------------------------------------------------------------------------ EITs, type
+
+def eits(body: tuple[BodyPart, ...]) -> EncodedInformationTypes:
+    """RFC 2156 §5.1.5: the EITs of every generated body part, nested ones included, plus
+    eit-mixer (H-6); RFC 2157 §3.1.2 / §6.2 EITs for BP15 and GeneralText."""
+    builtin: set[int] = set()
+    extended: set[str] = {EIT_MIXER}
+
+    def walk(parts: tuple[BodyPart, ...]) -> None:
+        for b in parts:
+            if isinstance(b, IA5TextBodyPart):
+                builtin.add(BuiltInEIT.IA5_TEXT)
+            elif isinstance(b, TeletexBodyPart):
+                builtin.add(BuiltInEIT.TELETEX)
+            elif isinstance(b, BilaterallyDefinedBodyPart):
+                builtin.add(BuiltInEIT.UNDEFINED)
+            elif isinstance(b, GeneralTextBodyPart):
+                extended.update(f"{ID_CS_EIT_AUTHORITY}.{r}" for r in b.charsets)
+            elif isinstance(b, FileTransferBodyPart):
+                extended.add(ID_ET_FILE_TRANSFER)
+            elif isinstance(b, MimeBodyPart):
+                extended.add(ID_MIME_BP_DATA)
+            elif isinstance(b, MessageBodyPart):
+                walk(b.ipm.body)
+
+    walk(body)
+    return EncodedInformationTypes(builtin=frozenset(builtin), extended=tuple(sorted(extended)))
+
+
+def uses_1988(ipm: IPM) -> bool:
+    """H-2: does the IPM use X.400(88) features (heading extensions, extended body parts)?"""
+    if ipm.heading.extensions:
+        return True
+    for b in ipm.body:
+        if isinstance(b, MessageBodyPart):
+            if b.extended or uses_1988(b.ipm):
+                return True
+        elif not isinstance(b, IA5TextBodyPart | TeletexBodyPart | BilaterallyDefinedBodyPart):
+            return True
+        elif getattr(b, "extended", False):
+            return True
+    return False
+
+
+def _parser_defects(msg: EmailMessage) -> list[Defect]:
+    """The email parser's defects (RFC 5322 / RFC 2045 violations), as our defects."""
+    seen: dict[str, Defect] = {}
+    for part in msg.walk():
+        for d in part.defects:
+            text = f"{type(d).__name__}: {d}" if str(d) else type(d).__name__
+            seen.setdefault(text, Defect("mime-defect", text, "RFC 5322 / RFC 2045",
+                                         lossy=False))
+    return list(seen.values())
+
+
+def _bare(path: str) -> str:
+    path = path.strip()
+    return path[1:-1].strip() if path.startswith("<") and path.endswith(">") else path
+
+
+def _mts_identifier(fields: Sequence[tuple[str, str]], builder: HeadingBuilder, ctx: Context,
+                    id_base: str) -> MTSIdentifier:
+    """§5.1.6 / §4.6.3 (A-30, H-9): from Message-ID when no Resent-* field is present: the
+    GDI of the msg-id mapped as an address, the msg-id with "<>" truncated to 32; else one
+    generated from the conversion time and the message digest."""
+    resent = any(n.strip().lower().startswith("resent-") for n, _ in fields)
+    ids = [unfold(v).strip() for n, v in fields if n.strip().lower() == "message-id"]
+    if not resent and len(ids) == 1 and ids[0].startswith("<") and ids[0].endswith(">") and (
+            ids[0].isascii() and ids[0].isprintable() and "@" in ids[0]):
+        msg_id = ids[0]
+        try:
+            mapped = ctx.mapper.to_x400(msg_id[1:-1], Role.HEADER)
+            gdi = address_gdi(mapped.address, ctx)
+        except BridgeError:
+            gdi = ctx.domain_id
+        return MTSIdentifier(domain=gdi, local=msg_id[:UB_LOCAL_ID])
+    return MTSIdentifier(domain=ctx.domain_id, local=id_base[:UB_LOCAL_ID])
+
+
+def _correlator(fields: Sequence[tuple[str, str]]) -> str | None:
+    """§5.1.5 (H-8): Subject:, Message-ID:, Date:, To: (those present, in this order), one
+    per line, IA5, truncated to 512."""
+    lines = []
+    for wanted in _CORRELATOR_FIELDS:
+        for name, value in fields:
+            if name.strip().lower() == wanted:
+                text = "".join(c if c.isascii() else "?" for c in unfold(value).strip())
+                lines.append(f"{name.strip()}: {text}")
+                break
+    if not lines:
+        return None
+    return "\r\n".join(lines)[:UB_CONTENT_CORRELATOR]
+
+
+def _mts_extensions(mts: MtsFields, correlator: str | None, ctx: Context,
+                    defects: list[Defect], internal: tuple[object, ...]) -> tuple[Extension, ...]:
+    """X.411 per-message extensions: content-correlator (§5.1.5), internal trace (§5.1.6),
+    and the MIXER MTS fields mapped back (§5.1.7)."""
+    exts: list[Extension] = []
+    if correlator is not None:
+        exts.append(Extension(type=StandardExtension.CONTENT_CORRELATOR, value=correlator))
+    if mts.conversion_with_loss_prohibited:
+        exts.append(Extension(type=StandardExtension.CONVERSION_WITH_LOSS_PROHIBITED,
+                              value=True, criticality=Criticality.FOR_DELIVERY))
+    if mts.latest_delivery is not None:
+        exts.append(Extension(type=StandardExtension.LATEST_DELIVERY_TIME,
+                              value=mts.latest_delivery, criticality=Criticality.FOR_DELIVERY))
+    if mts.originator_return_address is not None:
+        exts.append(Extension(type=StandardExtension.ORIGINATOR_RETURN_ADDRESS,
+                              value=mts.originator_return_address))
+    if mts.dl_history:  # 822 lists the most recent first; X.411 is chronological
+        exts.append(Extension(type=StandardExtension.DL_EXPANSION_HISTORY,
+                              value=tuple(reversed(mts.dl_history))))
+    if ctx.policy.x400_1984_peer:
+        if exts:
+            defects.append(Defect("downgrade", "MTS extensions (content-correlator, "
+                                  "DL-expansion-history, ...) not sent to an X.400(84) peer",
+                                  "RFC 2156 App B"))
+        return ()
+    return tuple(exts) + (internal_trace_extension(internal),)  # type: ignore[arg-type]
+
+
+def mime_to_x400(data: bytes, mail_from: str, rcpt_to: Sequence[str],
+                 ctx: Context) -> X400Result:
+    """Convert an RFC 5322/MIME message with its SMTP envelope to an X.400 P1 message
+    (RFC 2156 §5.1, RFC 2157).
+
+    Raises :class:`LoopError` (H-7), :class:`~bridge.errors.MappingError` for an SMTP
+    address without an X.400 form, :class:`BoundsError` under a no-truncation policy, and
+    :class:`ConversionError` for anything else that cannot be converted.
+    """
+    if not rcpt_to:
+        raise ConversionError("no SMTP recipients")
+    try:
+        msg = BytesParser(policy=default_policy).parsebytes(data)
+    except Exception as exc:  # the parser records defects; anything raised is a bug there
+        raise ConversionError(f"message cannot be parsed: {exc!r}") from exc
+    defects = _parser_defects(msg)
+    fields = [(str(k), str(v)) for k, v in msg.raw_items()]
+    check_loop(fields)
+    id_base = f"{ctx.now:%Y%m%d%H%M%S}.{hashlib.sha256(data).hexdigest()[:12]}"
+    converter = BodyConverter(ctx=ctx, defects=defects, id_base=id_base,
+                              mts_handlers=MTS_HANDLERS)
+    try:
+        ipm, builder = converter.ipm(msg, data, nested=False)
+    except RecursionError as exc:
+        raise ConversionError("message structure nested too deeply") from exc
+
+    # §4.6.1 / A-24: originator from MAIL FROM; the null reverse-path (a notification) has no
+    # X.400 equivalent: the gateway's postmaster stands in, and asks for no reports (App A
+    # NOTIFY=NEVER semantics) so that no report can loop back to it.
+    null_path = _bare(mail_from) == ""
+    if null_path:
+        defects.append(Defect("originator", "null reverse-path: originator is the gateway "
+                              "postmaster", "RFC 2156 §4.6.1", lossy=False))
+    originator_822 = ctx.postmaster if null_path else _bare(mail_from)
+    originator = ctx.mapper.to_x400(originator_822, Role.SMTP_ORIGINATOR).address
+    indicators = PerRecipientIndicators.RESPONSIBILITY | (
+        PerRecipientIndicators.ORIGINATING_MTA_NON_DELIVERY_REPORT)
+    if not null_path:  # A-25: non-delivery reports, the RFC 3461 default (App A NOTIFY)
+        indicators |= PerRecipientIndicators.ORIGINATOR_NON_DELIVERY_REPORT
+    recipients = tuple(
+        Recipient(name=ORName(address=ctx.mapper.to_x400(_bare(r), Role.SMTP_RECIPIENT).address),
+                  number=i, indicators=indicators, rfc822=_bare(r))
+        for i, r in enumerate(rcpt_to, start=1))
+
+    converted = eits(ipm.body)
+    domain = originator_822.rpartition("@")[2] or None
+    trace = build_trace(fields, ctx, defects, originator=originator, originator_domain=domain,
+                        converted=converted)
+    mts = builder.mts
+    content_id = mts.content_identifier or (
+        printable_content_id(builder.subject) if builder.subject else None)
+    per_message = (PerMessageIndicators.ALTERNATE_RECIPIENT_ALLOWED  # §5.1.5, H-5
+                   | PerMessageIndicators.CONTENT_RETURN_REQUEST)  # §5.2, H-12
+    if mts.conversion_prohibited:
+        per_message |= PerMessageIndicators.IMPLICIT_CONVERSION_PROHIBITED
+    envelope = Envelope(
+        identifier=_mts_identifier(fields, builder, ctx, id_base),
+        originator=ORName(address=originator),
+        content_type=P22 if uses_1988(ipm) else P2,
+        recipients=recipients,
+        trace=trace.trace,
+        original_eits=converted,
+        content_identifier=content_id,
+        priority=mts.priority or Priority.NORMAL,
+        indicators=per_message,
+        deferred_delivery_time=mts.deferred_delivery,
+        extensions=_mts_extensions(mts, _correlator(fields), ctx, defects, trace.internal),
+    )
+    return X400Result(apdu=Message(envelope=envelope, content=_encode(ipm)),
+                      defects=tuple(defects))
+
+
+def _encode(ipm: IPM) -> bytes:
+    try:
+        return encode_content(ipm)
+    except EncodeError as exc:
+        raise ConversionError(f"the converted IPM cannot be encoded: {exc}") from exc
