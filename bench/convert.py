@@ -130,15 +130,16 @@ def batch(n: int, jobs: int, workdir: Path) -> tuple[float, int]:
                 f.write(b"From bench Sat Nov 28 09:00:00 2026\n"
                         + typical(i).replace(b"\r\n", b"\n") + b"\n")
     out = workdir / f"out-{n}-{jobs}"
-    code = ("import resource, sys; from bridge.cli import main; main(sys.argv[1:]); "
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "
-            "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)")
+    # VmHWM: this process's peak RSS since exec (ru_maxrss would include the forked parent's)
+    code = ("import sys; from bridge.cli import main; main(sys.argv[1:]); "
+            "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')]; "
+            "print(hwm[0].split()[1], file=sys.stderr)")
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", code, "convert", "--to", "x400", "--jobs",
                            str(jobs), "--out", str(out), "--tables", str(TABLES), str(src)],
                           cwd=ROOT, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - start
-    rss = max(int(x) for x in proc.stderr.strip().split()[-2:])
+    rss = int(proc.stderr.strip().split()[-1])
     return elapsed, rss
 
 

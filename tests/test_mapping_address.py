@@ -289,8 +289,14 @@ def test_ipm_identifier_examples() -> None:
     """§4.7.3: X.400-generated ids as <"urid*std-or"@MHS>, 822 ids symmetric.  # A-33, A-34"""
     x400 = IPMIdentifier(user=ORName(address=orad("/S=Dietrich/O=Siemens/ADMD=DBP/C=DE/")),
                          local="147")
-    assert ipm_id_to_msgid(x400) == '<"147*/S=Dietrich/O=Siemens/ADMD=DBP/C=DE/"@MHS>'
+    # quoted-string only if necessary (§4.7.3.4); the §4.7.3.2 example's quoted form reads back
+    assert ipm_id_to_msgid(x400) == "<147*/S=Dietrich/O=Siemens/ADMD=DBP/C=DE/@MHS>"
     assert msgid_to_ipm_id('<"147*/S=Dietrich/O=Siemens/ADMD=DBP/C=DE/"@MHS>') == x400
+    assert msgid_to_ipm_id("<147*/S=Dietrich/O=Siemens/ADMD=DBP/C=DE/@MHS>") == x400
+    spaced = IPMIdentifier(user=ORName(address=orad("/S=Rose/PRMD=UK.AC/ADMD=GOLD 400/C=GB/")),
+                           local="562")
+    assert ipm_id_to_msgid(spaced) == '<"562*/S=Rose/PRMD=UK.AC/ADMD=GOLD 400/C=GB/"@MHS>'
+    assert msgid_to_ipm_id(ipm_id_to_msgid(spaced)) == spaced
     native = msgid_to_ipm_id("<1803.665941698@UK.AC.UCL.CS>")
     assert native == IPMIdentifier(local="1803.665941698(a)UK.AC.UCL.CS")
     assert ipm_id_to_msgid(native) == "<1803.665941698@UK.AC.UCL.CS>"

@@ -89,3 +89,14 @@ def test_f401_input_forms() -> None:  # W-2, W-4, W-5
     c = parse_or_address("DDA:ty==pe=value; S=x; A=y; C=GB")
     assert c.ddas[0].type == "ty=pe" and c.ddas[0].value == "value"
     assert parse_or_address("/O=and$/or/ADMD=y/C=GB/").organization == "and/or"
+
+
+def test_teletex_ous_stay_aligned_with_printable_ous() -> None:  # A-4, A-16
+    """An OU whose teletex form equals its printable one is written once (§4.1.1), yet the
+    teletex sequence stays aligned position by position when read back."""
+    from bridge.model import ORAddress
+
+    a = ORAddress(country="DE", admd="DBP", org_units=("Vertrieb", "Nord"),
+                  teletex_org_units=("Vertrieb", "Nörd"))
+    assert str(a) == "/OU=Nord*N{200}ord/OU=Vertrieb/ADMD=DBP/C=DE/"
+    assert ORAddress.parse(str(a)) == a

@@ -16,6 +16,7 @@ import re
 
 from bridge.errors import AddressSyntaxError
 from bridge.mapping.psencode import ps_decode, ps_encode
+from bridge.mapping.rfc822 import quote_local
 from bridge.model.ipm import IPMIdentifier
 from bridge.model.oraddress import ORName
 from bridge.model.ortext import ORAddressSyntaxError, is_printable, parse_or_address
@@ -74,10 +75,9 @@ def ipm_id_to_msgid(ipm_id: IPMIdentifier, *, phrase_allowed: bool = False) -> s
         if phrase_allowed and ipm_id.local:
             return ipm_id.local
     std_or = str(ipm_id.user) if ipm_id.user is not None else ""
-    # always the quoted-string form of the §4.7.3.2 example, so that every gateway writes the
-    # same msg-id for the same IPM identifier (ids are compared as opaque keys)
-    id_loc = (ipm_id.local + "*" + std_or).replace("\\", "\\\\").replace('"', '\\"')
-    return f'<"{id_loc}"@MHS>'
+    # §4.7.3.4: "Use 822.quoted-string if necessary" -- a dot-atom stays bare (as in the
+    # §5.3.4.2 example <PC1000-910530172027-57D8*@MHS>), anything else is quoted
+    return f"<{quote_local(ipm_id.local + '*' + std_or)}@MHS>"
 
 
 def truncate_local(urid: str) -> tuple[str, bool]:

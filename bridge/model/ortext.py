@@ -332,7 +332,10 @@ def parse_or_address(text: str) -> ORAddress:
         personal_name=PersonalName(**pn) if pn else None,
         teletex_personal_name=PersonalName(**tpn) if tpn else None,
         org_units=tuple(p for p, _ in ordered if p is not None),
-        teletex_org_units=tuple(t for _, t in ordered if t is not None),
+        # OUs are positional: once any OU has a teletex form, the teletex sequence holds one
+        # value per OU (§4.1.1 wrote an equal teletex value once, as printable)
+        teletex_org_units=tuple(t if t is not None else (p or "") for p, t in ordered)
+        if any(t is not None for _, t in ordered) else (),
         organization=org[0] if org else None,
         teletex_organization=org[1] if org else None,
         common_name=cn[0] if cn else None,
