@@ -136,7 +136,8 @@ def convert(ctx: Context, content: IPM | IPN, env: Envelope | None = None) -> tu
 
 def parse(data: bytes) -> email.message.EmailMessage:
     """Parse with policy.default and insist on no defects (X-1).  The one exception is an
-    obsolete id-left in Message-ID: ``bridge.mapping.msgid`` quotes an id-loc that is not a dot-atom (e.g. "GOLD 400")."""
+    obsolete id-left in Message-ID: ``bridge.mapping.msgid`` quotes an id-loc that is not a
+    dot-atom (e.g. one holding "GOLD 400")."""
     assert data.isascii()
     assert all(len(line) <= 998 for line in data.split(b"\r\n"))
     msg = email.message_from_bytes(data, policy=policy.default)
