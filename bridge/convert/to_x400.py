@@ -17,14 +17,13 @@ import hashlib
 from collections.abc import Sequence
 from email.message import Message as EmailMessage
 from email.parser import BytesParser
-from email.policy import default as default_policy
 
 from bridge.codec import encode_content
 from bridge.codec.p22ext import ID_ET_FILE_TRANSFER, ID_MIME_BP_DATA
 from bridge.convert.context import Context
 from bridge.convert.result import Defect, X400Result
 from bridge.convert.vocab import EIT_MIXER, PRIORITY, reverse
-from bridge.convert.x400_bodies import ID_CS_EIT_AUTHORITY, BodyConverter
+from bridge.convert.x400_bodies import ID_CS_EIT_AUTHORITY, PARSE_POLICY, BodyConverter
 from bridge.convert.x400_heading import (
     COMMENT,
     UB_CONTENT_CORRELATOR,
@@ -289,7 +288,7 @@ def mime_to_x400(data: bytes, mail_from: str, rcpt_to: Sequence[str],
     if not rcpt_to:
         raise ConversionError("no SMTP recipients")
     try:
-        msg = BytesParser(policy=default_policy).parsebytes(data)
+        msg = BytesParser(policy=PARSE_POLICY).parsebytes(data)
     except Exception as exc:  # the parser records defects; anything raised is a bug there
         raise ConversionError(f"message cannot be parsed: {exc!r}") from exc
     defects = _parser_defects(msg)

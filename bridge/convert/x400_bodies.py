@@ -25,7 +25,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.header import Header, decode_header, make_header
-from email.message import Message
+from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from email.policy import compat32
 from email.policy import default as default_policy
@@ -92,7 +92,21 @@ MIME_CHARSETS = {
 _STRUCTURAL = frozenset({"content-type", "content-transfer-encoding", "mime-version"})
 _PARAM = re.compile(r';\s*([^\s=;"]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;\s]*)')
 _NEWLINE = re.compile(rb"\r?\n")
-_PARSER = BytesParser(policy=default_policy)
+class ParsedPart(EmailMessage):
+    """A parsed (read-only) MIME entity that parses its Content-Type once: the conversion asks
+    for it many times, and ``policy.default`` re-parses the header on every ``get``."""
+
+    def get_content_type(self) -> str:
+        cached: str | None = self.__dict__.get("_x400bridge_ctype")
+        if cached is None:
+            cached = super().get_content_type()
+            self.__dict__["_x400bridge_ctype"] = cached
+        return cached
+
+
+#: policy.default, building :class:`ParsedPart` entities
+PARSE_POLICY = default_policy.clone(message_factory=ParsedPart)
+_PARSER = BytesParser(policy=PARSE_POLICY)
 MAX_DEPTH = 32  # nested messages / multiparts converted; deeper ones are encapsulated
 
 
