@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import _header_value_parser as hvp
 from email import utils as email_utils
-from email.errors import ObsoleteHeaderDefect
+from email.errors import HeaderParseError, ObsoleteHeaderDefect
 from email.header import Header
 from email.policy import default as default_policy
 from typing import TypeVar
@@ -31,7 +31,7 @@ from bridge.errors import BridgeError, SMTPReply, X400Diagnostic
 from bridge.mapping.address import Role
 from bridge.mapping.msgid import msgid_to_ipm_id, truncate_local
 from bridge.mapping.psencode import ps_encode
-from bridge.model.charsets import t61_can_encode
+from bridge.model.charsets import t61_can_encode, t61_encode
 from bridge.model.common import Priority
 from bridge.model.envelope import DLExpansion
 from bridge.model.ipm import (
@@ -137,11 +137,20 @@ def human_t61(text: str, raw: str, what: str, bound: int, ctx: Context,
             text = "".join(c if t61_can_encode(c) else "?" for c in text)
             defects.append(Defect("charset", f"{what}: characters outside T.61 replaced by "
                                   "'?'", "RFC 2156 §3.3.4"))
-    if len(text) > bound:
+    # the bound is applied to the T.61 octets: a letter with a diacritic takes two, and
+    # strict decoders (Wireshark) check the octet count of a TeletexString
+    size = len(t61_encode(text))
+    if size > bound:
         if not ctx.policy.truncate_to_bounds:
-            raise BoundsError(f"{what} is {len(text)} characters, over the X.400 bound {bound}")
-        text = truncate_safely(text, bound) if comments else text[:bound]
-        defects.append(Defect("truncated", f"{what} truncated to {bound} characters",
+            raise BoundsError(f"{what} is {size} T.61 octets, over the X.400 bound {bound}")
+        limit = bound
+        while True:
+            cut = truncate_safely(text, limit) if comments else text[:limit]
+            if len(t61_encode(cut)) <= bound or limit == 0:
+                break
+            limit -= 1
+        text = cut
+        defects.append(Defect("truncated", f"{what} truncated to {bound} T.61 octets",
                               "RFC 2156 §5.1.3"))
     return text
 
@@ -183,7 +192,10 @@ def printable_content_id(subject: str) -> str:
 def parse_address_list(value: str) -> list[tuple[str | None, list[hvp.Mailbox]]]:
     """822 address-list -> [(group display name or None, mailboxes)]; Invalid if any part
     of it does not parse (§5.1.3: the whole field then goes to the extension)."""
-    tokens, rest = hvp.get_address_list(value)
+    try:
+        tokens, rest = hvp.get_address_list(value)
+    except (HeaderParseError, IndexError, ValueError):  # the stdlib parser's own failures
+        raise Invalid("not an RFC 5322 address-list") from None
     if rest.strip() or any(not isinstance(d, ObsoleteHeaderDefect) for d in tokens.all_defects):
         raise Invalid("not an RFC 5322 address-list")
     out: list[tuple[str | None, list[hvp.Mailbox]]] = []
