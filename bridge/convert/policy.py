@@ -30,7 +30,6 @@ class MappingPolicy:
     bp14_content_type: str = "application/octet-stream"
     x400_1984_peer: bool = False
     encoded_words: bool = True
-    strict: bool = False
 
     def clone(self, **changes: Any) -> MappingPolicy:
         """A copy with ``changes``; an unknown name is a ConfigError naming it."""
@@ -42,6 +41,6 @@ class MappingPolicy:
 
 
 RFC2156 = MappingPolicy()
-STRICT = MappingPolicy(truncate_to_bounds=False, strict=True)
+STRICT = MappingPolicy(truncate_to_bounds=False)
 LENIENT = MappingPolicy(reject_critical=False)
 PRESETS = {"rfc2156": RFC2156, "strict": STRICT, "lenient": LENIENT}

@@ -21,6 +21,7 @@ extended ones become HARPOON IA5 encapsulations (RFC 1496, §3.1.3).
 from __future__ import annotations
 
 import base64
+import copy
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -92,6 +93,16 @@ MIME_CHARSETS = {
 _STRUCTURAL = frozenset({"content-type", "content-transfer-encoding", "mime-version"})
 _PARAM = re.compile(r';\s*([^\s=;"]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;\s]*)')
 _NEWLINE = re.compile(rb"\r?\n")
+def mime_part_of(msg: Message) -> Message:
+    """The body entity of a single-part message: the message itself with only its MIME
+    header fields (Content-*, MIME-Version; RFC 2045 §3) -- the others are the message's
+    heading, already mapped, not headers of the body part."""
+    part = copy.copy(msg)
+    part._headers = [(k, v) for k, v in msg._headers  # type: ignore[attr-defined]
+                     if k.lower().startswith("content-") or k.lower() == "mime-version"]
+    return part
+
+
 class ParsedPart(EmailMessage):
     """A parsed (read-only) MIME entity that parses its Content-Type once: the conversion asks
     for it many times, and ``policy.default`` re-parses the header on every ``get``."""
@@ -351,7 +362,7 @@ class BodyConverter:
             parts = self.parts(msg, raw)
             return parts, (None if subtype == "mixed" or self.downgrade
                            else MultipartType(subtype=subtype))
-        return (self.entity(msg, raw),), None
+        return (self.entity(mime_part_of(msg), raw),), None
 
     def parts(self, msg: Message, raw: bytes) -> tuple[BodyPart, ...]:
         payload = msg.get_payload()
@@ -443,7 +454,7 @@ class BodyConverter:
         extra = [k for k, _ in content_parameters(_raw_header(part, "content-type"))
                  if k.lower() != "charset"]
         if extra:
-            self.defect("parameter-discarded", f"text/plain parameters {', '.join(extra)}",
+            self.defect("parameters-discarded", f"text/plain parameters {', '.join(extra)}",
                         "RFC 2157 §6.1")
         self.lost_headers(part, "text")
         return body
@@ -455,7 +466,7 @@ class BodyConverter:
         name = safe_filename(str(raw_name)) if raw_name else None
         if name is None or self.downgrade:
             if name is not None or content_parameters(_raw_header(part, "content-type")):
-                self.defect("parameter-discarded", "application/octet-stream parameters "
+                self.defect("parameters-discarded", "application/octet-stream parameters "
                             "(BilaterallyDefined has none)", "RFC 2157 §6.3")
             self.lost_headers(part, "bilaterally-defined")
             return BilaterallyDefinedBodyPart(data=data)
@@ -475,7 +486,7 @@ class BodyConverter:
                 try:
                     dates[key] = parse_date(str(params[key]))
                 except Invalid:
-                    self.defect("parameter-discarded", f"Content-Disposition {key} "
+                    self.defect("parameters-discarded", f"Content-Disposition {key} "
                                 "unparseable", "RFC 2157 §2.3.2")
         size = len(data)
         if str(params.get("size", "")).isdigit():
