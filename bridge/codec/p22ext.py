@@ -120,8 +120,10 @@ def _general_text(params: list[int] | None, data: bytes) -> GeneralTextBodyPart:
 
 
 def _general_text_to(b: GeneralTextBodyPart) -> tuple[Any, Any]:
+    # the registrations go on the wire in the model's order (a SET OF has no required order),
+    # which is also the order the decoder designates them in (iso2022_decode ``initial``)
     regs = b.charsets or charsets.general_text_charsets(b.text)
-    return sorted(regs), charsets.iso2022_encode(b.text, regs)
+    return list(regs), charsets.iso2022_encode(b.text, regs)
 
 
 _FT_TYPED = ("contents-type", "file-attributes")

@@ -71,14 +71,17 @@ def _envelope_from_headers(data: bytes) -> tuple[str, list[str]]:
 
     headers = BytesHeaderParser(policy=compat32).parsebytes(data)
     sender = ""
-    for field in ("Return-Path", "Sender", "From"):
-        found = email.utils.getaddresses(headers.get_all(field, []))
-        if found and found[0][1]:
-            sender = found[0][1]
-            break
-    rcpts = [a for _, a in email.utils.getaddresses(
-        headers.get_all("To", []) + headers.get_all("Cc", []) + headers.get_all("Bcc", []))
-        if a]
+    try:
+        for field in ("Return-Path", "Sender", "From"):
+            found = email.utils.getaddresses(headers.get_all(field, []))
+            if found and found[0][1]:
+                sender = found[0][1]
+                break
+        rcpts = [a for _, a in email.utils.getaddresses(
+            headers.get_all("To", []) + headers.get_all("Cc", []) + headers.get_all("Bcc", []))
+            if a]
+    except (RecursionError, ValueError, IndexError) as exc:  # the stdlib parser's limits
+        raise BridgeError(f"cannot read the addresses of the message headers ({exc!r})") from None
     return sender, rcpts
 
 

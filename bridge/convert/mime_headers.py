@@ -138,9 +138,9 @@ class Run:
         if any(not p.isascii() for p in parts):
             plain = self.ascii_text(" ".join(parts), name)
             if plain is None:
-                policy = email.policy.SMTP
-                folded = str(policy.header_factory(name, " ".join(parts)).fold(policy=policy))
-                return folded[len(name) + 1:].strip(" \r\n")
+                # our own encoded-words: the stdlib folder can drop the space between two
+                # encoded-words (RFC 2047 §6.2 ignores whitespace between them)
+                return encoded_words(" ".join(parts))
             parts = [plain]
         return "\r\n ".join(p for p in parts if p.strip()) if len(parts) > 1 else parts[0]
 
@@ -308,7 +308,12 @@ def _sender(run: Run, h: Heading) -> str | None:
 
 
 def _msgids(ids: Iterable[object], phrase: bool) -> str | None:
-    out = [ipm_id_to_msgid(i, phrase_allowed=phrase) for i in ids]  # type: ignore[arg-type]
+    """In-Reply-To / References / Supersedes.  §4.7.3.5 allows phrases; two phrases in one
+    field would run together, so then every identifier is written as a msg-id."""
+    items = list(ids)
+    out = [ipm_id_to_msgid(i, phrase_allowed=phrase) for i in items]  # type: ignore[arg-type]
+    if sum(1 for x in out if not x.startswith("<")) > 1:
+        out = [ipm_id_to_msgid(i) for i in items]  # type: ignore[arg-type]
     return " ".join(out) if out else None
 
 

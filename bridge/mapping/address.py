@@ -494,14 +494,11 @@ def _q(value: str) -> str:
 
 
 def _hierarchy_values(addr: ORAddress) -> list[tuple[str, str | None]]:
-    """C, ADMD, PRMD, O, OU1..n of ``addr`` with None for an absent level, up to the last
-    present one (§4.3.5 B3: "including omitted attributes")."""
-    levels: list[tuple[str, str | None]] = [
-        ("C", addr.country), ("ADMD", addr.admd), ("PRMD", addr.prmd),
-        ("O", addr.organization)] + [("OU", ou) for ou in addr.org_units]
-    while levels and levels[-1][1] is None:
-        levels.pop()
-    return levels
+    """C, ADMD, PRMD, O, OU1..n of ``addr`` with None for an absent (omitted) level
+    (§4.3.5 B3: "including omitted attributes"): C to O are always there, so an MCGAM such as
+    ``O$@.PRMD$GMD.ADMD$DBP.C$DE`` matches an address without an O."""
+    return [("C", addr.country), ("ADMD", addr.admd), ("PRMD", addr.prmd),
+            ("O", addr.organization)] + [("OU", ou) for ou in addr.org_units]
 
 
 def _lookup_key(addr: ORAddress) -> ORPrefix:
