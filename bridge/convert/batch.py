@@ -297,18 +297,38 @@ def _results(items: Iterator[Item], settings: Settings, jobs: int) -> Iterator[d
         for item in items:
             yield _work(item, settings)
         return
-    window = jobs * 4  # bounded number of messages in flight: memory stays flat
+    window = jobs * 4  # bounded number of chunks in flight: memory stays flat
     with ProcessPoolExecutor(max_workers=jobs, initializer=_init,
                              initargs=(settings,)) as pool:
-        pending: set[Future[dict[str, Any]]] = set()
-        for item in items:
-            pending.add(pool.submit(_work, item, settings))
+        pending: set[Future[list[dict[str, Any]]]] = set()
+        for chunk in _chunks(items, CHUNK):
+            pending.add(pool.submit(_work_many, chunk, settings))
             if len(pending) >= window:
                 finished, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in finished:
-                    yield fut.result()
+                    yield from fut.result()
         for fut in pending:
-            yield fut.result()
+            yield from fut.result()
+
+
+#: messages per task sent to a worker process: fewer, larger tasks keep the inter-process
+#: overhead small next to the conversions
+CHUNK = 16
+
+
+def _chunks(items: Iterator[Item], size: int) -> Iterator[list[Item]]:
+    chunk: list[Item] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _work_many(items: list[Item], settings: Settings) -> list[dict[str, Any]]:
+    return [_work(item, settings) for item in items]
 
 
 def _write_report(journal: Path, report: Path, totals: Totals) -> None:
