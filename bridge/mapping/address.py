@@ -19,6 +19,7 @@ operator can see why (``x400bridge map lookup --explain``).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 from enum import Enum
 
@@ -146,13 +147,25 @@ def _x402_valid(a: ORAddress) -> bool:
 class AddressMapper:
     """RFC 2156 §4.3 address mapping over a :class:`MappingSource` (tables and/or DNS)."""
 
-    def __init__(self, source: MappingSource, gateway: GatewayIdentity) -> None:
+    def __init__(self, source: MappingSource, gateway: GatewayIdentity, *,
+                 cache_size: int = 4096) -> None:
         self.source = source
         self.gateway = gateway
+        # The mapper and its results are immutable, and a gateway meets the same addresses
+        # again and again: memoise both directions (errors are not cached).  A source that
+        # can defer (DNS) raises instead of answering, so no undecided answer is kept.
+        self.to_x400 = functools.lru_cache(maxsize=cache_size)(  # type: ignore[method-assign]
+            self._to_x400)
+        self.to_rfc822 = functools.lru_cache(maxsize=cache_size)(  # type: ignore[method-assign]
+            self._to_rfc822)
 
     # ================================================================ 822 -> X.400 (§4.3.4)
 
     def to_x400(self, address: str, role: Role = Role.HEADER) -> X400Result:
+        """RFC 822 address -> O/R address (§4.3.4), memoised per mapper."""
+        return self._to_x400(address, role)
+
+    def _to_x400(self, address: str, role: Role = Role.HEADER) -> X400Result:
         steps: list[Step] = []
         parsed = parse_address(address)
         if not parsed.simple:
@@ -344,6 +357,10 @@ class AddressMapper:
     # ================================================================ X.400 -> 822 (§4.3.5)
 
     def to_rfc822(self, name: ORName | ORAddress) -> RFC822Result:
+        """O/R name or address -> RFC 822 address (§4.3.5), memoised per mapper."""
+        return self._to_rfc822(name)
+
+    def _to_rfc822(self, name: ORName | ORAddress) -> RFC822Result:
         addr = name.address if isinstance(name, ORName) else name
         comment = dn_comment(name) if isinstance(name, ORName) else None
         steps: list[Step] = []
