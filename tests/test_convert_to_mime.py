@@ -632,10 +632,12 @@ def test_bp14_content_type_policy(ctx: Context) -> None:  # P-14
         "application/x-bp14")
 
 
-def test_ipn_mdn_policy_not_implemented(ctx: Context) -> None:  # N-5 (not yet)
+def test_ipn_as_mdn_policy(ctx: Context) -> None:  # N-5
     other = replace(ctx, policy=RFC2156.clone(ipn_as_mdn=True))
-    _, defects = convert(other, samples.receipt_ipn())
-    assert any(d.kind == "not-implemented" for d in defects)
+    msg, defects = convert(other, samples.receipt_ipn())
+    assert msg.get_content_type() == "multipart/report"
+    assert msg.get_param("report-type") == "disposition-notification"
+    assert not any(d.kind == "not-implemented" for d in defects)
 
 
 def test_fold_keeps_quoted_strings() -> None:

@@ -5,8 +5,8 @@ originally intended address when redirected), Subject "X.400 Inter-Personal Noti
 (receipt) or "... (failure)" (non-receipt), ``Message-Type: InterPersonal Notification``,
 References = subject-ipm, ``Discarded-X400-IPMS-Extensions:`` for the IPN's extensions.  The
 body follows EBNF.ipn-body-format; a returned IPM follows as message/rfc822 in a
-multipart/mixed.  (RFC 8098 MDNs, policy ``ipn_as_mdn``, are not implemented yet: the text
-form is produced and a defect says so.)
+multipart/mixed.  (With policy ``ipn_as_mdn`` an RFC 8098 MDN is produced instead:
+:mod:`bridge.convert.mdn`.)
 """
 
 from __future__ import annotations
@@ -99,9 +99,6 @@ def ipn_body_text(run: Run, ipn: IPN) -> str:
 def ipn_entity(run: Run, ipn: IPN, leading: list[Header], recipients: Iterable[Recipient]
                ) -> Entity:
     """The whole 822 message for an IPN (§5.3.5)."""
-    if run.ctx.policy.ipn_as_mdn:
-        run.defect("not-implemented", "IPN as RFC 8098 MDN (policy ipn_as_mdn): the MIXER "
-                   "text form is used", "N-5", lossy=False)
     headers = leading + ipn_headers(run, ipn, recipients) + [("MIME-Version", "1.0")]
     text = ipn_body_text(run, ipn)
     body = text_part(text, "us-ascii" if text.isascii() else "utf-8")

@@ -9,9 +9,13 @@ A result with lossy defects is what RFC 2156 calls a conversion with loss.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from bridge.model.apdu import Message
 from bridge.model.report import Report
+
+if TYPE_CHECKING:  # notary imports Defect from here
+    from bridge.convert.notary import SmtpEnvelope
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,12 +33,17 @@ class Defect:
 
 @dataclass(frozen=True, slots=True)
 class MimeResult:
-    """X.400 -> Internet mail: the RFC 5322 message and its SMTP envelope."""
+    """X.400 -> Internet mail: the RFC 5322 message and its SMTP envelope.
+
+    ``smtp``, when set, is the same envelope with the RFC 3461 parameters (NOTIFY, ORCPT,
+    RET, ENVID) the SMTP client should use (RFC 2156 App A §3.2, R-11).
+    """
 
     message: bytes
     mail_from: str  # "" = the null reverse-path <>
     rcpt_to: tuple[str, ...] = ()
     defects: tuple[Defect, ...] = ()
+    smtp: SmtpEnvelope | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,11 +21,12 @@ from bridge.convert.mime_headers import (
     merged_trace,
     trace_headers,
 )
+from bridge.convert.notary import smtp_from_x400
 from bridge.convert.result import MimeResult
 from bridge.errors import BridgeError, MappingError, SMTPReply, X400Diagnostic
 from bridge.model.apdu import Message
 from bridge.model.common import StandardExtension
-from bridge.model.envelope import Envelope
+from bridge.model.envelope import Envelope, Recipient
 from bridge.model.ipm import IPM
 
 #: §5.3.6 X400-Content-Type: the content types this converter maps (P2 1984, P22 1988)
@@ -67,19 +68,29 @@ def x400_to_mime(message: Message, ctx: Context) -> MimeResult:
             f"content type {env.content_type} is not P2/P22 (RFC 2156 §5.3)")
     content = decode_content(message.content)
     run = Run(ctx)
-    mail_from, rcpt_to = smtp_envelope(run, env)
+    mail_from, pairs = _smtp_originator(run, env), smtp_recipients(run, env)
+    rcpt_to = tuple(dict.fromkeys(a for _, a in pairs))
     run.smtp_originator = mail_from or ctx.postmaster
     leading: list[Header] = trace_headers(run, env)
     leading.append(("Date", message_date(run, env)))
     leading += envelope_headers(run, env)
     if isinstance(content, IPM):
         entity = ipm_entity(run, content, leading)
+    elif ctx.policy.ipn_as_mdn:  # N-4, N-5: the notification as an RFC 8098 MDN
+        from bridge.convert.mdn import mdn_entity
+
+        responsible = [r for r in env.recipients if r.responsible]
+        entity = mdn_entity(run, content, leading, responsible)
+        mail_from = ""  # RFC 8098 §3: the MAIL FROM of an MDN MUST be the null reverse-path
     else:
         responsible = [r for r in env.recipients if r.responsible]
         entity = ipn_entity(run, content, leading, responsible)
     check_conversion_with_loss(run, env)
+    smtp = smtp_from_x400(mail_from, pairs, env.identifier, env.indicators,
+                          lambda kind, detail, rule: run.defect(kind, detail, rule,
+                                                                 lossy=False))
     return MimeResult(message=serialize(entity), mail_from=mail_from, rcpt_to=rcpt_to,
-                      defects=tuple(run.defects))
+                      defects=tuple(run.defects), smtp=smtp)
 
 
 def smtp_envelope(run: Run, env: Envelope) -> tuple[str, tuple[str, ...]]:
@@ -87,20 +98,36 @@ def smtp_envelope(run: Run, env: Envelope) -> tuple[str, tuple[str, ...]]:
     recipient with the responsibility bit.  An unmappable originator gives the gateway
     administrator (§5.3.2, X-2); unmappable recipients are skipped, and none left is an
     error."""
+    mail_from = _smtp_originator(run, env)
+    return mail_from, tuple(dict.fromkeys(a for _, a in smtp_recipients(run, env)))
+
+
+def _smtp_originator(run: Run, env: Envelope) -> str:
     mail_from = run.addr_spec(env.originator, "originator")
     if mail_from is None:
         mail_from = run.ctx.postmaster
         run.defect("address", "SMTP originator set to the gateway administrator",
                    "RFC 2156 §5.3.2 (X-2)")
+    return mail_from
+
+
+def smtp_recipients(run: Run, env: Envelope) -> list[tuple[Recipient, str]]:
+    """§4.6.2.1 (A-26): each recipient with the responsibility bit and its RCPT TO address
+    (the unmappable ones skipped, none left an error) -- in envelope order, so that App A
+    §3.2 can give each its NOTIFY and ORCPT (R-11)."""
     responsible = [r for r in env.recipients if r.responsible]
-    rcpts = [a for a in (run.addr_spec(r.name, "recipient") for r in responsible) if a]
-    if responsible and not rcpts:
+    pairs = []
+    for r in responsible:
+        address = run.addr_spec(r.name, "recipient")
+        if address:
+            pairs.append((r, address))
+    if responsible and not pairs:
         raise MappingError("no recipient of the message can be mapped to RFC 822 "
                            "(RFC 2156 §4.6.2.1)", address=str(responsible[0].name))
     if not responsible:
         run.defect("recipients", "no recipient has the responsibility bit: no SMTP "
                    "recipients", "RFC 2156 §4.6.2.1 (A-26)", lossy=False)
-    return mail_from, tuple(dict.fromkeys(rcpts))
+    return pairs
 
 
 def message_date(run: Run, env: Envelope) -> str:

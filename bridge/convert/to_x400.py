@@ -21,6 +21,19 @@ from email.parser import BytesParser
 from bridge.codec import encode_content
 from bridge.codec.p22ext import ID_ET_FILE_TRANSFER, ID_MIME_BP_DATA
 from bridge.convert.context import Context
+from bridge.convert.mdn import MDNError, is_mdn, mdn_to_ipn
+from bridge.convert.notary import (
+    NEVER,
+    RULE_IN,
+    SmtpEnvelope,
+    defect_sink,
+    envid_to_correlator,
+    format_notify,
+    notify_to_indicators,
+    orcpt_to_redirection,
+    redirection_extension,
+    ret_to_content_return,
+)
 from bridge.convert.result import Defect, X400Result
 from bridge.convert.vocab import EIT_MIXER, PRIORITY, reverse
 from bridge.convert.x400_bodies import ID_CS_EIT_AUTHORITY, PARSE_POLICY, BodyConverter
@@ -56,7 +69,6 @@ from bridge.model.envelope import (
     DLExpansion,
     Envelope,
     PerMessageIndicators,
-    PerRecipientIndicators,
     Recipient,
     internal_trace_extension,
 )
@@ -277,9 +289,14 @@ def _mts_extensions(mts: MtsFields, correlator: str | None, ctx: Context,
 
 
 def mime_to_x400(data: bytes, mail_from: str, rcpt_to: Sequence[str],
-                 ctx: Context) -> X400Result:
+                 ctx: Context, *, smtp: SmtpEnvelope | None = None) -> X400Result:
     """Convert an RFC 5322/MIME message with its SMTP envelope to an X.400 P1 message
     (RFC 2156 §5.1, RFC 2157).
+
+    ``smtp`` carries the RFC 3461 parameters received with the envelope (``mail_from`` and
+    ``rcpt_to`` still name the originator and recipients); when given, RFC 2156 App A §3.1
+    applies (R-11): NOTIFY -> per-recipient-indicators, ORCPT -> redirection history, ENVID
+    -> content-correlator (see :mod:`bridge.convert.notary`).
 
     Raises :class:`LoopError` (H-7), :class:`~bridge.errors.MappingError` for an SMTP
     address without an X.400 form, :class:`BoundsError` under a no-truncation policy, and
@@ -287,11 +304,18 @@ def mime_to_x400(data: bytes, mail_from: str, rcpt_to: Sequence[str],
     """
     if not rcpt_to:
         raise ConversionError("no SMTP recipients")
+    mdn_note: Defect | None = None
+    if ctx.policy.ipn_as_mdn and is_mdn(data):  # N-5: an MDN becomes an IPN
+        try:
+            return mdn_to_ipn(data, mail_from, rcpt_to, ctx)
+        except MDNError as exc:  # N-3: then it is converted as an ordinary message
+            mdn_note = Defect("mdn", f"MDN converted as a message: {exc}",
+                              "RFC 2156 §4.7.2 (N-3)", lossy=False)
     try:
         msg = BytesParser(policy=PARSE_POLICY).parsebytes(data)
     except Exception as exc:  # the parser records defects; anything raised is a bug there
         raise ConversionError(f"message cannot be parsed: {exc!r}") from exc
-    defects = _parser_defects(msg)
+    defects = _parser_defects(msg) + ([mdn_note] if mdn_note else [])
     fields = [(str(k), str(v)) for k, v in msg.raw_items()]
     check_loop(fields)
     id_base = f"{ctx.now:%Y%m%d%H%M%S}.{hashlib.sha256(data).hexdigest()[:12]}"
@@ -311,15 +335,9 @@ def mime_to_x400(data: bytes, mail_from: str, rcpt_to: Sequence[str],
                               "postmaster", "RFC 2156 §4.6.1", lossy=False))
     originator_822 = ctx.postmaster if null_path else _bare(mail_from)
     originator = ctx.mapper.to_x400(originator_822, Role.SMTP_ORIGINATOR).address
-    indicators = PerRecipientIndicators.RESPONSIBILITY | (
-        PerRecipientIndicators.ORIGINATING_MTA_NON_DELIVERY_REPORT)
-    if not null_path:  # A-25: non-delivery reports, the RFC 3461 default (App A NOTIFY)
-        indicators |= PerRecipientIndicators.ORIGINATOR_NON_DELIVERY_REPORT
-    recipients = tuple(
-        Recipient(name=ORName(address=ctx.mapper.to_x400(_bare(r), Role.SMTP_RECIPIENT).address),
-                  number=i, indicators=indicators, rfc822=_bare(r))
-        for i, r in enumerate(rcpt_to, start=1))
+    recipients = _recipients(rcpt_to, ctx, smtp, null_path, defects)
 
+    sink = defect_sink(defects)
     converted = eits(ipm.body)
     domain = originator_822.rpartition("@")[2] or None
     trace = build_trace(fields, ctx, defects, originator=originator, originator_domain=domain,
@@ -327,8 +345,9 @@ def mime_to_x400(data: bytes, mail_from: str, rcpt_to: Sequence[str],
     mts = builder.mts
     content_id = mts.content_identifier or (
         printable_content_id(builder.subject) if builder.subject else None)
-    per_message = (PerMessageIndicators.ALTERNATE_RECIPIENT_ALLOWED  # §5.1.5, H-5
-                   | PerMessageIndicators.CONTENT_RETURN_REQUEST)  # §5.2, H-12
+    per_message = PerMessageIndicators.ALTERNATE_RECIPIENT_ALLOWED  # §5.1.5, H-5
+    if smtp is None or ret_to_content_return(smtp.ret, sink):  # §5.2, H-12 (R-13 e)
+        per_message |= PerMessageIndicators.CONTENT_RETURN_REQUEST
     if mts.conversion_prohibited:
         per_message |= PerMessageIndicators.IMPLICIT_CONVERSION_PROHIBITED
     envelope = Envelope(
@@ -342,10 +361,49 @@ def mime_to_x400(data: bytes, mail_from: str, rcpt_to: Sequence[str],
         priority=mts.priority or Priority.NORMAL,
         indicators=per_message,
         deferred_delivery_time=mts.deferred_delivery,
-        extensions=_mts_extensions(mts, _correlator(fields), ctx, defects, trace.internal),
+        extensions=_mts_extensions(mts, _envid_correlator(smtp, defects) or _correlator(fields),
+                                   ctx, defects, trace.internal),
     )
     return X400Result(apdu=Message(envelope=envelope, content=_encode(ipm)),
                       defects=tuple(defects))
+
+
+def _recipients(rcpt_to: Sequence[str], ctx: Context, smtp: SmtpEnvelope | None,
+                null_path: bool, defects: list[Defect]) -> tuple[Recipient, ...]:
+    """§4.6.1 (A-24, A-25) per-recipient fields: responsibility, report requests from NOTIFY
+    (App A §3.1, R-11; no NOTIFY = non-delivery reports, the RFC 3461 §4.1 default; a null
+    reverse-path asks for none, so that no report can loop back), the ORCPT as redirection
+    history (App A §3.1); explicit-conversion omitted."""
+    sink = defect_sink(defects)
+    out = []
+    for i, r in enumerate(rcpt_to, start=1):
+        name = ORName(address=ctx.mapper.to_x400(_bare(r), Role.SMTP_RECIPIENT).address)
+        given = smtp.recipient(r) if smtp is not None else None
+        notify = given.notify if given is not None else None
+        if null_path and notify is not None and NEVER not in notify:
+            sink("notary", f"NOTIFY={format_notify(notify)} for {_bare(r)} not mapped: null "
+                 "reverse-path, no reports requested", "RFC 5321 §4.5.5; " + RULE_IN)
+        extensions: tuple[Extension, ...] = ()
+        if given is not None and given.orcpt is not None:
+            redirection = orcpt_to_redirection(given.orcpt, name, ctx.mapper, ctx.now, sink)
+            if redirection is not None and ctx.policy.x400_1984_peer:
+                sink("downgrade", f"redirection history (ORCPT) of {_bare(r)} not sent to "
+                     "an X.400(84) peer", "RFC 2156 App B")
+            elif redirection is not None:
+                extensions = (redirection_extension((redirection,)),)
+        out.append(Recipient(name=name, number=i, rfc822=_bare(r), extensions=extensions,
+                             indicators=notify_to_indicators(notify, null_path=null_path)))
+    return tuple(out)
+
+
+def _envid_correlator(smtp: SmtpEnvelope | None, defects: list[Defect]) -> str | None:
+    """App A §3.1 ENVID (R-11): the content-correlator instead of the §5.1.5 one (H-8), so
+    that a report brings the ENVID back (§5.3.8 Original-Envelope-Id)."""
+    if smtp is None or smtp.envid is None:
+        return None
+    defects.append(Defect("notary", "content-correlator carries the ENVID, not the §5.1.5 "
+                          "heading summary", RULE_IN, lossy=False))
+    return envid_to_correlator(smtp.envid)
 
 
 def _encode(ipm: IPM) -> bytes:
