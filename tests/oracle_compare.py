@@ -120,7 +120,7 @@ def _cmp(t: Any, ours: Any, theirs: Any, path: str, out: list[str]) -> None:  # 
     elif isinstance(ours, bytes | bytearray):
         ours = bytes(ours)
         if isinstance(theirs, dict) and ("hex" in theirs or "ber" in theirs):
-            their_bytes = bytes.fromhex(theirs.get("hex") or theirs["ber"])
+            their_bytes = bytes.fromhex(theirs["hex"] if "hex" in theirs else theirs["ber"])
             if their_bytes != ours:
                 out.append(f"{path}: octets {ours.hex()[:60]} vs {their_bytes.hex()[:60]}")
         elif isinstance(theirs, str) and _TIME.match(ours):

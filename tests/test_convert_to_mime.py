@@ -326,6 +326,8 @@ def test_full_sample_every_body_part(lenient: Context) -> None:  # P-8 P-12 P-14
     assert ftbp.get_filename() == "report.pdf" and ftbp.get_content_disposition() == "attachment"
     assert ftbp["Content-Disposition"].params["size"] == "56"
     assert ftbp.get_content() == b"%PDF-1.4 fake\n" * 4
+    assert ftbp["Content-Description"] == "Quarterly report"  # §2.3.2 user-visible-string
+    assert ftbp["Content-Language"] == "en"  # §2.3.2 rfc-822-field extension
     assert parts[13]["Content-ID"] == "<dot@example>" and parts[13].get_content() == (
         b"\x89PNG\r\n\x1a\n")
     inner = parts[7].get_payload(0)
@@ -624,6 +626,115 @@ def test_ftbp_non_ascii_filename(ctx: Context) -> None:  # P-4 (RFC 2231)
     assert msg.get_filename() == "Grüße.txt"
     assert msg["Content-Disposition"].params["modification-date"] == (  # UTC in FTBP
         "Tue, 01 Dec 2026 11:00:00 +0000")
+
+
+def ftbp_defects(ctx: Context, bp: FileTransferBodyPart) -> tuple[
+        email.message.EmailMessage, tuple[Defect, ...]]:
+    return convert(ctx, IPM(heading=Heading(this_ipm=IPMIdentifier(local="1")), body=(bp,)))
+
+
+def test_ftbp_typed_parameters(ctx: Context) -> None:  # P-4 (§2.3.2), P-9 (§6.4)
+    msg, defects = ftbp_defects(ctx, FileTransferBodyPart(
+        data=b"\x00\x01", filename="a.bin", application_reference="1.2.840.1.113694.2.2.1.1",
+        description="Grüße vom Gateway", related_message=IPMIdentifier(local="p1(a)ex.com"),
+        headers=("Content-Language: de", "X-Note: kept")))
+    assert msg.get_content_type() == "application/octet-stream"  # §6.4 old EMA draft OID
+    assert msg["Content-Description"] == "Grüße vom Gateway"  # §2.3.1 (1) encoded-words
+    assert msg["Content-ID"] == "<p1@ex.com>"
+    assert msg["Content-Language"] == "de" and msg["X-Note"] == "kept"
+    assert msg.get_content() == b"\x00\x01"
+    assert not [d for d in defects if d.kind in ("parameters-discarded", "header-discarded")]
+
+
+def test_ftbp_description_encoded_words(ctx: Context) -> None:  # P-4 (§2.3.1 (1))
+    result = x400_to_mime(Message(envelope=envelope(rfc822("r@y.example")), content=(
+        encode_content(IPM(heading=Heading(this_ipm=IPMIdentifier(local="1")), body=(
+            FileTransferBodyPart(data=b"x", description="Grüße"),))))), ctx)
+    assert b"Content-Description: =?utf-8?q?Gr=C3=BC=C3=9Fe?=" in result.message
+
+
+def test_ftbp_other_application_reference(ctx: Context) -> None:  # P-9 (RFC 2157 §3.3)
+    msg, _ = ftbp_defects(ctx, FileTransferBodyPart(
+        data=b"\xd0\xcf", filename="doc.doc", application_reference="1.2.840.113556.4.2"))
+    assert msg.get_content_type() == "application/x-ftbp.1.2.840.113556.4.2"
+    assert msg.get_filename() == "doc.doc" and msg.get_content() == b"\xd0\xcf"
+
+
+def test_ftbp_compression_encapsulated(ctx: Context) -> None:  # P-9 (§3.3 fall-back)
+    from bridge.codec import asn1
+
+    other = asn1.encode("FileTransferParameters", {"compression": {
+        "compression-algorithm-id": "1.2.3", "compression-algorithm-param": b"\x05\x00"}})
+    msg, defects = ftbp_defects(ctx, FileTransferBodyPart(
+        data=b"zz", filename="a.z", other_parameters=Opaque(ber=other)))
+    assert msg.get_content_type() == "application/x400-bp"
+    assert msg["Content-Type"].params["bp-type"] == "2.6.1.4.12"
+    assert any(d.kind == "encapsulated" and "compression" in d.detail for d in defects)
+
+
+def test_ftbp_other_parameters_discarded_named(ctx: Context) -> None:  # §2.3.3
+    from bridge.codec import asn1
+
+    other = asn1.encode("FileTransferParameters", {"environment": {
+        "operating-system": "1.2.3"}})
+    msg, defects = ftbp_defects(ctx, FileTransferBodyPart(
+        data=b"zz", filename="a.z", application_reference="2.16.840.1.113694.2.2.1.1",
+        other_parameters=Opaque(ber=other)))
+    assert msg.get_content_type() == "application/octet-stream"
+    assert any(d.kind == "parameters-discarded" and "environment" in d.detail
+               for d in defects)
+
+
+def test_ftbp_structural_headers_not_restored(ctx: Context) -> None:  # §2.3.2, P-7
+    msg, defects = ftbp_defects(ctx, FileTransferBodyPart(
+        data=b"zz", filename="a.z", description="d", headers=(
+            "Content-Type: text/html", "Content-Transfer-Encoding: 8bit",
+            "Content-Description: second", "Content-Base: x")))
+    assert msg.get_content_type() == "application/octet-stream"
+    assert msg.get_all("Content-Description") == ["d"]
+    assert msg["Content-Base"] == "x" and msg["Content-Transfer-Encoding"] == "base64"
+    assert sum(d.kind == "header-discarded" for d in defects) == 3
+
+
+def test_ftbp_mime_encapsulation(ctx: Context) -> None:  # P-6 (a) reversed (§3.1.1)
+    msg, _ = ftbp_defects(ctx, FileTransferBodyPart(
+        data=b"<p>Hi</p>\r\n", application_reference="1.3.6.1.7.1.2.1.5",
+        headers=("Content-Type: text/html; charset=us-ascii",
+                 "Content-Transfer-Encoding: base64", "Content-Language: en")))
+    assert msg.get_content_type() == "text/html" and msg.get_content_charset() == "us-ascii"
+    assert msg["Content-Transfer-Encoding"] is None  # recomputed: the text is 7bit
+    assert msg["Content-Language"] == "en" and msg.get_content() == "<p>Hi</p>\r\n"
+    assert msg.get_content_disposition() == "attachment"
+
+
+def test_ftbp_mime_encapsulation_own_disposition(ctx: Context) -> None:  # §3.1.1
+    msg, defects = ftbp_defects(ctx, FileTransferBodyPart(
+        data=b"x", application_reference="1.3.6.1.7.1.2.1.5", filename="ignored.txt",
+        headers=("Content-Type: text/plain", "Content-Disposition: inline")))
+    assert msg.get_content_type() == "text/plain"
+    assert msg.get_all("Content-Disposition") == ["inline"]  # the encapsulated header wins
+
+
+def test_ftbp_parameters_survive_mime_and_back(ctx: Context) -> None:  # P-4 both ways
+    from bridge.convert.to_x400 import mime_to_x400
+
+    bp = FileTransferBodyPart(
+        data=b"\x00\x01", filename="a.bin", application_reference="1.2.840.113556.4.2",
+        description="Quarterly", related_message=IPMIdentifier(local="p1(a)ex.com"),
+        headers=("Content-Language: de",), size=2)
+    result = x400_to_mime(Message(envelope=envelope(rfc822("r@y.example")), content=(
+        encode_content(IPM(heading=Heading(this_ipm=IPMIdentifier(local="1")),
+                           body=(bp,))))), ctx)
+    back = mime_to_x400(result.message, result.mail_from, list(result.rcpt_to), ctx)
+    assert isinstance(back.apdu, Message)
+    ipm = decode_content(back.apdu.content)
+    assert isinstance(ipm, IPM)
+    (got,) = ipm.body
+    assert isinstance(got, FileTransferBodyPart)
+    assert (got.data, got.filename, got.application_reference, got.description,
+            got.related_message, got.headers, got.size) == (
+        bp.data, bp.filename, bp.application_reference, bp.description,
+        bp.related_message, bp.headers, bp.size)
 
 
 def test_bp14_content_type_policy(ctx: Context) -> None:  # P-14

@@ -22,7 +22,7 @@ from bridge.convert.policy import RFC2156, STRICT
 from bridge.convert.result import X400Result
 from bridge.convert.to_x400 import BoundsError, ConversionError, LoopError, mime_to_x400
 from bridge.convert.vocab import EIT_MIXER
-from bridge.convert.x400_bodies import ftbp_parameters, split_multipart
+from bridge.convert.x400_bodies import split_multipart
 from bridge.convert.x400_heading import truncate_safely
 from bridge.convert.x400_trace import parse_x400_received
 from bridge.errors import BridgeError
@@ -37,6 +37,7 @@ from bridge.model import (
     GlobalDomainIdentifier,
     IA5TextBodyPart,
     Importance,
+    IPMIdentifier,
     Message,
     MessageBodyPart,
     MimeBodyPart,
@@ -410,7 +411,12 @@ def test_nested_sample() -> None:  # P-4, P-12 (6.4-6.6), P-14
     assert ftbp.filename == "report.bin"  # directories stripped
     assert ftbp.data == b"\x00\x01\x02\x03\x04" and ftbp.size == 5
     assert ftbp.modified == datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
-    params = asn1.decode("FileTransferParameters", ftbp.other_parameters.ber)  # type: ignore
+    assert ftbp.application_reference == "2.16.840.1.113694.2.2.1.1"  # §6.4 EMA unknown
+    assert ftbp.description == "The report"  # §2.3.2 first user-visible-string
+    assert ftbp.related_message is None and ftbp.headers == ()
+    assert ftbp.other_parameters is None  # everything is in the typed fields
+    params = asn1.decode("FileTransferParameters",
+                         encode_body_part_params(ftbp))
     assert params["environment"]["application-reference"] == (
         "registered-identifier", "2.16.840.1.113694.2.2.1.1")
     assert params["environment"]["user-visible-string"] == [b"The report"]
@@ -449,12 +455,74 @@ def test_x400_1984_downgrade() -> None:  # D-1, H-2
     assert ipm.heading.extensions is None
 
 
+def encode_body_part_params(b: FileTransferBodyPart) -> bytes:
+    """The FileTransferParameters BER the codec sends for ``b``."""
+    from bridge.codec.p22ext import extended_body_part_to
+
+    value = extended_body_part_to(b)["parameters"]["value"]
+    assert isinstance(value, bytes)
+    return value
+
+
 def test_split_multipart_and_ftbp_parameters() -> None:
     assert split_multipart(b"pre\r\n--b\r\nA\r\n--b\r\nB\r\n--b--\r\n", "b") == [b"A", b"B"]
     assert split_multipart(b"no delimiters", "b") is None
-    raw = ftbp_parameters("d", ("X-A: 1",)).ber
+    raw = encode_body_part_params(FileTransferBodyPart(
+        data=b"", description="d", headers=("X-A: 1",)))
     assert asn1.decode("FileTransferParameters", raw)["extensions"] == [
         {"type": RFC822_FIELD, "value": asn1.encode("RFC822FieldList", ["X-A: 1"])}]
+
+
+FTBP_HEAD = (MIME + "Content-Type: application/octet-stream\n"
+             "Content-Disposition: inline; filename=a.bin; size=3;\n"
+             " creation-date=\"Wed, 1 May 2024 08:00:00 +0000\"\n"
+             "Content-ID: <part1@example.com>\nContent-Description: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\n"
+             "Content-Language: de\nContent-Transfer-Encoding: base64")
+
+
+def test_ftbp_parameters_typed() -> None:  # P-4 (RFC 2157 §2.3.2, §2.3.3)
+    _, _, ipm = convert(FTBP_HEAD, "AAEC\n")
+    (ftbp,) = ipm.body
+    assert isinstance(ftbp, FileTransferBodyPart)
+    assert ftbp.application_reference == "2.16.840.1.113694.2.2.1.1"
+    assert ftbp.filename == "a.bin" and ftbp.size == 3 and ftbp.data == b"\x00\x01\x02"
+    assert ftbp.created == datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
+    assert ftbp.description == "Grüße"  # Latin-1 GraphicString, encoded-words undone
+    assert ftbp.related_message == IPMIdentifier(local="part1(a)example.com")  # Content-ID
+    assert ftbp.headers == ("Content-Language: de",)  # C-D, C-ID, C-Desc are not repeated
+    assert ftbp.other_parameters is None
+    params = asn1.decode("FileTransferParameters", encode_body_part_params(ftbp))
+    (rsf,) = params["related-stored-file"]
+    assert rsf["relationship"] == ("descriptive-relationship", b"Internet MIME Body Part")
+    assert rsf["file-identifier"] == ("cross-reference", {
+        "application-cross-reference": b"",
+        "message-reference": {"user-relative-identifier": "part1(a)example.com"}})
+    assert params["environment"]["user-visible-string"] == ["Grüße".encode("latin-1")]
+
+
+def test_ftbp_content_id_not_a_msg_id_kept_as_header() -> None:  # P-4
+    _, _, ipm = convert(MIME + "Content-Type: application/octet-stream; name=x.bin\n"
+                        "Content-ID: not an id\nContent-Transfer-Encoding: base64", "AAEC\n")
+    (ftbp,) = ipm.body
+    assert isinstance(ftbp, FileTransferBodyPart) and ftbp.filename == "x.bin"  # §6.4 name
+    assert ftbp.related_message is None and ftbp.headers == ("Content-ID: not an id",)
+
+
+def test_x_ftbp_application_reference() -> None:  # P-9 reversed (RFC 2157 §3.3)
+    _, _, ipm = convert(MIME + "Content-Type: application/x-ftbp.1.2.840.113556.4.2\n"
+                        "Content-Disposition: attachment; filename=doc.bin\n"
+                        "Content-Transfer-Encoding: base64", "AAEC\n")
+    (ftbp,) = ipm.body
+    assert isinstance(ftbp, FileTransferBodyPart)
+    assert ftbp.application_reference == "1.2.840.113556.4.2"
+    assert ftbp.filename == "doc.bin" and ftbp.data == b"\x00\x01\x02"
+
+
+def test_x_ftbp_without_oid_is_bp15() -> None:  # §3.3: the subtype must be OID digits
+    _, _, ipm = convert(MIME + "Content-Type: application/x-ftbp.word\n"
+                        "Content-Transfer-Encoding: base64", "AAEC\n")
+    (part,) = ipm.body
+    assert isinstance(part, MimeBodyPart) and part.content_type == "application/x-ftbp.word"
 
 
 # ------------------------------------------------------------------------------ robustness

@@ -33,6 +33,7 @@ from bridge.model.ipm import (
     G3FacsimileBodyPart,
     GeneralTextBodyPart,
     IA5TextBodyPart,
+    IPMIdentifier,
     IPMSExtension,
     MessageBodyPart,
     MimeBodyPart,
@@ -126,9 +127,10 @@ def _general_text_to(b: GeneralTextBodyPart) -> tuple[Any, Any]:
     return list(regs), charsets.iso2022_encode(b.text, regs)
 
 
-_FT_TYPED = ("contents-type", "file-attributes")
 _FT_ATTR_TYPED = ("pathname", "date-and-time-of-creation", "date-and-time-of-last-modification",
                   "date-and-time-of-last-read-access", "object-size")
+#: RFC 2157 §2.3.2 related-stored-file descriptive-relationship marking a Content-ID
+FTBP_CONTENT_ID_MARKER = b"Internet MIME Body Part"
 
 
 def _date_attr(attrs: dict[str, Any], key: str) -> Any:
@@ -136,6 +138,77 @@ def _date_attr(attrs: dict[str, Any], key: str) -> Any:
     if v is None or v[0] != "actual-values":
         return None
     return decode_generalizedtime(v[1])
+
+
+def _is_content_id(item: dict[str, Any]) -> bool:
+    """A related-stored-file element in the RFC 2157 §2.3.2 Content-ID form."""
+    kind, xref = item["file-identifier"]
+    return (kind == "cross-reference"
+            and item.get("relationship") == ("descriptive-relationship",
+                                             FTBP_CONTENT_ID_MARKER)
+            and xref.get("application-cross-reference") == b""
+            and "message-reference" in xref and "body-part-reference" not in xref)
+
+
+def _take_related(params: dict[str, Any]) -> IPMIdentifier | None:
+    """Pop the first Content-ID related-stored-file element (§2.3.2) from ``params``."""
+    from bridge.codec import p22
+
+    items = list(params.get("related-stored-file", ()))
+    for i, item in enumerate(items):
+        if _is_content_id(item):
+            rest = items[:i] + items[i + 1:]
+            if rest:
+                params["related-stored-file"] = rest
+            else:
+                del params["related-stored-file"]
+            return p22.ipm_id_from(item["file-identifier"][1]["message-reference"])
+    return None
+
+
+def _take_environment(params: dict[str, Any]) -> tuple[str | None, str | None]:
+    """Pop the registered application-reference and the first user-visible-string (§2.3.3)."""
+    env = dict(params.get("environment", {}))
+    app_ref = None
+    ref = env.get("application-reference")
+    if ref is not None and ref[0] == "registered-identifier":
+        app_ref = str(ref[1])
+        del env["application-reference"]
+    description = None
+    strings = list(env.get("user-visible-string", ()))
+    if strings:
+        # GraphicString; Latin-1 keeps every octet (as for the pathname)
+        description = strings[0].decode("latin-1")
+        if strings[1:]:
+            env["user-visible-string"] = strings[1:]
+        else:
+            del env["user-visible-string"]
+    if env:
+        params["environment"] = env
+    else:
+        params.pop("environment", None)
+    return app_ref, description
+
+
+def _take_headers(params: dict[str, Any]) -> tuple[str, ...]:
+    """Pop the first non-empty rfc-822-field extension (RFC 2157 §2.3.2 other headers)."""
+    exts = list(params.get("extensions", ()))
+    for i, ext in enumerate(exts):
+        if ext["type"] != ID_RFC_822_FIELD_LIST or ext.get("value") is None:
+            continue
+        try:
+            fields = tuple(asn1.decode("RFC822FieldList", ext["value"]))
+        except DecodeError:
+            continue
+        if not fields:
+            continue
+        rest = exts[:i] + exts[i + 1:]
+        if rest:
+            params["extensions"] = rest
+        else:
+            del params["extensions"]
+        return fields
+    return ()
 
 
 def _file_transfer(params: dict[str, Any] | None, data: list[dict[str, Any]]) -> BodyPart | None:
@@ -157,15 +230,9 @@ def _file_transfer(params: dict[str, Any] | None, data: list[dict[str, Any]]) ->
         ctype = str(params["contents-type"][1]["document-type-name"])
         del params["contents-type"]
     size = attrs.get("object-size")
-    result = FileTransferBodyPart(
-        data=b"".join(e["encoding"][1] for e in data),
-        data_reference=next(iter(refs)) if refs else None,
-        filename=filename, contents_type=ctype,
-        created=_date_attr(attrs, "date-and-time-of-creation"),
-        modified=_date_attr(attrs, "date-and-time-of-last-modification"),
-        read=_date_attr(attrs, "date-and-time-of-last-read-access"),
-        size=size[1] if size is not None and size[0] == "actual-values" else None,
-    )
+    created = _date_attr(attrs, "date-and-time-of-creation")
+    modified = _date_attr(attrs, "date-and-time-of-last-modification")
+    read = _date_attr(attrs, "date-and-time-of-last-read-access")
     for key in _FT_ATTR_TYPED:
         if key == "pathname" or (key in attrs and attrs[key][0] == "actual-values"):
             attrs.pop(key, None)
@@ -173,23 +240,52 @@ def _file_transfer(params: dict[str, Any] | None, data: list[dict[str, Any]]) ->
         params["file-attributes"] = attrs
     else:
         params.pop("file-attributes", None)
-    if params:
-        from dataclasses import replace
+    related = _take_related(params)
+    app_ref, description = _take_environment(params)
+    headers = _take_headers(params)
+    return FileTransferBodyPart(
+        data=b"".join(e["encoding"][1] for e in data),
+        data_reference=next(iter(refs)) if refs else None,
+        filename=filename, contents_type=ctype, created=created, modified=modified, read=read,
+        size=size[1] if size is not None and size[0] == "actual-values" else None,
+        application_reference=app_ref, description=description, related_message=related,
+        headers=headers,
+        other_parameters=(Opaque(ber=asn1.encode("FileTransferParameters", params))
+                          if params else None))
 
-        result = replace(result, other_parameters=Opaque(
-            ber=asn1.encode("FileTransferParameters", params)))
-    return result
+
+def _graphic_octets(text: str, what: str) -> bytes:
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError:
+        raise EncodeError(f"FTBP {what} {text!r} is not Latin-1") from None
 
 
 def _file_transfer_to(b: FileTransferBodyPart) -> tuple[Any, Any]:
+    """Model -> FileTransferParameters: ``other_parameters`` with the typed fields merged in
+    (each typed element goes first in its SET OF / SEQUENCE OF, where decoding takes it)."""
+    from bridge.codec import p22
+
     params: dict[str, Any] = (asn1.decode("FileTransferParameters", b.other_parameters.ber)
                               if b.other_parameters is not None else {})
+    if b.related_message is not None:
+        params["related-stored-file"] = [
+            {"file-identifier": ("cross-reference", {
+                "application-cross-reference": b"",
+                "message-reference": p22.ipm_id_to(b.related_message)}),
+             "relationship": ("descriptive-relationship", FTBP_CONTENT_ID_MARKER)},
+            *params.get("related-stored-file", ())]
+    env: dict[str, Any] = dict(params.get("environment", {}))
+    if b.application_reference is not None:
+        env["application-reference"] = ("registered-identifier", b.application_reference)
+    if b.description is not None:
+        env["user-visible-string"] = [_graphic_octets(b.description, "description"),
+                                      *env.get("user-visible-string", ())]
+    if env:
+        params["environment"] = env
     attrs: dict[str, Any] = dict(params.get("file-attributes", {}))
     if b.filename is not None:
-        try:
-            name = b.filename.encode("latin-1")
-        except UnicodeEncodeError:
-            raise EncodeError(f"FTBP file name {b.filename!r} is not Latin-1") from None
+        name = _graphic_octets(b.filename, "file name")
         attrs["pathname"] = ("incomplete-pathname", name.split(b"/"))
     for key, value in (("date-and-time-of-creation", b.created),
                        ("date-and-time-of-last-modification", b.modified),
@@ -202,6 +298,11 @@ def _file_transfer_to(b: FileTransferBodyPart) -> tuple[Any, Any]:
         params["file-attributes"] = attrs
     if b.contents_type is not None:
         params["contents-type"] = ("document-type", {"document-type-name": b.contents_type})
+    if b.headers:
+        params["extensions"] = [
+            {"type": ID_RFC_822_FIELD_LIST,
+             "value": asn1.encode("RFC822FieldList", list(b.headers))},
+            *params.get("extensions", ())]
     ext: dict[str, Any] = {"encoding": ("octet-aligned", b.data)}
     if b.data_reference is not None:
         ext = {"direct-reference": b.data_reference, **ext}

@@ -26,8 +26,16 @@ from bridge.codec.p22ext import (
     ID_HEX_MULTIPART_MESSAGE_V2,
     ID_MIME_BP_DATA,
 )
-from bridge.convert.mime_headers import Header, Run, date, delivery_headers, heading_headers
+from bridge.convert.mime_headers import (
+    Header,
+    Run,
+    date,
+    delivery_headers,
+    encoded_words,
+    heading_headers,
+)
 from bridge.errors import BridgeError
+from bridge.mapping.msgid import ipm_id_to_msgid
 from bridge.model.ipm import (
     IPM,
     BilaterallyDefinedBodyPart,
@@ -196,23 +204,66 @@ def _bilateral(run: Run, bp: BodyPart) -> Entity:
     return leaf(run.ctx.policy.bp14_content_type, bp.data)
 
 
+#: RFC 2157 §6.4 EMA unknown attachment (and the earlier drafts' OID): application/octet-stream
 _EMA_UNKNOWN = ("2.16.840.1.113694.2.2.1.1", "1.2.840.1.113694.2.2.1.1")
+#: RFC 2157 §3.1.1 FTBP encapsulating a MIME body part: its Content-Type is in the headers
+ID_MIME_FTBP_DATA = "1.3.6.1.7.1.2.1.5"
 _FTAM_3 = "1.0.8571.5.3"  # ISO 8571 FTAM-3 unstructured binary document type
+#: FileTransferParameters components whose presence makes the §3.3 mapping fail
+_FTBP_IMPORTANT = ("compression",)
+
+
+def ftbp_content_type(bp: FileTransferBodyPart) -> str:
+    """§6.4: the EMA unknown attachment (or no application-reference) is
+    application/octet-stream; §3.3: any other registered OID gives
+    ``application/x-ftbp.<OID digits>``; §3.1.1: id-mime-ftbp-data carries its own."""
+    ref = bp.application_reference
+    if ref is None or ref in _EMA_UNKNOWN:
+        return "application/octet-stream"
+    if ref == ID_MIME_FTBP_DATA:
+        for line in bp.headers:
+            name, sep, value = line.partition(":")
+            if sep and name.strip().lower() == "content-type" and value.strip().isascii():
+                return " ".join(value.split())
+        return "application/octet-stream"
+    return f"application/x-ftbp.{ref}"
+
+
+def _ftbp_unmapped(bp: FileTransferBodyPart) -> list[str]:
+    """The names of the FileTransferParameters components outside the §2.3.3 set."""
+    from bridge.codec import asn1
+
+    if bp.other_parameters is None:
+        return []
+    try:
+        params = asn1.decode("FileTransferParameters", bp.other_parameters.ber)
+    except BridgeError:
+        return ["(undecodable parameters)"]
+    return sorted(params)
 
 
 def _file_transfer(run: Run, bp: BodyPart) -> Entity:
-    """§2.3, §6.4: FTBP -> application/octet-stream with Content-Disposition: attachment;
-    filename (RFC 2231 when not ASCII), the dates (quoted 822 date-time) and size.  Other
-    contents types than unstructured-binary are encapsulated (§3.3)."""
+    """§2.3, §3.3, §6.4: FTBP -> application/octet-stream (EMA unknown attachment) or
+    application/x-ftbp.<OID>, with Content-Disposition: attachment; filename (RFC 2231 when
+    not ASCII), the dates (quoted 822 date-time) and size; Content-Description from the first
+    user-visible-string (encoded-words, §2.3.1 (1)); Content-ID from the related-stored-file
+    message-reference; the rfc-822-field extension's headers restored.  Other contents types
+    than unstructured-binary, or important unmappable parameters, are encapsulated (§3.3)."""
     assert isinstance(bp, FileTransferBodyPart)
     if bp.contents_type not in (None, _FTAM_3):
         run.defect("encapsulated", f"FTBP contents-type {bp.contents_type} is not "
                    "unstructured-binary", f"{P2157} §3.3", lossy=False)
         return encapsulate(run, bp)
-    if bp.other_parameters is not None:
+    unmapped = _ftbp_unmapped(bp)
+    important = [p for p in unmapped if p in _FTBP_IMPORTANT]
+    if important:
+        run.defect("encapsulated", f"FTBP parameters {', '.join(important)} cannot be "
+                   "mapped", f"{P2157} §3.3", lossy=False)
+        return encapsulate(run, bp)
+    if unmapped:
         run.defect("parameters-discarded", "FTBP parameters outside the EMA limited set "
-                   "(application-reference, user-visible-string, related-stored-file, ...)",
-                   f"{P2157} §2.3.3")
+                   f"({', '.join(unmapped)})", f"{P2157} §2.3.3")
+    ctype = ftbp_content_type(bp)
     disposition = "attachment"
     if bp.filename is not None:
         disposition += param("filename", bp.filename)
@@ -222,8 +273,30 @@ def _file_transfer(run: Run, bp: BodyPart) -> Entity:
             disposition += f'; {name}="{date(when)}"'
     if bp.size is not None:
         disposition += f"; size={bp.size}"
-    return leaf("application/octet-stream", bp.data,
-                extra=[("Content-Disposition", disposition)])
+    encapsulating = bp.application_reference == ID_MIME_FTBP_DATA
+    own = {line.partition(":")[0].strip().lower() for line in bp.headers}
+    # §3.1.1: an encapsulated MIME body part's own Content-Disposition is its header
+    extra: list[Header] = ([] if encapsulating and "content-disposition" in own
+                           else [("Content-Disposition", disposition)])
+    if bp.description is not None:
+        text = " ".join(bp.description.split())
+        ok = text.isascii() and text.isprintable()
+        extra.append(("Content-Description", text if ok else encoded_words(text)))
+    if bp.related_message is not None:
+        extra.append(("Content-ID", ipm_id_to_msgid(bp.related_message)))
+    made = {name.lower() for name, _ in extra}
+    for line in bp.headers:
+        name, sep, value = line.partition(":")
+        key = name.lower().strip()
+        if encapsulating and key == "content-type":
+            continue  # §3.1.1: already the entity's type
+        if not sep or not name or not line.isascii() or key in _MIME_OWN or key in made:
+            run.defect("header-discarded", f"FTBP rfc-822-field {line!r}", f"{P2157} §2.3.2",
+                       lossy=key not in _MIME_OWN and key not in made)
+            continue
+        extra.append((name.strip(), value.strip()))
+    major = ctype.split("/")[0].lower()
+    return leaf(ctype, bp.data, text=encapsulating and major == "text", extra=extra)
 
 
 _MIME_OWN = ("content-type", "content-transfer-encoding", "mime-version")

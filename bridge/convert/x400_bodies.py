@@ -49,9 +49,8 @@ from bridge.convert.x400_heading import (
     parse_date,
     unfold,
 )
-from bridge.mapping.msgid import msgid_to_ipm_id
+from bridge.mapping.msgid import is_msg_id, msgid_to_ipm_id
 from bridge.model.charsets import CharsetError, general_text_charsets, iso2022_encode
-from bridge.model.common import Opaque
 from bridge.model.ipm import (
     IPM,
     BilaterallyDefinedBodyPart,
@@ -69,6 +68,9 @@ from bridge.model.ipm import (
 
 #: RFC 2157 §6.4 EMA MAWG unknown attachment (FTBP application-reference)
 EMA_UNKNOWN_ATTACHMENT = "2.16.840.1.113694.2.2.1.1"
+#: RFC 2157 §3.3 MIME type of an FTBP with another application-reference: prefix + OID
+X_FTBP_PREFIX = "application/x-ftbp."
+_OID = re.compile(r"[0-2](?:\.(?:0|[1-9][0-9]*))+")
 #: ISO 8571-2 FTAM unstructured-binary abstract syntax {1 0 8571 2 4}: the EXTERNAL
 #: direct-reference of FileTransferData holding plain octets
 FTAM_UNSTRUCTURED_BINARY = "1.0.8571.2.4"
@@ -163,46 +165,6 @@ def raw_of(entity: Message) -> bytes:
         return entity.as_bytes(policy=compat32)
     except Exception:  # the generator is fallible on damaged input
         return b""
-
-
-# ------------------------------------------------------------------------------ small BER
-
-
-def _tlv(tag: int, content: bytes) -> bytes:
-    n = len(content)
-    if n < 0x80:
-        return bytes([tag, n]) + content
-    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes([tag, 0x80 | len(size)]) + size + content
-
-
-def _oid(dotted: str) -> bytes:
-    arcs = [int(a) for a in dotted.split(".")]
-    out = bytearray()
-    for arc in [arcs[0] * 40 + arcs[1], *arcs[2:]]:
-        chunk = [arc & 0x7F]
-        arc >>= 7
-        while arc:
-            chunk.append(0x80 | (arc & 0x7F))
-            arc >>= 7
-        out += bytes(reversed(chunk))
-    return bytes(out)
-
-
-def ftbp_parameters(description: str | None, fields: tuple[str, ...]) -> Opaque:
-    """The FileTransferParameters components the model has no field for (X.420 §7.4.12,
-    IMPLICIT TAGS): environment [2] {application-reference [0] {registered-identifier [0]
-    EMA unknown attachment}, user-visible-string [3] {GraphicString}} (RFC 2157 §2.3.2
-    Content-Description) and extensions [5] {rfc-822-field} (§2.3.2 other headers)."""
-    env = _tlv(0xA0, _tlv(0x80, _oid(EMA_UNKNOWN_ATTACHMENT)))
-    if description is not None:
-        env += _tlv(0xA3, _tlv(0x19, description.encode("latin-1")))
-    content = _tlv(0xA2, env)
-    if fields:
-        field_list = _tlv(0x30, b"".join(_tlv(0x16, f.encode("ascii")) for f in fields))
-        ext = _tlv(0x30, _tlv(0x06, _oid(ID_RFC_822_FIELD_LIST)) + field_list)
-        content += _tlv(0xA5, ext)
-    return Opaque(ber=_tlv(0x30, content))
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -385,6 +347,8 @@ class BodyConverter:
         handler = self.registry.get(ctype)
         if handler is None and ctype.startswith("multipart/"):
             handler = self.registry["multipart/"]
+        if handler is None and ctype.startswith(X_FTBP_PREFIX):
+            handler = self.x_ftbp
         if handler is None or self.depth >= MAX_DEPTH:
             handler = self.harpoon if self.downgrade else self.mime
         self.depth += 1
@@ -470,14 +434,33 @@ class BodyConverter:
                             "(BilaterallyDefined has none)", "RFC 2157 §6.3")
             self.lost_headers(part, "bilaterally-defined")
             return BilaterallyDefinedBodyPart(data=data)
-        return self.ftbp(part, data, name)
+        return self.ftbp(part, data, name, EMA_UNKNOWN_ATTACHMENT)
 
-    def ftbp(self, part: Message, data: bytes, name: str) -> FileTransferBodyPart:
-        """RFC 2157 §2.3 EMA FTBP parameters."""
-        filename, encoded = _graphic(name)
-        if encoded:
-            self.defect("charset", "file name carried as RFC 2047 encoded-words",
-                        "RFC 2157 §2.3.1", lossy=False)
+    def x_ftbp(self, part: Message, raw: bytes) -> BodyPart:
+        """RFC 2157 §3.3 reversed: application/x-ftbp.<OID digits> -> an FTBP whose
+        environment.application-reference is that OID, parameters per §2.3."""
+        oid = part.get_content_type()[len(X_FTBP_PREFIX):]
+        if self.downgrade or not _OID.fullmatch(oid):
+            if not self.downgrade:
+                self.defect("encapsulated", f"{part.get_content_type()}: not an OID",
+                            "RFC 2157 §3.3", lossy=False)
+            return self.harpoon(part, raw) if self.downgrade else self.mime(part, raw)
+        raw_name = part.get_filename()
+        name = safe_filename(str(raw_name)) if raw_name else None
+        return self.ftbp(part, self.payload(part), name, oid)
+
+    def ftbp(self, part: Message, data: bytes, name: str | None,
+             app_ref: str) -> FileTransferBodyPart:
+        """RFC 2157 §2.3 EMA FTBP parameters (§2.3.3 summary): application-reference
+        ``app_ref``; Content-ID -> related-stored-file message-reference, Content-Description
+        -> the first user-visible-string, Content-Disposition filename / dates / size ->
+        file-attributes, every other header -> the rfc-822-field extension."""
+        filename = None
+        if name is not None:
+            filename, encoded = _graphic(name)
+            if encoded:
+                self.defect("charset", "file name carried as RFC 2047 encoded-words",
+                            "RFC 2157 §2.3.1", lossy=False)
         cd = part.get("Content-Disposition")
         params = getattr(cd, "params", {}) if cd is not None else {}
         dates = {}
@@ -491,19 +474,23 @@ class BodyConverter:
         size = len(data)
         if str(params.get("size", "")).isdigit():
             size = int(str(params["size"]))
-        description = None
+        description: str | None = None
+        related: IPMIdentifier | None = None
         fields: list[str] = []
         for key, value in part.raw_items():
             low = key.lower()
-            if low == "content-description":
+            if low == "content-description" and description is None:
                 description = _graphic(_header_text(unfold(decode_raw(str(value)))))[0]
+            elif low == "content-id" and related is None and is_msg_id(
+                    unfold(decode_raw(str(value)))):
+                related = msgid_to_ipm_id(unfold(decode_raw(str(value))))
             elif low not in _STRUCTURAL and low != "content-disposition":
                 fields.append(ia5_field(key, str(value), self.defects))
         return FileTransferBodyPart(
             data=data, data_reference=FTAM_UNSTRUCTURED_BINARY, filename=filename,
             created=dates.get("creation-date"), modified=dates.get("modification-date"),
-            read=dates.get("read-date"), size=size,
-            other_parameters=ftbp_parameters(description, tuple(fields)))
+            read=dates.get("read-date"), size=size, application_reference=app_ref,
+            description=description, related_message=related, headers=tuple(fields))
 
     def mime(self, part: Message, raw: bytes) -> BodyPart:
         """RFC 2157 §3.1.2 BP15: type, parameters (quoting kept), other headers, the

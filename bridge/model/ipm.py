@@ -186,6 +186,18 @@ class FileTransferBodyPart:
     direct-reference ``data_reference``); the attributes a MIME mapping uses are typed fields;
     every other FileTransferParameters component is kept in ``other_parameters`` (the BER of a
     FileTransferParameters value holding just those components), so nothing is lost.
+
+    The RFC 2157 §2.3.3 EMA elements:
+
+    * ``application_reference`` -- environment.application-reference.registered-identifier
+      (the OID that selects the mapping, §3.3, §6.4);
+    * ``description`` -- the first environment.user-visible-string (Content-Description);
+      further strings stay in ``other_parameters``;
+    * ``related_message`` -- the message-reference of the related-stored-file element that
+      §2.3.2 marks as "Internet MIME Body Part" (cross-reference with a null
+      application-cross-reference and no body-part-reference): the Content-ID;
+    * ``headers`` -- the rfc-822-field extension in FileTransferParameters.extensions
+      ("Other RFC-822 headers"; ``()`` when absent).
     """
 
     data: bytes
@@ -196,6 +208,10 @@ class FileTransferBodyPart:
     modified: datetime | None = None
     read: datetime | None = None
     size: int | None = None
+    application_reference: str | None = None
+    description: str | None = None
+    related_message: IPMIdentifier | None = None
+    headers: tuple[str, ...] = ()
     other_parameters: Opaque | None = None
 
 
