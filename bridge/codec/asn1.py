@@ -19,7 +19,8 @@ Values are asn1tools' plain values -- fine inside the codec layer, never beyond 
   INTEGER -> ``int``; ENUMERATED -> the ``str`` name; BOOLEAN -> ``bool``; NULL -> ``None``.
 
 Three small patches of asn1tools are applied here and nowhere else (see
-:func:`_patch_asn1tools`).
+:func:`_patch_asn1tools`), plus two that only speed up its BER encoder (same octets, see
+:func:`_speed_up_encoder`).
 
 Parsing the sources costs ≈0.7 s, compiling the parse tree ≈0.06 s; the parse tree (plain JSON
 data) is cached in the user's cache folder, keyed by a hash of the sources, so a command-line
@@ -109,7 +110,73 @@ def _patch_asn1tools() -> None:
     _ber.get_tag_no_encoding = sort_key
     _ber.Any.decode = any_decode
     _ber.MembersType.decode_content = members_decode
+    _speed_up_encoder()
     _ber._x400bridge_patched = True
+
+
+def _speed_up_encoder() -> None:
+    """Make asn1tools' BER encoder cheaper without changing a single output octet.
+
+    1. ``StandardEncodeMixin.encode`` copies the contents twice (``bytearray(...)`` and
+       ``tag + length + contents``) at every nesting level; append tag, length and contents
+       to the output in place instead.
+    2. ``MembersType.encode_content`` calls ``encode_member`` once per SEQUENCE/SET member,
+       present or not (X.411/X.420 types have many OPTIONAL members); the same logic runs
+       inline, in the same order, with the same errors.
+    3. The commonest nodes, character strings and explicit tags, encode their contents
+       directly rather than through ``encode_content``.
+    """
+    encode_length = _ber.encode_length_definite
+    any_defined_by = _ber.AnyDefinedBy
+    error_with_location = _ber.ErrorWithLocation
+
+    def standard_encode(self: Any, data: Any, encoded: bytearray, values: Any = None) -> None:
+        contents = self.encode_content(data, values=values)
+        if not isinstance(contents, bytes | bytearray):
+            contents = bytearray(contents)
+        length = len(contents)
+        header = self.tag + (bytes((length,)) if length < 128 else encode_length(length))
+        encoded += header
+        encoded += contents
+
+    def members_encode_content(self: Any, data: Any, values: Any = None) -> bytearray:
+        encoded = bytearray()
+        for member in self.root_members:
+            name = member.name
+            if name in data:
+                value = data[name]
+                try:
+                    if isinstance(member, any_defined_by):
+                        member.encode(value, encoded, data)
+                    elif not member.is_default(value):
+                        member.encode(value, encoded)
+                except error_with_location as e:
+                    e.add_location(member)
+                    raise
+            elif not member.optional and not member.has_default():
+                raise _ber.EncodeError(f"{self.__class__.__name__} member '{name}' not "
+                                       f"found in {data}.")
+        if self.additions:
+            self.encode_additions(data, encoded)
+        return encoded
+
+    def string_encode(self: Any, data: Any, encoded: bytearray, values: Any = None) -> None:
+        contents = data.encode(self.ENCODING)
+        length = len(contents)
+        encoded += self.tag + (bytes((length,)) if length < 128 else encode_length(length))
+        encoded += contents
+
+    def explicit_encode(self: Any, data: Any, encoded: bytearray, values: Any = None) -> None:
+        contents = bytearray()
+        self.inner.encode(data, contents)
+        length = len(contents)
+        encoded += self.tag + (bytes((length,)) if length < 128 else encode_length(length))
+        encoded += contents
+
+    _ber.StandardEncodeMixin.encode = standard_encode
+    _ber.StringType.encode = string_encode
+    _ber.ExplicitTag.encode = explicit_encode
+    _ber.MembersType.encode_content = members_encode_content
 
 
 def _cache_dir() -> Path:

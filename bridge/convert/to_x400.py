@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import Message as EmailMessage
 from email.parser import BytesParser
+from typing import Any
 
 from bridge.codec import encode_content
 from bridge.codec.p22ext import ID_ET_FILE_TRANSFER, ID_MIME_BP_DATA
@@ -91,6 +93,38 @@ UB_LOCAL_ID = 32  # X.411 ub-local-id-length
 P2, P22 = 2, 22  # X.411 built-in content types (§5.1.3, H-2)
 _PRIORITY = reverse({int(k): v for k, v in PRIORITY.items()})
 _CORRELATOR_FIELDS = ("subject", "message-id", "date", "to")  # §5.1.5, in this order
+
+
+class _MemoHeaderRegistry(HeaderRegistry):
+    """``email.headerregistry``'s registry, memoising the parse of a raw field value.
+
+    ``policy.default`` builds a header class and runs the header grammar on every ``get``
+    of a field; a conversion asks for Content-Type & co. many times, and most messages carry
+    the same few values.  Parsed headers are immutable (``str`` subclasses with read-only
+    attributes), so one object can serve every equal (name, value).  Only plain ``str``
+    values (what the parser reads) are memoised, at most ``limit`` of them.
+    """
+
+    def __init__(self, limit: int = 4096) -> None:
+        super().__init__()
+        self._limit = limit
+        self._parsed: dict[tuple[str, str], BaseHeader] = {}
+
+    def __call__(self, name: str, value: Any) -> BaseHeader:
+        if type(value) is not str:
+            header: BaseHeader = super().__call__(name, value)
+            return header
+        key = (name, value)
+        header = self._parsed.get(key)  # type: ignore[assignment]
+        if header is None:
+            if len(self._parsed) >= self._limit:
+                self._parsed.clear()
+            header = self._parsed[key] = super().__call__(name, value)
+        return header
+
+
+#: PARSE_POLICY with the memoising header registry (same parse results, computed once)
+_POLICY = PARSE_POLICY.clone(header_factory=_MemoHeaderRegistry())
 
 
 class ConversionError(BridgeError):
@@ -252,7 +286,9 @@ def _correlator(fields: Sequence[tuple[str, str]]) -> str | None:
     for wanted in _CORRELATOR_FIELDS:
         for name, value in fields:
             if name.strip().lower() == wanted:
-                text = "".join(c if c.isascii() else "?" for c in unfold(value).strip())
+                text = unfold(value).strip()
+                if not text.isascii():
+                    text = "".join(c if c.isascii() else "?" for c in text)
                 lines.append(f"{name.strip()}: {text}")
                 break
     if not lines:
@@ -312,7 +348,7 @@ def mime_to_x400(data: bytes, mail_from: str, rcpt_to: Sequence[str],
             mdn_note = Defect("mdn", f"MDN converted as a message: {exc}",
                               "RFC 2156 §4.7.2 (N-3)", lossy=False)
     try:
-        msg = BytesParser(policy=PARSE_POLICY).parsebytes(data)
+        msg = BytesParser(policy=_POLICY).parsebytes(data)
     except Exception as exc:  # the parser records defects; anything raised is a bug there
         raise ConversionError(f"message cannot be parsed: {exc!r}") from exc
     defects = _parser_defects(msg) + ([mdn_note] if mdn_note else [])

@@ -21,7 +21,7 @@ from email import utils as email_utils
 from email.errors import HeaderParseError, ObsoleteHeaderDefect
 from email.header import Header
 from email.policy import default as default_policy
-from typing import TypeVar
+from typing import NamedTuple, Protocol, TypeVar
 
 from bridge.codec.p22ext import ID_HEX, ID_RFC_822_FIELD_LIST
 from bridge.convert.context import Context
@@ -114,6 +114,8 @@ def ia5_field(name: str, value: str, defects: list[Defect]) -> str:
 def _decoded(name: str, value: str) -> str:
     """The field body with RFC 2047 encoded-words decoded (§3.5), unfolded."""
     raw = unfold(decode_raw(value))
+    if "=?" not in raw:  # no encoded-word: the email package would return the text as is
+        return raw
     try:
         return str(default_policy.header_factory(name, raw))
     except Exception:  # the email package's parser is fallible on torture input
@@ -189,6 +191,71 @@ def printable_content_id(subject: str) -> str:
 # ------------------------------------------------------------------------------ addresses
 
 
+class MailboxLike(Protocol):
+    """What :func:`descriptor` reads of a mailbox: ``email``'s ``Mailbox`` token or a
+    :class:`SimpleMailbox`."""
+
+    @property
+    def display_name(self) -> str | None: ...
+
+    @property
+    def comments(self) -> list[str]: ...
+
+    @property
+    def addr_spec(self) -> str: ...
+
+
+class SimpleMailbox(NamedTuple):
+    """A mailbox read by the fast path of :func:`parse_mailboxes`: the values the ``email``
+    package's parser gives for the same text."""
+
+    display_name: str | None
+    comments: list[str]
+    addr_spec: str
+
+
+# The common shapes of an address-list element, ``local@domain`` and ``Some Name
+# <local@domain>``: dot-atoms (RFC 5322 §3.2.3) and a phrase of atoms separated by single
+# spaces, no comments, quotes, routes, groups or literals.  For these the email package's
+# parser yields exactly the display name and addr-spec matched here, without defects (values
+# with RFC 2047 encoded-words, which it decodes even in an addr-spec, take the general path).
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_DOT_ATOM = rf"{_ATEXT}(?:\.{_ATEXT})*"
+_SIMPLE_MAILBOX = re.compile(
+    rf"[ \t]*(?:({_ATEXT}(?: {_ATEXT})*)[ \t]*<({_DOT_ATOM}@{_DOT_ATOM})>"
+    rf"|({_DOT_ATOM}@{_DOT_ATOM}))[ \t]*(?:,|$)")
+
+
+def _simple_mailboxes(value: str) -> list[SimpleMailbox] | None:
+    """The mailboxes of ``value`` when it is a list of simple mailboxes only (see
+    ``_SIMPLE_MAILBOX``), else None."""
+    if "=?" in value:
+        return None  # encoded-words: the email package decodes them
+    out: list[SimpleMailbox] = []
+    pos, end = 0, len(value)
+    match = _SIMPLE_MAILBOX.match
+    while pos < end:
+        m = match(value, pos)
+        if m is None or m.end() == pos:
+            return None
+        name, routed, bare = m.groups()
+        out.append(SimpleMailbox(name, [], routed) if routed is not None
+                   else SimpleMailbox(None, [], bare))
+        pos = m.end()
+        if value[pos - 1] == "," and pos == end:
+            return None  # a trailing comma: the general parser decides
+    return out or None
+
+
+def parse_mailboxes(value: str) -> list[tuple[str | None, list[MailboxLike]]]:
+    """:func:`parse_address_list`, with a fast path for the common simple mailboxes (the
+    general parser costs most of a typical conversion's header mapping)."""
+    simple = _simple_mailboxes(value)
+    if simple is not None:
+        return [(None, [m]) for m in simple]
+    return [(g, list(mbs)) for g, mbs in parse_address_list(value)]
+
+
 def parse_address_list(value: str) -> list[tuple[str | None, list[hvp.Mailbox]]]:
     """822 address-list -> [(group display name or None, mailboxes)]; Invalid if any part
     of it does not parse (§5.1.3: the whole field then goes to the extension)."""
@@ -210,7 +277,7 @@ def parse_address_list(value: str) -> list[tuple[str | None, list[hvp.Mailbox]]]
     return out
 
 
-def descriptor(mailbox: hvp.Mailbox, ctx: Context, defects: list[Defect]) -> ORDescriptor:
+def descriptor(mailbox: MailboxLike, ctx: Context, defects: list[Defect]) -> ORDescriptor:
     """§4.7.1 (A-31): formal-name from the addr-spec (source route removed) by the §4.3.4
     mapping; free-form-name = the phrase and the comments, in order, parentheses kept."""
     parts = [mailbox.display_name] if mailbox.display_name else []
@@ -333,7 +400,7 @@ class HeadingBuilder:
         self.rfc822_fields.append(ia5_field(name, value, self.defects))
 
     def addresses(self, value: str) -> list[tuple[str | None, list[ORDescriptor]]]:
-        groups = parse_address_list(unfold(decode_raw(value)))
+        groups = parse_mailboxes(unfold(decode_raw(value)))
         return [(g, [descriptor(m, self.ctx, self.defects) for m in mbs]) for g, mbs in groups]
 
     def descriptors(self, value: str) -> list[ORDescriptor]:
