@@ -408,3 +408,17 @@ def test_duplicate_smtp_address_keeps_first_parameters() -> None:  # R-11, A-26
     assert result.smtp is not None and result.rcpt_to == ("a@y.example",)
     assert [r.notify for r in result.smtp.recipients] == [frozenset({"SUCCESS", "FAILURE"})]
     assert any(d.kind == "notary" for d in result.defects)
+
+
+def test_dsn_envelope_is_null_path_notify_never() -> None:  # R-1
+    """RFC 3461 §6.1: a DSN is sent from <> with NOTIFY=NEVER and without RET."""
+    from bridge import samples
+    from bridge.convert.reports import report_to_dsn
+    from tests.test_convert_reports import gateway_context
+
+    result = report_to_dsn(samples.report(), gateway_context())
+    assert result.mail_from == "" and result.smtp is not None
+    assert result.smtp.mail_from == "" and result.smtp.ret is None
+    assert result.smtp.recipients and all(
+        r.notify == frozenset({"NEVER"}) for r in result.smtp.recipients)
+    assert [r.esmtp_params() for r in result.smtp.recipients] == [("NOTIFY=NEVER",)]

@@ -477,3 +477,11 @@ def smtp_from_x400(mail_from: str, recipients: Sequence[tuple[Recipient, str]],
 def defect_sink(defects: list[Defect]) -> DefectSink:
     """A :data:`DefectSink` appending non-lossy defects to ``defects``."""
     return lambda kind, detail, rule: defects.append(Defect(kind, detail, rule, lossy=False))
+
+
+def notification_envelope(rcpt_to: tuple[str, ...]) -> SmtpEnvelope:
+    """The SMTP envelope of a gateway-generated DSN (RFC 3461 §6.1, R-1): the null
+    reverse-path, NOTIFY=NEVER for every recipient, no RET and no ENVID."""
+    never = frozenset({"NEVER"})
+    return SmtpEnvelope(mail_from="", recipients=tuple(
+        SmtpRecipient(address=a, notify=never) for a in rcpt_to))

@@ -269,8 +269,11 @@ def report_to_dsn(report: Report, ctx: Context) -> MimeResult:
         parts.append(part3)
     text = (_block(outer) + "\r\nThis is a MIME-encapsulated delivery report (RFC 3464).\r\n"
             + "".join(f"\r\n--{boundary}\r\n{p}" for p in parts) + f"\r\n--{boundary}--\r\n")
+    from bridge.convert.notary import notification_envelope
+
     return MimeResult(message=_ascii(text, defects, "report").encode("ascii"), mail_from="",
-                      rcpt_to=(dest,), defects=tuple(defects))
+                      rcpt_to=(dest,), defects=tuple(defects),
+                      smtp=notification_envelope((dest,)))  # <>, NOTIFY=NEVER, no RET
 
 
 def _recipient_fields(r: ReportedRecipient, ctx: Context, tables: StatusTables,
