@@ -433,3 +433,34 @@ def test_long_original_message_id(ctx: Context) -> None:  # X.420 ub 64 (§4.7.3
     ipn = decode_content(res.apdu.content)
     assert isinstance(ipn, IPN) and len(ipn.subject_ipm.local) == 64
     assert any(d.kind == "truncated" for d in res.defects)
+
+
+def test_disposition_notification_to_asks_for_notifications() -> None:  # N-5
+    """A Disposition-Notification-To naming the From address becomes RN+NRN requests on every
+    recipient (policy ipn_as_mdn only); the field itself stays in rfc-822-field."""
+    from dataclasses import replace as dc_replace
+
+    from bridge.codec import decode_content
+    from bridge.convert.policy import RFC2156
+    from bridge.convert.to_x400 import mime_to_x400
+    from bridge.model import IPM, NotificationRequests
+    from tests.test_convert_to_x400 import CTX
+
+    def convert(dnt: str, mdn_policy: bool) -> IPM:
+        ctx = dc_replace(CTX, policy=RFC2156.clone(ipn_as_mdn=mdn_policy))
+        data = (f"From: Jo <jo@AC.UK>\r\nTo: rose@AC.UK\r\nCc: kille@AC.UK\r\n"
+                f"Disposition-Notification-To: {dnt}\r\nSubject: s\r\n\r\nhi\r\n").encode()
+        ipm = decode_content(mime_to_x400(data, "jo@AC.UK", ["rose@AC.UK"], ctx).apdu.content)
+        assert isinstance(ipm, IPM)
+        assert any("Disposition-Notification-To" in f for f in
+                   next(e.value for e in ipm.heading.extensions or () if e.type.endswith(".3.2")))
+        return ipm
+
+    both = NotificationRequests.RN | NotificationRequests.NRN
+    ipm = convert("jo@AC.UK", True)
+    specs = (ipm.heading.primary or ()) + (ipm.heading.copy or ())
+    assert specs and all(s.notification_requests == both for s in specs)
+    for dnt, mdn_on in (("jo@AC.UK", False), ("someone.else@AC.UK", True)):
+        other = convert(dnt, mdn_on)
+        assert all(s.notification_requests == NotificationRequests.NONE
+                   for s in (other.heading.primary or ()) + (other.heading.copy or ()))

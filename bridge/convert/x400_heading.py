@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email import _header_value_parser as hvp
 from email import utils as email_utils
@@ -39,6 +39,7 @@ from bridge.model.ipm import (
     Importance,
     IPMIdentifier,
     IPMSExtension,
+    NotificationRequests,
     ORDescriptor,
     RecipientSpecifier,
     Sensitivity,
@@ -395,6 +396,8 @@ class HeadingBuilder:
     #: fields mapped to X.400(88) elements, kept for the App B downgrade body part
     mapped_88: list[str] = field(default_factory=list)
     mts: MtsFields = field(default_factory=MtsFields)
+    #: Disposition-Notification-To mailboxes (N-5, policy ipn_as_mdn)
+    dnt: list[ORDescriptor] = field(default_factory=list)
 
     def extension_field(self, name: str, value: str) -> None:
         self.rfc822_fields.append(ia5_field(name, value, self.defects))
@@ -438,6 +441,15 @@ class HeadingBuilder:
             replied_to = self.in_reply_to[0]
         else:
             related = self.in_reply_to + related
+        primary, copy, blind = self.primary, self.copy, self.blind
+        if self.dnt and originator_asks(self.dnt, self.from_):
+            # N-5: a Disposition-Notification-To naming the From address asks every
+            # recipient for a receipt and a non-receipt notification
+            ask = NotificationRequests.RN | NotificationRequests.NRN
+            primary, copy, blind = (
+                None if specs is None else [replace(s, notification_requests=ask)
+                                            for s in specs]
+                for specs in (primary, copy, blind))
         exts: list[IPMSExtension] = []
         if self.languages:
             exts.append(IPMSExtension(type=ID_HEX_LANGUAGES,
@@ -449,12 +461,18 @@ class HeadingBuilder:
         return Heading(
             this_ipm=self.this_ipm or IPMIdentifier(local=""),
             originator=originator, authorizing_users=authorizing,
-            primary=_tuple(self.primary), copy=_tuple(self.copy), blind_copy=_tuple(self.blind),
+            primary=_tuple(primary), copy=_tuple(copy), blind_copy=_tuple(blind),
             replied_to=replied_to, obsoleted=_tuple(self.obsoleted),
             related=tuple(related) or None, subject=self.subject, expiry_time=self.expiry,
             reply_time=self.reply_time, reply_recipients=_tuple(self.reply_to),
             importance=self.importance, sensitivity=self.sensitivity,
             auto_forwarded=self.auto_forwarded, extensions=tuple(exts) or None)
+
+
+def originator_asks(dnt: list[ORDescriptor], from_: list[ORDescriptor]) -> bool:
+    """N-5: the Disposition-Notification-To names the From address (RFC 8098 §2.1 / §8.3)."""
+    authors = {d.formal_name for d in from_ if d.formal_name is not None}
+    return any(d.formal_name in authors for d in dnt if d.formal_name is not None)
 
 
 def _tuple(items: list[_T] | None) -> tuple[_T, ...] | None:
@@ -464,6 +482,14 @@ def _tuple(items: list[_T] | None) -> tuple[_T, ...] | None:
 # ------------------------------------------------------------------------------ handlers
 
 Handler = Callable[[HeadingBuilder, str, str], None]
+
+
+def _disposition_notification_to(b: HeadingBuilder, name: str, value: str) -> None:
+    """N-5 (policy ``ipn_as_mdn``): remember the mailboxes; the field itself stays in the
+    rfc-822-field extension so that it comes back verbatim."""
+    b.extension_field(name, value)
+    if b.ctx.policy.ipn_as_mdn:
+        b.dnt.extend(b.descriptors(value))
 
 
 def _message_id(b: HeadingBuilder, name: str, value: str) -> None:
@@ -618,6 +644,7 @@ HEADER_HANDLERS: dict[str, Handler] = {
     "language": _content_language,  # RFC 1327 [L]
     "autosubmitted": _auto_submitted,
     "auto-submitted": _auto_submitted,
+    "disposition-notification-to": _disposition_notification_to,
     # MTS / MTA level (§5.1.5-§5.1.7)
     "date": _date,
     "received": _ignore,
