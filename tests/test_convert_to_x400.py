@@ -580,3 +580,22 @@ def test_random_headers_never_crash(headers: list[tuple[str, str]], body: bytes)
     except BridgeError:
         return
     check(result)
+
+
+def test_x400_1984_peer_addresses_follow_app_b() -> None:  # D-2
+    """With policy x400_1984_peer every address goes through the App B rules."""
+    from dataclasses import replace as dc_replace
+
+    from bridge.codec import decode_content
+    from bridge.convert.policy import RFC2156
+    from bridge.model import IPM
+
+    ctx = dc_replace(CTX, policy=RFC2156.clone(x400_1984_peer=True))
+    data = (b'From: "/CN=Jo Bloggs/O=Widget/ADMD=BTT/C=TC/"@gw.example.ac.uk\r\n'
+            b"To: c@AC.UK\r\nSubject: s\r\n\r\nhi\r\n")
+    result = mime_to_x400(data, "s@isode.com", ["c@AC.UK"], ctx)
+    ipm = decode_content(result.apdu.content)
+    assert isinstance(ipm, IPM) and ipm.heading.originator is not None
+    name = ipm.heading.originator.formal_name
+    assert name is not None and name.address.common_name is None
+    assert name.address.dda("Common") == "Jo Bloggs"

@@ -360,3 +360,19 @@ def test_x400_to_822_to_x400_is_identity(surname: str, given: str | None,
         org_units=tuple(ous) if "O=" in base else ())
     back = m.to_x400(m.to_rfc822(addr).address, Role.HEADER).address
     assert back == addr
+
+
+def test_app_b_addresses_for_x400_1984_peers(mapper: AddressMapper) -> None:  # D-2
+    """App B: std-or with attributes beyond the 84/88 set or teletex values is an RFC 822
+    address; a non-teletex CN becomes the DDA "Common" (RFC 1328)."""
+    cn = mapper.to_x400('"/CN=Jo Bloggs/O=Widget/ADMD=BTT/C=TC/"@gw.example.ac.uk',
+                        x400_1984=True)
+    assert str(cn.address) == "/DD.Common=Jo Bloggs/O=Widget/ADMD=BTT/C=TC/"
+    assert mapper.to_x400('"/CN=Jo Bloggs/O=Widget/ADMD=BTT/C=TC/"@gw.example.ac.uk'
+                          ).address.common_name == "Jo Bloggs"  # 1988: unchanged
+    for local in ("/S=*M{200}uller/O=Widget/ADMD=BTT/C=TC/", "/PD-C=GB/S=X/O=W/ADMD=B/C=TC/"):
+        r = mapper.to_x400(f'"{local}"@example.com', Role.SMTP_ORIGINATOR, x400_1984=True)
+        assert r.stage == 2 and r.address.dda("RFC-822") is not None
+        assert any(s.rule == "App B" for s in r.steps)
+    plain = mapper.to_x400("J.Linnimouth@Marketing.Widget.COM", x400_1984=True)
+    assert plain.address == mapper.to_x400("J.Linnimouth@Marketing.Widget.COM").address

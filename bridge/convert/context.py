@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bridge.convert.policy import RFC2156, MappingPolicy
-from bridge.mapping.address import AddressMapper
+from bridge.mapping.address import AddressMapper, Role
+from bridge.mapping.address import X400Result as X400AddressResult
 from bridge.model.common import GlobalDomainIdentifier
 
 
@@ -27,3 +28,7 @@ class Context:
     @property
     def gateway_domain(self) -> str:
         return self.mapper.gateway.domain
+
+    def to_x400(self, address: str, role: Role) -> X400AddressResult:
+        """Map an 822 address for this conversion (App B rules for an X.400(1984) peer)."""
+        return self.mapper.to_x400(address, role, x400_1984=self.policy.x400_1984_peer)

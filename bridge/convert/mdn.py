@@ -378,7 +378,7 @@ def _or_name(fields: EmailMessage, field: str, ctx: Context, role: Role,
                                       RULE_BACK))
     if rfc822 is None:
         return None, None
-    return ORName(address=ctx.mapper.to_x400(rfc822, role).address), rfc822
+    return ORName(address=ctx.to_x400(rfc822, role).address), rfc822
 
 
 def _originator_descriptor(msg: EmailMessage, name: ORName, rfc822: str | None,
@@ -582,18 +582,18 @@ def mdn_to_ipn(data: bytes, mail_from: str, rcpt_to: Sequence[str],
     null_path = _bare(mail_from) == ""
     if null_path:
         originator = final if final_822 is None else ORName(
-            address=ctx.mapper.to_x400(final_822, Role.SMTP_ORIGINATOR).address)
+            address=ctx.to_x400(final_822, Role.SMTP_ORIGINATOR).address)
         originator_822 = final_822
     else:
         originator_822 = _bare(mail_from)
         originator = ORName(
-            address=ctx.mapper.to_x400(originator_822, Role.SMTP_ORIGINATOR).address)
+            address=ctx.to_x400(originator_822, Role.SMTP_ORIGINATOR).address)
     indicators = PerRecipientIndicators.RESPONSIBILITY | (
         PerRecipientIndicators.ORIGINATING_MTA_NON_DELIVERY_REPORT)
     if not null_path:  # A-25, as mime_to_x400
         indicators |= PerRecipientIndicators.ORIGINATOR_NON_DELIVERY_REPORT
     recipients = tuple(
-        Recipient(name=ORName(address=ctx.mapper.to_x400(_bare(r), Role.SMTP_RECIPIENT)
+        Recipient(name=ORName(address=ctx.to_x400(_bare(r), Role.SMTP_RECIPIENT)
                               .address), number=i, indicators=indicators, rfc822=_bare(r))
         for i, r in enumerate(rcpt_to, start=1))
     converted = EncodedInformationTypes(extended=(EIT_MIXER,))  # §5.1.5 (H-6)

@@ -446,7 +446,7 @@ def _address(value: str, ctx: Context) -> ORName:
     addr = re.sub(r"\s*\([^()]*\)\s*\Z", "", addr.strip())  # the DN comment of §5.3.8.1
     if kind.strip().lower() == "x400":
         return ORName(address=ORAddress.parse(addr))
-    return ORName(address=ctx.mapper.to_x400(addr, Role.SMTP_RECIPIENT).address)
+    return ORName(address=ctx.to_x400(addr, Role.SMTP_RECIPIENT).address)
 
 
 _DSN_TYPES = ("message/delivery-status", "message/global-delivery-status")  # RFC 6533 §6
@@ -484,7 +484,7 @@ def dsn_to_report(data: bytes, mail_from: str, rcpt_to: Sequence[str],
             raise NotADSNError("a DSN has a single SMTP recipient (§5.1.8.3); none given")
         defects.append(Defect("recipient", f"{len(rcpt_to)} SMTP recipients; the report "
                               "goes to the first", _RULE_DSN + ".3"))
-    destination = ORName(address=ctx.mapper.to_x400(rcpt_to[0], Role.SMTP_RECIPIENT).address)
+    destination = ORName(address=ctx.to_x400(rcpt_to[0], Role.SMTP_RECIPIENT).address)
 
     # identifiers (§5.1.8.3; R-10: our own X400-MTS-Identifier comes back exactly)
     identifier = _mts_id(msg.get("X400-MTS-Identifier", "")) or MTSIdentifier(
@@ -531,7 +531,7 @@ def _trace(msg: EmailMessage, ctx: Context, defects: list[Defect]) -> Trace:
     originator, domain = ctx.mapper.gateway.or_address, None
     if "@" in sender:
         try:
-            originator = ctx.mapper.to_x400(sender, Role.SMTP_ORIGINATOR).address
+            originator = ctx.to_x400(sender, Role.SMTP_ORIGINATOR).address
             domain = sender.rsplit("@", 1)[1]
         except BridgeError:
             pass

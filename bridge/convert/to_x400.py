@@ -271,7 +271,7 @@ def _mts_identifier(fields: Sequence[tuple[str, str]], builder: HeadingBuilder, 
             ids[0].isascii() and ids[0].isprintable() and "@" in ids[0]):
         msg_id = ids[0]
         try:
-            mapped = ctx.mapper.to_x400(msg_id[1:-1], Role.HEADER)
+            mapped = ctx.to_x400(msg_id[1:-1], Role.HEADER)
             gdi = address_gdi(mapped.address, ctx)
         except BridgeError:
             gdi = ctx.domain_id
@@ -370,7 +370,7 @@ def mime_to_x400(data: bytes, mail_from: str, rcpt_to: Sequence[str],
         defects.append(Defect("originator", "null reverse-path: originator is the gateway "
                               "postmaster", "RFC 2156 §4.6.1", lossy=False))
     originator_822 = ctx.postmaster if null_path else _bare(mail_from)
-    originator = ctx.mapper.to_x400(originator_822, Role.SMTP_ORIGINATOR).address
+    originator = ctx.to_x400(originator_822, Role.SMTP_ORIGINATOR).address
     recipients = _recipients(rcpt_to, ctx, smtp, null_path, defects)
 
     sink = defect_sink(defects)
@@ -413,7 +413,7 @@ def _recipients(rcpt_to: Sequence[str], ctx: Context, smtp: SmtpEnvelope | None,
     sink = defect_sink(defects)
     out = []
     for i, r in enumerate(rcpt_to, start=1):
-        name = ORName(address=ctx.mapper.to_x400(_bare(r), Role.SMTP_RECIPIENT).address)
+        name = ORName(address=ctx.to_x400(_bare(r), Role.SMTP_RECIPIENT).address)
         given = smtp.recipient(r) if smtp is not None else None
         notify = given.notify if given is not None else None
         if null_path and notify is not None and NEVER not in notify:

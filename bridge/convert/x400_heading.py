@@ -288,7 +288,7 @@ def descriptor(mailbox: MailboxLike, ctx: Context, defects: list[Defect]) -> ORD
                            comments=True) if ffn else None)
     addr_spec = mailbox.addr_spec
     try:
-        mapped = ctx.mapper.to_x400(addr_spec, Role.HEADER)
+        mapped = ctx.to_x400(addr_spec, Role.HEADER)
     except BridgeError as exc:
         defects.append(Defect("address", f"{addr_spec!r} has no X.400 form ({exc}); only a "
                               "free-form name is kept", "RFC 2156 §4.7.1"))

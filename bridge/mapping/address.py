@@ -134,6 +134,30 @@ def bounds_problem(a: ORAddress) -> str | None:
     return None
 
 
+def _x400_1984_form(a: ORAddress) -> bool:
+    """App B: only the 84/88 attributes of the §4.1.1 table (a non-teletex CN is allowed: it
+    becomes the DDA "Common"), no teletex values."""
+    return (not a.postal and a.extended_network_address is None and a.terminal_type is None
+            and not a.universal and not a.unknown and a.teletex_common_name is None
+            and a.teletex_organization is None and a.teletex_personal_name is None
+            and not a.teletex_org_units and not a.teletex_ddas)
+
+
+def downgrade_1984(result: X400Result) -> X400Result:
+    """App B / RFC 1328: a non-teletex common name becomes the domain-defined attribute
+    "Common" for an X.400(1984) peer (which has no extension attributes)."""
+    addr = result.address
+    if addr.common_name is None:
+        return result
+    ddas = addr.ddas + (DomainDefinedAttribute(type="Common", value=addr.common_name),)
+    if len(ddas) > MAX_DDAS:
+        raise MappingError(f"{addr}: no room for the CN as DDA \"Common\" (App B)",
+                           address=str(addr), x400=X400Diagnostic(reason=1, diagnostic=11))
+    new = replace(addr, common_name=None, ddas=ddas)
+    return replace(result, address=new, steps=result.steps + (
+        Step("App B", "common name as DDA \"Common\" for an X.400(1984) peer", value=new),))
+
+
 def _x402_valid(a: ORAddress) -> bool:
     """§4.3.4 I.6: a complete X.400 address (X.402 §18.5): C and ADMD and something below, or
     a terminal form (X.121)."""
@@ -161,11 +185,18 @@ class AddressMapper:
 
     # ================================================================ 822 -> X.400 (§4.3.4)
 
-    def to_x400(self, address: str, role: Role = Role.HEADER) -> X400Result:
-        """RFC 822 address -> O/R address (§4.3.4), memoised per mapper."""
-        return self._to_x400(address, role)
+    def to_x400(self, address: str, role: Role = Role.HEADER, *,
+                x400_1984: bool = False) -> X400Result:
+        """RFC 822 address -> O/R address (§4.3.4), memoised per mapper.  ``x400_1984``: the
+        address goes to an X.400(1984) peer (App B)."""
+        return self._to_x400(address, role, x400_1984=x400_1984)
 
-    def _to_x400(self, address: str, role: Role = Role.HEADER) -> X400Result:
+    def _to_x400(self, address: str, role: Role = Role.HEADER, *,
+                 x400_1984: bool = False) -> X400Result:
+        result = self._map_to_x400(address, role, x400_1984)
+        return downgrade_1984(result) if x400_1984 else result
+
+    def _map_to_x400(self, address: str, role: Role, x400_1984: bool) -> X400Result:
         steps: list[Step] = []
         parsed = parse_address(address)
         if not parsed.simple:
@@ -177,6 +208,10 @@ class AddressMapper:
         assert parsed.domain is not None
         local, domain = parsed.local, parsed.domain
         lhs = self._stage1_lhs(local, steps)
+        if lhs is not None and x400_1984 and not _x400_1984_form(lhs):
+            steps.append(Step("App B", "attributes beyond the 84/88 set or teletex values in "
+                              "std-or: treated as an RFC 822 address"))
+            lhs = None
         if lhs is None:
             rhs = self._rhs_from_domain(domain, steps)
             return self._stage2(address, domain, rhs, role, steps)
