@@ -599,3 +599,33 @@ def test_x400_1984_peer_addresses_follow_app_b() -> None:  # D-2
     name = ipm.heading.originator.formal_name
     assert name is not None and name.address.common_name is None
     assert name.address.dda("Common") == "Jo Bloggs"
+
+
+def test_octet_stream_policy() -> None:  # P-14
+    """RFC 2157 §8: application/octet-stream with a file name -> FTBP by default, BP14 when
+    the policy says so; an unknown policy value is refused."""
+    from dataclasses import replace as dc_replace
+
+    import pytest as _pytest
+
+    from bridge.codec import decode_content
+    from bridge.convert.policy import RFC2156
+    from bridge.errors import ConfigError
+    from bridge.model import IPM, BilaterallyDefinedBodyPart, FileTransferBodyPart
+
+    data = (b"From: a@AC.UK\r\nTo: c@AC.UK\r\nMIME-Version: 1.0\r\n"
+            b"Content-Type: application/octet-stream\r\n"
+            b"Content-Disposition: attachment; filename=x.bin\r\n"
+            b"Content-Transfer-Encoding: base64\r\n\r\nAAEC\r\n")
+
+    def body(policy_ctx: object) -> object:
+        ipm = decode_content(mime_to_x400(data, "a@AC.UK", ["c@AC.UK"],
+                                          policy_ctx).apdu.content)  # type: ignore[arg-type]
+        assert isinstance(ipm, IPM)
+        return ipm.body[0]
+
+    assert isinstance(body(CTX), FileTransferBodyPart)
+    bp14 = body(dc_replace(CTX, policy=RFC2156.clone(octet_stream_as="bp14")))
+    assert isinstance(bp14, BilaterallyDefinedBodyPart) and bp14.data == b"\x00\x01\x02"
+    with _pytest.raises(ConfigError):
+        RFC2156.clone(octet_stream_as="fax")

@@ -19,6 +19,8 @@ class MappingPolicy:
       delivery makes the conversion fail (non-delivery) instead of being discarded.
     * ``ipn_as_mdn`` — N-5: notifications as RFC 8098 MDNs instead of the MIXER text form.
     * ``bp14_content_type`` — P-14: the MIME type for bilaterally-defined body parts.
+    * ``octet_stream_as`` — P-14, RFC 2157 §8: ``"ftbp"`` maps application/octet-stream with a
+      file name to an FTBP (§6.4), ``"bp14"`` always to a bilaterally-defined body part (§6.3).
     * ``x400_1984_peer`` — App B: downgrade for an X.400(84) peer.
     * ``encoded_words`` — B-4: render teletex text with RFC 2047 encoded-words (True) or the
       X.408 IA5 down-mapping (False).
@@ -28,8 +30,14 @@ class MappingPolicy:
     reject_critical: bool = True
     ipn_as_mdn: bool = False
     bp14_content_type: str = "application/octet-stream"
+    octet_stream_as: str = "ftbp"
     x400_1984_peer: bool = False
     encoded_words: bool = True
+
+    def __post_init__(self) -> None:
+        if self.octet_stream_as not in ("ftbp", "bp14"):
+            raise ConfigError(f"octet_stream_as must be 'ftbp' or 'bp14', not "
+                              f"{self.octet_stream_as!r}")
 
     def clone(self, **changes: Any) -> MappingPolicy:
         """A copy with ``changes``; an unknown name is a ConfigError naming it."""

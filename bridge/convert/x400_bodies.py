@@ -428,7 +428,7 @@ class BodyConverter:
         data = self.payload(part)
         raw_name = part.get_filename()
         name = safe_filename(str(raw_name)) if raw_name else None
-        if name is None or self.downgrade:
+        if name is None or self.downgrade or self.ctx.policy.octet_stream_as == "bp14":
             if name is not None or content_parameters(_raw_header(part, "content-type")):
                 self.defect("parameters-discarded", "application/octet-stream parameters "
                             "(BilaterallyDefined has none)", "RFC 2157 §6.3")
