@@ -65,6 +65,10 @@ def _add_convert(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     p.add_argument("--gateway-or", default=DEFAULT_GATEWAY_OR, metavar="ORADDRESS")
     p.add_argument("--postmaster", default=None, metavar="ADDRESS")
     p.add_argument("--policy", choices=["rfc2156", "strict", "lenient"], default="rfc2156")
+    p.add_argument("--ipn-as-mdn", action="store_true",
+                   help="notifications as RFC 8098 MDNs (and MDNs back to IPNs)")
+    p.add_argument("--octet-stream-as", choices=["ftbp", "bp14"], default=None,
+                   help="application/octet-stream with a file name: FTBP or BP14")
     p.set_defaults(func=_cmd_convert)
 
 
@@ -77,12 +81,18 @@ def _cmd_convert(args: argparse.Namespace) -> int:
         why = f"no such input: {', '.join(missing)}" if missing else "--jobs must be >= 1"
         print(f"x400bridge convert: {why}", file=sys.stderr)
         return 2
+    options: list[tuple[str, object]] = []
+    if args.ipn_as_mdn:
+        options.append(("ipn_as_mdn", True))
+    if args.octet_stream_as:
+        options.append(("octet_stream_as", args.octet_stream_as))
     settings = Settings(
         direction=args.direction, out_dir=str(args.out),
         tables=str(args.tables or data_dir("mappings")), gateway_domain=args.gateway_domain,
         gateway_or=args.gateway_or,
         postmaster=args.postmaster or f"postmaster@{args.gateway_domain}",
-        mta_name=args.gateway_domain[:32], policy=args.policy)
+        mta_name=args.gateway_domain[:32], policy=args.policy,
+        policy_options=tuple(options))
     totals = run(list(args.inputs), settings, jobs=args.jobs, resume=args.resume,
                  report=args.report, progress=progress_stream())
     print(f"{totals.ok} converted, {totals.failed} failed, {totals.skipped} skipped "

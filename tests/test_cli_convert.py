@@ -103,3 +103,31 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path)
     with pytest.raises(SystemExit) as exc:
         main(["convert", "--to", "fax", str(tmp_path)])
     assert exc.value.code == 2
+
+
+def test_policy_options(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """--ipn-as-mdn turns notifications into RFC 8098 MDNs; --octet-stream-as picks BP14."""
+    src = tmp_path / "in"
+    src.mkdir()
+    shutil.copy(sample_file("ipn-receipt.p22"), src / "ipn.p22")
+    out = tmp_path / "out"
+    code, _, _ = run(capsys, "convert", "--to", "mime", "--ipn-as-mdn", "--out", str(out),
+                     str(src), *GW)
+    produced = next(out.glob("*.eml")).read_bytes()
+    assert code == 0 and b"report-type=disposition-notification" in produced
+    mail_dir = tmp_path / "mail"
+    mail_dir.mkdir()
+    (mail_dir / "a.eml").write_bytes(
+        b"From: a@AC.UK\r\nTo: c@AC.UK\r\nMIME-Version: 1.0\r\n"
+        b"Content-Type: application/octet-stream\r\n"
+        b"Content-Disposition: attachment; filename=x.bin\r\n\r\nxyz\r\n")
+    out2 = tmp_path / "out2"
+    code, _, _ = run(capsys, "convert", "--to", "x400", "--octet-stream-as", "bp14", "--out",
+                     str(out2), str(mail_dir), *GW)
+    from bridge.codec import decode_content
+    from bridge.model import IPM, BilaterallyDefinedBodyPart, Message
+
+    apdu = decode_apdu(next(out2.glob("*.p1")).read_bytes())
+    assert code == 0 and isinstance(apdu, Message)
+    ipm = decode_content(apdu.content)
+    assert isinstance(ipm, IPM) and isinstance(ipm.body[0], BilaterallyDefinedBodyPart)

@@ -42,6 +42,8 @@ class Settings:
     postmaster: str
     mta_name: str
     policy: str = "rfc2156"
+    #: policy options on top of the preset, e.g. (("ipn_as_mdn", True),)
+    policy_options: tuple[tuple[str, Any], ...] = ()
 
 
 # ------------------------------------------------------------------------------ one message
@@ -59,8 +61,9 @@ def build_context(s: Settings) -> Context:
                            GatewayIdentity(domain=s.gateway_domain, or_address=gw_or))
     domain_id = GlobalDomainIdentifier(country=gw_or.country or "ZZ", admd=gw_or.admd or " ",
                                        prmd=gw_or.prmd)
+    policy = PRESETS[s.policy].clone(**dict(s.policy_options))
     return Context(mapper=mapper, now=datetime.now(UTC), postmaster=s.postmaster,
-                   mta_name=s.mta_name, domain_id=domain_id, policy=PRESETS[s.policy])
+                   mta_name=s.mta_name, domain_id=domain_id, policy=policy)
 
 
 def _envelope_from_headers(data: bytes) -> tuple[str, list[str]]:
