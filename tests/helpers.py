@@ -4,9 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from bridge.codec import asn1
+from bridge.convert.context import Context
+from bridge.convert.policy import RFC2156, MappingPolicy
+from bridge.mapping.address import AddressMapper, GatewayIdentity
+from bridge.mapping.tables import MappingTables
+from bridge.model import GlobalDomainIdentifier, ORAddress
+
+RFC2156_TABLES = Path(__file__).parent / "data" / "mappings" / "rfc2156"
+GATEWAY_DOMAIN = "gw.example.ac.uk"
 
 
 @contextmanager
@@ -26,3 +36,14 @@ def recorded_open_types() -> Iterator[list[tuple[str, bytes]]]:
         yield calls
     finally:
         asn1.decode = original  # type: ignore[assignment]
+
+
+def gateway_context(now: datetime, *, policy: MappingPolicy = RFC2156,
+                    country: str = "gb") -> Context:
+    """The gateway of the RFC 2156 examples that the conversion tests share: tables
+    tests/data/mappings/rfc2156, domain gw.example.ac.uk, O/R /O=mr/PRMD=uk.ac/ADMD= /C=gb/."""
+    mapper = AddressMapper(MappingTables.load(RFC2156_TABLES), GatewayIdentity(
+        domain=GATEWAY_DOMAIN, or_address=ORAddress.parse("/O=mr/PRMD=uk.ac/ADMD= /C=gb/")))
+    return Context(mapper=mapper, now=now, postmaster=f"postmaster@{GATEWAY_DOMAIN}",
+                   mta_name=GATEWAY_DOMAIN, policy=policy,
+                   domain_id=GlobalDomainIdentifier(country=country, admd=" ", prmd="uk.ac"))

@@ -24,9 +24,7 @@ from bridge.convert.mdn import MDNError, ipn_to_mdn, is_mdn, mdn_fields, mdn_to_
 from bridge.convert.mime_headers import Run
 from bridge.convert.policy import LENIENT
 from bridge.convert.to_mime import ContentTypeNotSupported
-from bridge.mapping.address import AddressMapper, GatewayIdentity
 from bridge.mapping.msgid import ipm_id_to_msgid, msgid_to_ipm_id
-from bridge.mapping.tables import MappingTables
 from bridge.model import (
     IPN,
     EncodedInformationTypes,
@@ -37,7 +35,6 @@ from bridge.model import (
     MTSIdentifier,
     NonReceiptFields,
     Opaque,
-    ORAddress,
     ORDescriptor,
     PerRecipientIndicators,
     ReceiptFields,
@@ -45,6 +42,7 @@ from bridge.model import (
     TraceElement,
 )
 from bridge.model.ipm import AcknowledgmentMode, NonReceiptReason, OtherNotificationFields
+from tests.helpers import gateway_context
 
 DATA = Path(__file__).parent / "data"
 FIXTURES = DATA / "convert" / "mdn"
@@ -54,11 +52,7 @@ GW = "gw.example.ac.uk"
 
 @pytest.fixture(scope="module")
 def ctx() -> Context:
-    mapper = AddressMapper(MappingTables.load(DATA / "mappings" / "rfc2156"), GatewayIdentity(
-        domain=GW, or_address=ORAddress.parse("/O=mr/PRMD=uk.ac/ADMD= /C=gb/")))
-    return Context(mapper=mapper, now=NOW, postmaster=f"postmaster@{GW}", mta_name=GW,
-                   domain_id=GlobalDomainIdentifier(country="gb", admd=" ", prmd="uk.ac"),
-                   policy=LENIENT.clone(ipn_as_mdn=True))
+    return gateway_context(NOW, policy=LENIENT.clone(ipn_as_mdn=True))
 
 
 def envelope() -> Envelope:

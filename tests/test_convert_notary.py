@@ -42,9 +42,8 @@ from bridge.convert.notary import (
 from bridge.convert.result import Defect, MimeResult, X400Result
 from bridge.convert.to_mime import x400_to_mime
 from bridge.convert.to_x400 import mime_to_x400
-from bridge.mapping.address import AddressMapper, GatewayIdentity, Role
+from bridge.mapping.address import Role
 from bridge.mapping.psencode import ps_encode
-from bridge.mapping.tables import MappingTables
 from bridge.model import (
     DomainDefinedAttribute,
     GlobalDomainIdentifier,
@@ -58,15 +57,12 @@ from bridge.model import (
 from bridge.model.common import Extension, TraceElement
 from bridge.model.envelope import Envelope, Recipient, Redirection, RedirectionReason
 from bridge.model.oraddress import ORName
+from tests.helpers import gateway_context
 
 DATA = Path(__file__).parent / "data"
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 GW_GDI = GlobalDomainIdentifier(country="gb", admd=" ", prmd="uk.ac")
-CTX = Context(
-    mapper=AddressMapper(MappingTables.load(DATA / "mappings" / "rfc2156"), GatewayIdentity(
-        domain="gw.example.ac.uk", or_address=ORAddress.parse("/O=mr/PRMD=uk.ac/ADMD= /C=gb/"))),
-    now=NOW, postmaster="postmaster@gw.example.ac.uk", mta_name="gw.example.ac.uk",
-    domain_id=GW_GDI)
+CTX = gateway_context(NOW)
 MESSAGE = b"From: s@isode.com\nTo: c@AC.UK\nMessage-ID: <1@isode.com>\nSubject: hi\n\nHello.\n"
 R = PerRecipientIndicators
 REPORT_BITS = R.ORIGINATOR_REPORT | R.ORIGINATOR_NON_DELIVERY_REPORT
@@ -414,9 +410,9 @@ def test_dsn_envelope_is_null_path_notify_never() -> None:  # R-1
     """RFC 3461 §6.1: a DSN is sent from <> with NOTIFY=NEVER and without RET."""
     from bridge import samples
     from bridge.convert.reports import report_to_dsn
-    from tests.test_convert_reports import gateway_context
+    from tests.test_convert_reports import dsn_gateway_context
 
-    result = report_to_dsn(samples.report(), gateway_context())
+    result = report_to_dsn(samples.report(), dsn_gateway_context())
     assert result.mail_from == "" and result.smtp is not None
     assert result.smtp.mail_from == "" and result.smtp.ret is None
     assert result.smtp.recipients and all(

@@ -414,7 +414,7 @@ def test_bad_table_is_a_config_error(tmp_path: Path) -> None:
 # ------------------------------------------------------------ DSN -> report (R-7..R-10)
 
 
-def gateway_context() -> Context:
+def dsn_gateway_context() -> Context:
     gateway = GatewayIdentity(domain="gw.example.ac.uk",
                               or_address=ORAddress.parse("/O=mr/PRMD=uk.ac/ADMD= /C=gb/"))
     mapper = AddressMapper(MappingTables.load(DATA / "mappings"), gateway)
@@ -437,7 +437,7 @@ def test_postfix_bounce() -> None:
     table; DSN header and fields in dsn-header-list / dsn-field-list (R-8); the whole DSN
     as returned content (R-8, mandatory for non-delivery); a generated subject-identifier."""
     data = (DATA / "postfix-bounce.eml").read_bytes()
-    result = dsn_to_report(data, "", ["alice@gw.example.ac.uk"], gateway_context())
+    result = dsn_to_report(data, "", ["alice@gw.example.ac.uk"], dsn_gateway_context())
     report = result.apdu
     assert isinstance(report, Report) and result.extra == ()
     assert report.destination.address.ddas[0].value == "alice(a)gw.example.ac.uk"
@@ -472,7 +472,7 @@ def test_delayed_and_delivered() -> None:
     """R-7: delivered -> DR, delayed -> an IPM as well; R-8: the subject-identifier from an
     Original-Envelope-Id "X400-MTS-Identifier: [...]"."""
     data = (DATA / "delayed-and-delivered.eml").read_bytes()
-    result = dsn_to_report(data, "", ["alice@gw.example.ac.uk"], gateway_context())
+    result = dsn_to_report(data, "", ["alice@gw.example.ac.uk"], dsn_gateway_context())
     report = result.apdu
     assert isinstance(report, Report)
     assert report.subject_identifier == MTSIdentifier(
@@ -491,13 +491,13 @@ def test_only_delayed_gives_an_ipm() -> None:
     """R-7: no failed/delivered recipient -> no report, only the IPM."""
     data = (DATA / "delayed-and-delivered.eml").read_bytes().replace(
         b"Action: delivered", b"Action: relayed")
-    result = dsn_to_report(data, "", ["alice@gw.example.ac.uk"], gateway_context())
+    result = dsn_to_report(data, "", ["alice@gw.example.ac.uk"], dsn_gateway_context())
     assert isinstance(result.apdu, Message) and result.extra == ()
 
 
 def test_not_a_dsn() -> None:
     with pytest.raises(NotADSNError):
-        dsn_to_report(b"Subject: hi\r\n\r\nhello\r\n", "", ["a@b.example"], gateway_context())
+        dsn_to_report(b"Subject: hi\r\n\r\nhello\r\n", "", ["a@b.example"], dsn_gateway_context())
 
 
 # ------------------------------------------------------------ round trip
@@ -587,7 +587,7 @@ def test_dsn_fallback_when_to_x400_fails(monkeypatch: pytest.MonkeyPatch) -> Non
 
     monkeypatch.setattr(package, "to_x400", None, raising=False)
     data = (DATA / "delayed-and-delivered.eml").read_bytes()
-    result = dsn_to_report(data, "", ["alice@gw.example.ac.uk"], gateway_context())
+    result = dsn_to_report(data, "", ["alice@gw.example.ac.uk"], dsn_gateway_context())
     report = result.apdu
     assert isinstance(report, Report)
     returned = decode_content(report.returned_content or b"")

@@ -39,9 +39,7 @@ from bridge.convert.context import Context
 from bridge.convert.result import Defect
 from bridge.convert.to_mime import x400_to_mime
 from bridge.convert.to_x400 import mime_to_x400
-from bridge.mapping.address import AddressMapper, GatewayIdentity
 from bridge.mapping.psencode import ps_encode
-from bridge.mapping.tables import MappingTables
 from bridge.model import (
     IPM,
     BodyPart,
@@ -65,6 +63,7 @@ from bridge.model import (
     TraceElement,
 )
 from bridge.model.charsets import t61_can_encode, t61_encode
+from tests.helpers import gateway_context
 
 DATA = Path(__file__).parent / "data"
 NOW = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
@@ -75,10 +74,7 @@ SETTINGS = settings(max_examples=150, deadline=None,
 
 
 def make_ctx() -> Context:
-    mapper = AddressMapper(MappingTables.load(DATA / "mappings" / "rfc2156"), GatewayIdentity(
-        domain="gw.example.ac.uk", or_address=ORAddress.parse("/O=mr/PRMD=uk.ac/ADMD= /C=gb/")))
-    return Context(mapper=mapper, now=NOW, postmaster="postmaster@gw.example.ac.uk",
-                   mta_name="gw.example.ac.uk", domain_id=GW_GDI)
+    return gateway_context(NOW, country="GB")
 
 
 CTX = make_ctx()

@@ -78,6 +78,7 @@ from bridge.model import (
 )
 from bridge.model.charsets import t61_can_encode
 from bridge.model.ipm import MultipartType
+from tests.helpers import gateway_context
 
 DATA = Path(__file__).parent / "data"
 GOLDEN = DATA / "convert" / "to_mime"
@@ -93,10 +94,8 @@ def mapper() -> AddressMapper:
 
 
 @pytest.fixture(scope="module")
-def ctx(mapper: AddressMapper) -> Context:
-    return Context(mapper=mapper, now=NOW, postmaster="postmaster@gw.example.ac.uk",
-                   mta_name="gw.example.ac.uk",
-                   domain_id=GlobalDomainIdentifier(country="gb", admd=" ", prmd="uk.ac"))
+def ctx() -> Context:
+    return gateway_context(NOW)
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from bridge.codec import asn1, decode_apdu, decode_content, encode_apdu
 from bridge.convert.context import Context
-from bridge.convert.policy import RFC2156, STRICT
+from bridge.convert.policy import RFC2156, STRICT, MappingPolicy
 from bridge.convert.result import X400Result
 from bridge.convert.to_x400 import BoundsError, ConversionError, LoopError, mime_to_x400
 from bridge.convert.vocab import EIT_MIXER
@@ -26,8 +26,7 @@ from bridge.convert.x400_bodies import split_multipart
 from bridge.convert.x400_heading import truncate_safely
 from bridge.convert.x400_trace import parse_x400_received
 from bridge.errors import BridgeError
-from bridge.mapping.address import AddressMapper, GatewayIdentity, Role
-from bridge.mapping.tables import MappingTables
+from bridge.mapping.address import Role
 from bridge.model import (
     IPM,
     BilaterallyDefinedBodyPart,
@@ -41,7 +40,6 @@ from bridge.model import (
     Message,
     MessageBodyPart,
     MimeBodyPart,
-    ORAddress,
     PerMessageIndicators,
     PerRecipientIndicators,
     Priority,
@@ -51,6 +49,7 @@ from bridge.model import (
 )
 from bridge.model.common import OtherActions
 from bridge.model.ipm import MultipartType
+from tests.helpers import gateway_context
 
 DATA = Path(__file__).parent / "data"
 SAMPLES = DATA / "convert" / "to_x400"
@@ -63,14 +62,8 @@ LANGUAGES = "2.6.1.5.1"
 AUTO_SUBMITTED = "2.6.1.5.2"
 
 
-def make_ctx(policy: object = RFC2156) -> Context:
-    mapper = AddressMapper(
-        MappingTables.load(DATA / "mappings" / "rfc2156"),
-        GatewayIdentity(domain="gw.example.ac.uk",
-                        or_address=ORAddress.parse("/O=mr/PRMD=uk.ac/ADMD= /C=gb/")))
-    return Context(mapper=mapper, now=NOW, postmaster="postmaster@gw.example.ac.uk",
-                   mta_name="gw.example.ac.uk", domain_id=GW_GDI,
-                   policy=policy)  # type: ignore[arg-type]
+def make_ctx(policy: MappingPolicy = RFC2156) -> Context:
+    return gateway_context(NOW, policy=policy)
 
 
 CTX = make_ctx()

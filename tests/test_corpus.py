@@ -46,10 +46,9 @@ from bridge.convert.result import Defect, MimeResult, X400Result
 from bridge.convert.to_mime import x400_to_mime
 from bridge.convert.to_x400 import mime_to_x400
 from bridge.errors import BridgeError
-from bridge.mapping.address import AddressMapper, GatewayIdentity
-from bridge.mapping.tables import MappingTables
-from bridge.model import IPM, GlobalDomainIdentifier, Message, ORAddress, Report
+from bridge.model import IPM, Message, Report
 from tests import oracle
+from tests.helpers import gateway_context
 
 CORPUS_ENV = "X400BRIDGE_CORPUS"
 TABLES = Path(__file__).resolve().parent / "data" / "mappings" / "rfc2156"
@@ -84,11 +83,7 @@ def corpus_dir() -> Path | None:
 def make_ctx() -> Context:
     """The gateway of the RFC 2156 examples (tests/data/mappings/rfc2156), as in the
     conversion tests."""
-    mapper = AddressMapper(MappingTables.load(TABLES), GatewayIdentity(
-        domain="gw.example.ac.uk", or_address=ORAddress.parse("/O=mr/PRMD=uk.ac/ADMD= /C=gb/")))
-    return Context(mapper=mapper, now=NOW, postmaster="postmaster@gw.example.ac.uk",
-                   mta_name="gw.example.ac.uk",
-                   domain_id=GlobalDomainIdentifier(country="GB", admd=" ", prmd="uk.ac"))
+    return gateway_context(NOW, country="GB")
 
 
 # ------------------------------------------------------------------------------ the corpus
