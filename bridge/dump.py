@@ -14,7 +14,7 @@ from typing import Any
 
 from bridge.codec import decode_any, decode_content
 from bridge.errors import DecodeError
-from bridge.jsonform import to_json
+from bridge.jsonform import enum_name, to_json
 from bridge.model import (
     IPM,
     IPN,
@@ -87,7 +87,7 @@ def _eits(e: EncodedInformationTypes | None) -> str:
     names = []
     for n in sorted(e.builtin):
         try:
-            names.append(BuiltInEIT(n).name.lower().replace("_", "-"))
+            names.append(enum_name(BuiltInEIT(n)))
         except ValueError:
             names.append(str(n))
     return ", ".join(names + list(e.extended)) or "(none)"
@@ -99,7 +99,7 @@ def _flags(f: Any) -> str:
 
 
 def _ext(e: Extension) -> str:
-    kind = e.standard.name.lower().replace("_", "-") if e.standard else str(e.type)
+    kind = enum_name(e.standard) if e.standard else str(e.type)
     crit = f" critical[{_flags(e.criticality)}]" if e.criticality else ""
     value = e.value
     if isinstance(value, Opaque):
@@ -125,7 +125,7 @@ def _trace(t: TraceElement) -> str:
     if t.other_actions:
         extra.append(_flags(t.other_actions))
     tail = "; ".join(extra)
-    return (f"{who}{t.domain} {t.routing_action.name.lower()} at {_t(t.arrival_time)}"
+    return (f"{who}{t.domain} {enum_name(t.routing_action)} at {_t(t.arrival_time)}"
             + (f"; {tail}" if tail else ""))
 
 
@@ -137,7 +137,7 @@ def _envelope(env: Envelope, probe: bool) -> Iterator[str]:
         yield f"  content-identifier: {env.content_identifier}"
     if env.original_eits is not None:
         yield f"  original-EITs: {_eits(env.original_eits)}"
-    yield f"  priority: {env.priority.name.lower().replace('_', '-')}"
+    yield f"  priority: {enum_name(env.priority)}"
     yield f"  per-message-indicators: {_flags(env.indicators)}"
     if env.deferred_delivery_time is not None:
         yield f"  deferred-delivery-time: {_t(env.deferred_delivery_time)}"
@@ -186,9 +186,9 @@ def _heading(h: Heading, indent: str) -> Iterator[str]:
         yield f"{indent}expiry-time: {_t(h.expiry_time)}"
     if h.reply_time is not None:
         yield f"{indent}reply-time: {_t(h.reply_time)}"
-    yield f"{indent}importance: {h.importance.name.lower()}"
+    yield f"{indent}importance: {enum_name(h.importance)}"
     if h.sensitivity is not None:
-        yield f"{indent}sensitivity: {h.sensitivity.name.lower().replace('_', '-')}"
+        yield f"{indent}sensitivity: {enum_name(h.sensitivity)}"
     if h.auto_forwarded:
         yield f"{indent}auto-forwarded: TRUE"
     for e in h.extensions or ():

@@ -16,17 +16,18 @@ from bridge.model.common import Opaque
 from bridge.model.oraddress import ORAddress
 
 
-def _name(member: Enum) -> str:
+def enum_name(member: Enum) -> str:
+    """An enum member as text: lower case, ``-`` for ``_`` (``NON_URGENT`` -> ``non-urgent``)."""
     return (member.name or str(member.value)).lower().replace("_", "-")
 
 
 def to_json(obj: Any) -> Any:
     """Convert a model value (dataclass, tuple, enum, bytes, ...) to JSON-ready data."""
     if isinstance(obj, Flag):
-        return [_name(m) for m in type(obj) if m.value and m in obj
+        return [enum_name(m) for m in type(obj) if m.value and m in obj
                 and (m.value & (m.value - 1)) == 0] if obj.value else []
     if isinstance(obj, Enum):
-        return _name(obj)
+        return enum_name(obj)
     if isinstance(obj, bool | int | float | str) or obj is None:
         return obj
     if isinstance(obj, bytes | bytearray):
