@@ -104,3 +104,22 @@ class AddressSyntaxError(MappingError):
 
     smtp = SMTPReply(code=553, enhanced="5.1.3", text="Bad address syntax")
     x400 = X400Diagnostic(reason=1, diagnostic=11)  # invalid-arguments
+
+
+class ProtocolError(BridgeError):
+    """A peer broke an OSI protocol (RFC 1006, X.224, X.225, X.226, X.227, X.228, X.419).
+
+    ``layer`` names the layer that detected it ("tpkt", "cotp", "session", "presentation",
+    "acse", "rtse", "p1").  The engine that raises it has moved to a closed state; the shell
+    answers with the abort its layer defines (or just closes the TCP connection, which is the
+    N-DISCONNECT of RFC 1006 §6) -- never a crash or a hang.  X.411: unable-to-transfer,
+    transfer-attempts-limit-reached is *not* implied: the message stays queued.
+    """
+
+    smtp = SMTPReply(code=451, enhanced="4.4.0", text="X.400 peer protocol error")
+    x400 = X400Diagnostic(reason=0)  # transfer-failure (X.411 NonDeliveryReasonCode 0)
+
+    def __init__(self, reason: str, *, layer: str) -> None:
+        super().__init__(f"{layer}: {reason}")
+        self.reason = reason
+        self.layer = layer
