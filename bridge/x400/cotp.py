@@ -67,6 +67,7 @@ _LAYER = "cotp"
 DEFAULT_MAX_TPDU_SIZE = 65531  # RFC 1006 §5 default; = 65535 - 4 (the largest TPKT minus header)
 MIN_TPDU_SIZE = 128  # X.224 §13.3.4: the smallest TPDU size (2**7), the class 0 default
 MAX_CONNECT_USER_DATA = 32  # X.224 §13.3.4/§13.4.4: CR/CC user data "shall not exceed 32 octets"
+MAX_DT_DATA = 65524  # RFC 1006 §6: the largest data a peer must take in one DT TPDU
 DT_HEADER_SIZE = 3  # class 0 DT (X.224 §13.7): LI, code 0xF0, TPDU-NR+EOT
 DT_LI = 2  # X.224 §13.7.1: the DT header length indicator is 2 in class 0
 EOT = 0x80  # X.224 §13.7.3 (RFC 1006 §6): bit 8 of the TPDU-NR octet marks the last DT of a TSDU
@@ -646,8 +647,10 @@ class COTPEngine:
 
     def _data_tpdus(self, data: bytes) -> bytes:
         """Segment a TSDU into DT TPDUs of at most the negotiated size (X.224 §6.3), framed."""
-        # Data per DT: the negotiated TPDU size minus the 3-octet DT header; also within one TPKT.
-        per_dt = min(self._tpdu_size, TPKT_MAX_LENGTH - TPKT_HEADER_SIZE) - DT_HEADER_SIZE
+        # Data per DT: the negotiated TPDU size minus the 3-octet DT header, and never above the
+        # 65524 octets RFC 1006 §6 promises a peer ("maximum TSDU size of 65524 octets" per DT).
+        per_dt = min(min(self._tpdu_size, TPKT_MAX_LENGTH - TPKT_HEADER_SIZE) - DT_HEADER_SIZE,
+                     MAX_DT_DATA)
         total = len(data)
         if total <= per_dt:  # one DT: the common case
             length = TPKT_HEADER_SIZE + DT_HEADER_SIZE + total
