@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_map(sub)
     _add_convert(sub)
+    from bridge.x400cli import add_parser as add_x400
+
+    add_x400(sub)
     return parser
 
 

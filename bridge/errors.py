@@ -123,3 +123,12 @@ class ProtocolError(BridgeError):
         super().__init__(f"{layer}: {reason}")
         self.reason = reason
         self.layer = layer
+
+
+class AssociationError(BridgeError):
+    """An X.400 association failed: the peer refused the MTA-bind, aborted, did not confirm a
+    transfer, or a phase timed out.  The message being transferred stays queued (X.411:
+    transfer-failure only after the queue's retries run out)."""
+
+    smtp = SMTPReply(code=451, enhanced="4.4.1", text="X.400 peer unavailable")
+    x400 = X400Diagnostic(reason=0)  # transfer-failure
