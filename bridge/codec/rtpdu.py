@@ -269,19 +269,20 @@ def decode_rttr(data: bytes) -> bytes:
     if not tlv.constructed:
         return data[tlv.content_offset:tlv.end]
     parts: list[bytes] = []
-    stack = [tlv]
+    stack = [iter(list(iter_children(data, tlv)))]       # depth-first, in order
     while stack:
-        node = stack.pop()
-        children = list(iter_children(data, node))
-        for child in reversed(children):
-            if child.tag_class != CLASS_UNIVERSAL or child.tag != _OCTET_STRING:
-                raise DecodeError("constructed RTTR segment holds a non-OCTET STRING",
-                                  path="RTTRapdu", offset=child.offset)
-            if child.constructed:
-                stack.append(child)
-            else:
-                parts.append(data[child.content_offset:child.end])
-    return b"".join(reversed(parts))
+        child = next(stack[-1], None)
+        if child is None:
+            stack.pop()
+            continue
+        if child.tag_class != CLASS_UNIVERSAL or child.tag != _OCTET_STRING:
+            raise DecodeError("constructed RTTR segment holds a non-OCTET STRING",
+                              path="RTTRapdu", offset=child.offset)
+        if child.constructed:
+            stack.append(iter(list(iter_children(data, child))))
+        else:
+            parts.append(data[child.content_offset:child.end])
+    return b"".join(parts)
 
 
 def _oid(body: bytes) -> str:

@@ -203,7 +203,7 @@ def _mta_name(value: str, where: str) -> str:
 
 def _host_port(text: str, where: str) -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:   # 0: any free port
         raise ConfigError(f"{where}: expected HOST:PORT, got {text!r}")
     return host.strip("[]"), int(port)
 
