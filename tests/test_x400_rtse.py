@@ -264,3 +264,13 @@ def test_any_primitive_sequence_is_handled(seq: list[object], sender: bool) -> N
             if isinstance(ev, RTTransfer):
                 rt.send(RTTransferAccept())
             assert not isinstance(ev, RTUAbort | RTPAbort) or rt.state == "closed"
+
+
+def test_recover_across_associations_is_refused() -> None:
+    rt = RTSEEngine("responder", mode="x410")
+    rq = RTORQ(recover=Recover(calling_ss_user_reference=b"r", common_reference=b"c"))
+    rt.receive(SConnect(requirements=FunctionalUnit.HALF_DUPLEX, user_data=rtpdu.encode_x410(rq)))
+    assert isinstance(rt.next_event(), RTPAbort)
+    [refuse] = rt.pending()
+    rj = rtpdu.decode_x410("PRefuse", refuse.user_data)  # type: ignore[attr-defined]
+    assert rj == RTORJ(refuse_reason=rtpdu.RefuseReason.CANNOT_RECOVER)

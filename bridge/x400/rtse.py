@@ -379,6 +379,12 @@ class RTSEEngine:
         self._proposed = rq
         self.dialogue_mode = rq.dialogue_mode
         self.state = AWAIT_OPEN_RSP
+        if rq.recover is not None:
+            # X.228 §7.2.3: recovery of an activity across associations is not offered --
+            # nothing is kept once an association ends -- so refuse with cannotRecover(1).
+            self._send_refuse(RTOpenRefuse(reason=RefuseReason.CANNOT_RECOVER))
+            self._events.append(RTPAbort(reason="the peer asked to recover an association"))
+            return
         self._events.append(RTOpen(user_data=rq.open, dialogue_mode=rq.dialogue_mode,
                                    checkpoint_size=rq.checkpoint_size,
                                    window_size=rq.window_size,
