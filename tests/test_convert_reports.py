@@ -8,6 +8,7 @@ reports make the round trip report -> DSN -> report.
 
 from __future__ import annotations
 
+import dataclasses
 import email
 import importlib.util
 from datetime import UTC, datetime
@@ -159,6 +160,33 @@ def test_example_1_outer_header_and_envelope() -> None:
         "[/PRMD=uk.ac/ADMD=gold 400/C=gb/;bells.cs.u.694:07.01.91.15.48.34]"
     assert msg.get_content_type() == "multipart/report"
     assert msg.get_param("report-type") == "delivery-status"
+
+
+def test_report_trace_merged_by_position_at_the_top() -> None:  # R-5, X-8, T-1
+    """§5.3.8.3 -> §5.3.7: the report's trace and internal trace merged as for a message: an
+    external element equal to an internal one but for the MTA is shown once (the internal
+    one); internal elements follow their domain's last external element; most recent first
+    by position, not by time (clocks differ); all trace before any other field."""
+    report = example_1()
+    result = report_to_dsn(report, context())
+    msg = parse(result.message)
+    assert [squash(v) for v in msg.get_all("X400-Received", [])] == [
+        'by mta "bells.cs.ucl.ac.uk" in /PRMD=uk.ac/ADMD=gold 400/C=gb/; Relayed; '
+        "Thu, 07 Feb 1991 15:48:39 +0000"]
+    assert list(msg.keys())[0] == "X400-Received"
+    # a later domain whose clock is behind: position decides, not the time stamp
+    behind = TraceElement(domain=DGC, arrival_time=t(7, 15, 40, 0))
+    internal = TraceElement(domain=UCL, arrival_time=t(7, 15, 48, 45), mta_name="relay.ucl")
+    report = dataclasses.replace(
+        report, trace=report.trace + (behind,),
+        envelope_extensions=(internal_trace_extension((internal,)),))
+    msg = parse(report_to_dsn(report, context()).message)
+    assert [squash(v).split(";")[0] for v in msg.get_all("X400-Received", [])] == [
+        "by /PRMD=DGC/ADMD=GOLD 400/C=GB/",
+        'by mta "relay.ucl" in /PRMD=uk.ac/ADMD=gold 400/C=gb/',
+        "by /PRMD=uk.ac/ADMD=gold 400/C=gb/"]
+    names = list(msg.keys())
+    assert names[:3] == ["X400-Received"] * 3 and "X400-Received" not in names[3:]
 
 
 def test_example_1_delivery_status() -> None:

@@ -39,10 +39,13 @@ from bridge.convert.context import Context
 from bridge.convert.result import Defect
 from bridge.convert.to_mime import x400_to_mime
 from bridge.convert.to_x400 import mime_to_x400
+from bridge.convert.x400_trace import parse_eits
 from bridge.mapping.psencode import ps_encode
 from bridge.model import (
     IPM,
     BodyPart,
+    BuiltInEIT,
+    EncodedInformationTypes,
     Envelope,
     FileTransferBodyPart,
     GeneralTextBodyPart,
@@ -51,6 +54,7 @@ from bridge.model import (
     IA5TextBodyPart,
     Importance,
     IPMIdentifier,
+    IPMSExtension,
     Message,
     MTSIdentifier,
     ORAddress,
@@ -119,6 +123,10 @@ DATES = st.builds(lambda dt, tz: dt.replace(tzinfo=UTC).astimezone(tz),
                   st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2040, 1, 1)
                                ).map(lambda d: d.replace(microsecond=0)),
                   st.sampled_from(ZONES))
+#: §5.3.3 encoded-info: EIT names (any case, as §5.3.3 reads them) and OIDs
+EIT_LISTS = st.lists(st.sampled_from(["IA5-Text", "G3-Fax", "Teletex", "telex", "Voice",
+                                      "1.3.6.1.7.1.3.5", "2.6.3.4.0", "1.0.10021.7.1.0.100"]),
+                     min_size=1, max_size=4, unique=True).map(", ".join)
 X_FIELDS = st.sampled_from(["Keywords", "Comments", "X-Mailer", "X-Fruit-Of-The-Day",
                             "X-Loop-Id"])
 
@@ -155,6 +163,11 @@ class MimeCase:
     reply_by: datetime | None
     extra: tuple[tuple[str, str], ...]
     parts: tuple[TextPart | Attachment, ...]
+    #: MIXER fields (§5.1.7, H-11): Incomplete-Copy, Original-Encoded-Information-Types
+    #: (its value), a top-level Delivery-Date
+    incomplete_copy: bool = False
+    original_eits: str | None = None
+    delivery_date: datetime | None = None
 
     def recipients(self) -> list[str]:
         return [a for _, a in self.to + self.cc + self.bcc]
@@ -215,7 +228,10 @@ def mime_cases(draw: st.DrawFn) -> MimeCase:
         reply_by=draw(DATES) if draw(opt) else None,
         extra=tuple(draw(st.lists(st.tuples(X_FIELDS, _words(WORD, 1, 5)), max_size=3))),
         parts=tuple(draw(st.lists(st.one_of(TEXT_PARTS, ATTACHMENTS), min_size=1,
-                                  max_size=3))))
+                                  max_size=3))),
+        incomplete_copy=draw(opt),
+        original_eits=draw(st.none() | EIT_LISTS),
+        delivery_date=draw(DATES) if draw(opt) else None)
 
 
 def _header(value: str) -> str:
@@ -268,6 +284,12 @@ def render(case: MimeCase) -> bytes:
         h.append(f"Expires: {email.utils.format_datetime(case.expires)}")
     if case.reply_by is not None:
         h.append(f"Reply-By: {email.utils.format_datetime(case.reply_by)}")
+    if case.incomplete_copy:
+        h.append("Incomplete-Copy:")
+    if case.original_eits is not None:
+        h.append(f"Original-Encoded-Information-Types: {case.original_eits}")
+    if case.delivery_date is not None:
+        h.append(f"Delivery-Date: {email.utils.format_datetime(case.delivery_date)}")
     h += [f"{n}: {v}" for n, v in case.extra]
     h.append("MIME-Version: 1.0")
     if len(case.parts) == 1:  # the last line break is the one render() ends with
@@ -392,6 +414,19 @@ def test_mime_x400_mime_preserves_mapped_fields(case: MimeCase) -> None:
     names = {n.lower() for n, _ in case.extra}
     got = [(n, _unfold(str(v))) for n, v in out.items() if n.lower() in names]
     assert got == [(n, _unfold(v)) for n, v in case.extra]
+    # H-11 (§5.1.7): Incomplete-Copy via the incomplete-copy heading extension; the
+    # original EITs via original-EITs, with the converted ones added (§5.1.5); a top-level
+    # Delivery-Date (no MTS submission or transfer element) via rfc-822-field, verbatim
+    assert (out["Incomplete-Copy"] is not None) == case.incomplete_copy
+    assert len(out.get_all("Incomplete-Copy", [])) <= 1
+    if case.incomplete_copy:
+        assert any(e.type == "2.6.1.5.0" for e in ipm.heading.extensions or ())
+    assert len(out.get_all("Original-Encoded-Information-Types", [])) == 1
+    if case.original_eits is not None:
+        sent, kept = parse_eits(case.original_eits), parse_eits(
+            str(out["Original-Encoded-Information-Types"]))
+        assert sent.builtin <= kept.builtin and set(sent.extended) <= set(kept.extended)
+    assert _when(out, "Delivery-Date") == case.delivery_date
     # RFC 2157 §6.1/§6.2 text (IA5 or GeneralText) and §2.3 FTBP name + octets
     texts, files = _leaves(out)
     assert texts == [p.text for p in case.parts if isinstance(p, TextPart)]
@@ -435,6 +470,14 @@ X400_BODY = st.one_of(
 )
 
 
+INCOMPLETE_COPY = "2.6.1.5.0"  # X.420 incomplete-copy heading extension
+X400_EITS = st.builds(
+    EncodedInformationTypes,
+    builtin=st.frozensets(st.sampled_from(list(BuiltInEIT)), min_size=1, max_size=3),
+    extended=st.lists(st.sampled_from(["1.3.6.1.7.1.3.5", "2.6.3.4.0", "1.2.3.4"]),
+                      max_size=2, unique=True).map(tuple))
+
+
 def orname(text: str) -> ORName:
     return ORName(address=ORAddress.parse(text))
 
@@ -473,7 +516,8 @@ def x400_messages(draw: st.DrawFn) -> Message:
         expiry_time=draw(st.none() | UTC_TIMES), reply_time=draw(st.none() | UTC_TIMES),
         importance=draw(st.sampled_from(list(Importance))),
         sensitivity=draw(st.none() | st.sampled_from(list(Sensitivity))),
-        auto_forwarded=draw(st.booleans()))
+        auto_forwarded=draw(st.booleans()),
+        extensions=(IPMSExtension(type=INCOMPLETE_COPY),) if draw(st.booleans()) else None)
     body = tuple(draw(st.lists(X400_BODY, min_size=1, max_size=3)))
     gdi = GlobalDomainIdentifier(country="GB", admd="GOLD 400", prmd="UK.AC")
     envelope = Envelope(
@@ -483,7 +527,8 @@ def x400_messages(draw: st.DrawFn) -> Message:
         recipients=tuple(Recipient(name=orname(n), number=i,
                                    indicators=PerRecipientIndicators.RESPONSIBILITY)
                          for i, n in enumerate(names, 1)),
-        trace=(TraceElement(domain=gdi, arrival_time=draw(UTC_TIMES)),))
+        trace=(TraceElement(domain=gdi, arrival_time=draw(UTC_TIMES)),),
+        original_eits=draw(st.none() | X400_EITS))
     return Message(envelope=envelope, content=encode_content(IPM(heading=heading, body=body)))
 
 
@@ -528,6 +573,13 @@ def test_x400_mime_x400_preserves_heading_body_and_envelope(message: Message) ->
     assert b.importance == h.importance and b.sensitivity == h.sensitivity
     assert b.expiry_time == h.expiry_time and b.reply_time == h.reply_time
     assert b.auto_forwarded == h.auto_forwarded
+    # H-11 / X-5: incomplete-copy, and no rfc-822-field copy of the field
+    def incomplete(heading: Heading) -> list[object]:
+        return [e.value for e in heading.extensions or () if e.type == INCOMPLETE_COPY]
+
+    assert incomplete(b) == incomplete(h)
+    assert not any(str(f).lower().startswith("incomplete-copy") for e in b.extensions or ()
+                   if isinstance(e.value, tuple) for f in e.value)
     assert _body_view(back.body) == _body_view(ipm.body)
     # GeneralText keeps its character sets when the §6.2 table has the charset
     assert [p.charsets for p in back.body if isinstance(p, GeneralTextBodyPart)] == [
@@ -539,6 +591,11 @@ def test_x400_mime_x400_preserves_heading_body_and_envelope(message: Message) ->
     assert _as_822(env2.originator) == _as_822(env.originator)
     assert [_as_822(r.name) for r in env2.recipients] == [
         _as_822(r.name) for r in env.recipients]
+    # H-11 / X-6: original-EITs come back, with the EITs of this conversion added (§5.1.5)
+    if env.original_eits is not None:
+        assert env2.original_eits is not None
+        assert env.original_eits.builtin <= env2.original_eits.builtin
+        assert set(env.original_eits.extended) <= set(env2.original_eits.extended)
     # §5.1.7: X400-MTS-Identifier is not mapped back; the identifier is new (A-30, H-9)
     assert any(d.kind == "header-discarded" and d.detail.startswith("X400-MTS-Identifier")
                for d in there.defects)

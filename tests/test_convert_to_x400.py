@@ -20,6 +20,7 @@ from bridge.codec import asn1, decode_apdu, decode_content, encode_apdu
 from bridge.convert.context import Context
 from bridge.convert.policy import RFC2156, STRICT, MappingPolicy
 from bridge.convert.result import X400Result
+from bridge.convert.to_mime import x400_to_mime
 from bridge.convert.to_x400 import BoundsError, ConversionError, LoopError, mime_to_x400
 from bridge.convert.vocab import EIT_MIXER
 from bridge.convert.x400_bodies import split_multipart
@@ -301,6 +302,52 @@ def test_mixer_mts_fields_mapped_back() -> None:  # H-11
     assert [h.name.address.personal_name.surname for h in history.value] == ["old", "list"]
 
 
+def test_incomplete_copy_and_original_eits_mapped_back() -> None:  # H-11, G-11
+    """§5.1.7 / App J: Incomplete-Copy -> the incomplete-copy heading extension (X.420,
+    NULL); Original-Encoded-Information-Types -> original-EITs, to which §5.1.5 adds the
+    EITs of the generated body parts (here IA5) and eit-mixer."""
+    _, msg, ipm = convert(BASE + "Incomplete-Copy:\n"
+                          "Original-Encoded-Information-Types: G3-Fax, 1.2.3.4")
+    assert ext(ipm, "2.6.1.5.0") is None
+    assert any(e.type == "2.6.1.5.0" for e in ipm.heading.extensions or ())
+    assert fields(ipm) == ()
+    assert msg.envelope.content_type == 22  # H-2: a heading extension is X.400(88)
+    eits = msg.envelope.original_eits
+    assert eits is not None
+    assert eits.builtin == {BuiltInEIT.G3_FACSIMILE, BuiltInEIT.IA5_TEXT}
+    assert eits.extended == ("1.2.3.4", EIT_MIXER)
+    assert msg.envelope.trace[-1].converted_eits == dataclasses.replace(
+        eits, builtin=frozenset({BuiltInEIT.IA5_TEXT}), extended=(EIT_MIXER,))
+
+
+@pytest.mark.parametrize("field", [
+    "Incomplete-Copy: yes", "Incomplete-Copy: (partly)",
+    "Original-Encoded-Information-Types: Smoke-Signals"])
+def test_bad_incomplete_copy_or_eits_kept_in_rfc822_field(field: str) -> None:  # H-11, H-1
+    result, msg, ipm = convert(BASE + field)
+    assert fields(ipm) == (field,)
+    assert not any(e.type == "2.6.1.5.0" for e in ipm.heading.extensions or ())
+    eits = msg.envelope.original_eits
+    assert eits is not None
+    assert eits.builtin == frozenset({BuiltInEIT.IA5_TEXT}) and eits.extended == (EIT_MIXER,)
+    assert any(d.kind == "header-invalid" for d in result.defects)
+
+
+def test_nested_original_eits_and_incomplete_copy() -> None:  # H-11, RFC 2157 §6.5
+    """In a forwarded message (no MTS envelope) Original-Encoded-Information-Types stays in
+    the inner rfc-822-field; Incomplete-Copy is a heading field and maps there too."""
+    inner = ("From: x@AC.UK\nSubject: in\nIncomplete-Copy:\n"
+             "Original-Encoded-Information-Types: Telex\n\ninner\n")
+    head = BASE + "MIME-Version: 1.0\nContent-Type: message/rfc822"
+    _, msg, ipm = convert(head, inner)
+    (part,) = ipm.body
+    assert isinstance(part, MessageBodyPart)
+    assert fields(part.ipm) == ("Original-Encoded-Information-Types: Telex",)
+    assert any(e.type == "2.6.1.5.0" for e in part.ipm.heading.extensions or ())
+    assert msg.envelope.original_eits is not None
+    assert BuiltInEIT.TELEX not in msg.envelope.original_eits.builtin
+
+
 def test_no_recipients_is_an_error() -> None:
     with pytest.raises(ConversionError):
         mime_to_x400(b"From: a@b\n\nx", "a@b", [], CTX)
@@ -446,6 +493,37 @@ def test_x400_1984_downgrade() -> None:  # D-1, H-2
     assert first == IA5TextBodyPart(text="RFC-822-Headers:\r\nX-Fruit: Kiwi\r\n")
     assert isinstance(second, IA5TextBodyPart) and second.text.startswith("MIME-Version:")
     assert ipm.heading.extensions is None
+
+
+MTS_88_FIELDS = ("Conversion-With-Loss: Prohibited\n"
+                 "Latest-Delivery-Time: Thu, 2 May 2024 10:00:00 +0000\n"
+                 "Originator-Return-Address: r@AC.UK\n"
+                 "DL-Expansion-History: list@AC.UK ; Wed, 1 May 2024 09:00:00 +0000 ;\n")
+
+
+def test_x400_1984_downgrade_keeps_mts_level_mixer_fields() -> None:  # D-1, H-11
+    """App B: MIXER fields whose X.400 element is an X.411(88) extension go into the
+    RFC-822-Headers: body part (not dropped); 84 fields (Priority) stay in the envelope."""
+    ctx = make_ctx(RFC2156.clone(x400_1984_peer=True))
+    result, msg, ipm = convert(BASE + MTS_88_FIELDS + "Priority: urgent", ctx=ctx)
+    assert msg.envelope.content_type == 2 and msg.envelope.extensions == ()
+    assert msg.envelope.priority == Priority.URGENT
+    first = ipm.body[0]
+    assert isinstance(first, IA5TextBodyPart)
+    assert first.text == "RFC-822-Headers:\r\n" + MTS_88_FIELDS.replace("\n", "\r\n")
+    downgrade = [d for d in result.defects if d.kind == "downgrade"]
+    assert downgrade and not any(d.lossy for d in downgrade)
+    assert "dl-expansion-history" in downgrade[0].detail
+    # ... and the reverse mapping (RFC 2157 §2.2, P-3 a) gives them back
+    back = x400_to_mime(msg, CTX)
+    head = back.message.split(b"\r\n\r\n", 1)[0].decode()
+    for line in MTS_88_FIELDS.splitlines():
+        assert line in head.replace("\r\n ", " ")
+    # an X.400(88) peer gets the extensions and no such body part
+    _, msg88, ipm88 = convert(BASE + MTS_88_FIELDS)
+    assert msg88.envelope.extension(StandardExtension.DL_EXPANSION_HISTORY) is not None
+    assert all(not (isinstance(b, IA5TextBodyPart) and b.text.startswith("RFC-822-Headers:"))
+               for b in ipm88.body)
 
 
 def encode_body_part_params(b: FileTransferBodyPart) -> bytes:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import email.utils
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from bridge.codec.p22ext import (
@@ -306,7 +306,13 @@ def _mime(run: Run, bp: BodyPart) -> Entity:
     """§3.1.2 BP15 -> its own content type, parameters and headers (P-7: a stale CTE or a
     second Content-Type among the headers is dropped)."""
     assert isinstance(bp, MimeBodyPart)
-    ctype = bp.content_type + "".join(param(k, v) for k, v in bp.parameters)
+    parameters = bp.parameters
+    if bp.content_type.lower().startswith("multipart/"):
+        checked = _boundary_checked(run, bp)
+        if checked is None:
+            return encapsulate(run, bp)
+        parameters = checked
+    ctype = bp.content_type + "".join(param(k, v) for k, v in parameters)
     extra: list[Header] = []
     for line in bp.headers:
         name, sep, value = line.partition(":")
@@ -323,6 +329,35 @@ def _mime(run: Run, bp: BodyPart) -> Entity:
             return encapsulate(run, bp)
         return Entity(headers=[("Content-Type", ctype), *extra], body=bp.data)
     return leaf(ctype, bp.data, text=major == "text", extra=extra)
+
+
+def _delimited_by(data: bytes, boundary: str) -> bool:
+    """RFC 2046 §5.1.1: ``data`` has a delimiter line and a close delimiter for
+    ``boundary`` (a delimiter is CRLF, or the start of the body, then "--" boundary)."""
+    b = boundary.encode("ascii", "replace")
+    first = data.startswith(b"--" + b) or b"\r\n--" + b in data
+    return first and b"--" + b + b"--" in data and len(boundary) <= 70  # §5.1.1 bchars 1*70
+
+
+def _boundary_checked(run: Run, bp: MimeBodyPart) -> tuple[tuple[str, str], ...] | None:
+    """RFC 2157 §3.1.2 (4), P-7: the boundary parameter must be the boundary the multipart
+    body actually uses.  A missing or wrong one is replaced by the one the delimiter lines
+    show (the first ``--x`` line that has a close delimiter ``--x--``); a body with no
+    delimiters at all gives None (the caller then encapsulates the body part)."""
+    declared = next((v for k, v in bp.parameters if k.lower() == "boundary"), None)
+    if declared is not None and _delimited_by(bp.data, declared):
+        return bp.parameters
+    for m in re.finditer(rb"(?:\A|\r\n)--([\x20-\x7e]{1,70}?)[ \t]*(?=\r\n)", bp.data):
+        used = m.group(1).decode("ascii")
+        if not used.endswith("--") and _delimited_by(bp.data, used):
+            run.defect("boundary", f"{bp.content_type}: boundary parameter {declared!r} "
+                       f"replaced by the boundary the body uses, {used!r}",
+                       f"{P2157} §3.1.2 (4)", lossy=False)
+            return tuple((k, v) for k, v in bp.parameters if k.lower() != "boundary") + (
+                ("boundary", used),)
+    run.defect("boundary", f"{bp.content_type}: the body has no delimiter lines for "
+               f"{declared!r}: encapsulated", f"{P2157} §3.1.2 (4)", lossy=False)
+    return None
 
 
 def multipart_type(heading: Heading) -> MultipartType | None:
@@ -482,9 +517,13 @@ _SINGLE = frozenset({"date", "from", "sender", "reply-to", "to", "cc", "bcc", "m
                      "content-transfer-encoding"})
 
 
-def ipm_entity(run: Run, ipm: IPM, leading: list[Header]) -> Entity:
+def ipm_entity(run: Run, ipm: IPM, leading: list[Header],
+               trailing: Sequence[Header] = ()) -> Entity:
     """The whole 822 message for an IPM: ``leading`` (trace, envelope), the heading fields,
-    then MIME (RFC 2157 §2.2; §6.1 NOTE: no MIME headers for a lone plain IA5 part)."""
+    then MIME (RFC 2157 §2.2; §6.1 NOTE: no MIME headers for a lone plain IA5 part).
+    ``trailing`` fields (e.g. N-5's Disposition-Notification-To) follow the heading fields
+    unless a field of that name is already there (restored from rfc-822-field or an
+    ``RFC-822-Headers:`` body part)."""
     headers = leading + heading_headers(run, ipm.heading)
     body = ipm.body
     first = body[0] if body else None
@@ -497,6 +536,8 @@ def ipm_entity(run: Run, ipm: IPM, leading: list[Header]) -> Entity:
         else:
             run.defect("header-discarded", "RFC-822-Headers: body part with bad syntax kept "
                        "as text", f"{P2157} §2.2", lossy=False)
+    present = {n.lower() for n, _ in headers}
+    headers += [h for h in trailing if h[0].lower() not in present]
     entity: Entity | None = None
     if len(body) == 1 and isinstance(body[0], IA5TextBodyPart):
         entity = _harpoon(run, body[0])

@@ -24,7 +24,7 @@ import email.quoprimime
 import email.utils
 import re
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
 from bridge.codec.p22ext import ID_HEX, ID_HEX_MULTIPART_MESSAGE_V2, ID_RFC_822_FIELD_LIST
@@ -431,13 +431,21 @@ def trace_value(el: TraceElement) -> str:
 
 
 def merged_trace(env: Envelope) -> list[TraceElement]:
-    """§5.3.7: trace and internal trace merged into one chronological list.  The internal
+    """§5.3.7: the envelope's trace and internal trace as one list (:func:`merge_trace`)."""
+    return merge_trace(env.trace, env.internal_trace)
+
+
+def merge_trace(trace: Sequence[TraceElement], internal_trace: Sequence[TraceElement]
+                ) -> list[TraceElement]:
+    """§5.3.7: trace and internal trace merged into one chronological list, by position
+    (never by time: "there is no guarantee of clock synchronisation").  The internal
     elements of a domain follow the last external element of that domain; an external element
-    identical to an internal one except for the MTA is left out."""
-    internal = list(env.internal_trace)
-    last_of = {el.domain: i for i, el in enumerate(env.trace)}
+    identical to an internal one except for the MTA is left out ("only the internal trace
+    element shall be presented").  Used for messages and for reports (§5.3.8.3, R-5)."""
+    internal = list(internal_trace)
+    last_of = {el.domain: i for i, el in enumerate(trace)}
     out: list[TraceElement] = []
-    for i, el in enumerate(env.trace):
+    for i, el in enumerate(trace):
         if last_of[el.domain] != i:
             out.append(el)
             continue

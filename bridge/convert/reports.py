@@ -47,6 +47,7 @@ from bridge.convert.mime_headers import (
     extension_name,
     fold,
     labelled,
+    merge_trace,
     trace_value,
     word,
 )
@@ -251,15 +252,18 @@ def report_to_dsn(report: Report, ctx: Context) -> MimeResult:
                 else f" for MTA {mta_word}")
     boundary = "=_x400bridge_" + _digest(report.identifier, ctx.now)[:20]
     msg_id = (f"<x400-report.{_digest(report.identifier)[:16]}@{ctx.gateway_domain}>")
+    # §5.3.8.3 -> §5.3.7: trace and internal trace merged, at the beginning of the header,
+    # most recent first by position
     outer: list[tuple[str, str]] = [
+        ("X400-Received", trace_value(t))
+        for t in reversed(merge_trace(report.trace, internal_trace))]
+    outer += [
         ("From", ctx.postmaster), ("To", dest), ("Subject", subject),
         ("Message-Type", "Delivery Report"), ("Date", date(first.arrival_time)),
-        ("Message-ID", msg_id), ("X400-MTS-Identifier", str(report.identifier))]
-    merged = sorted(report.trace + internal_trace, key=lambda t: t.arrival_time, reverse=True)
-    outer += [("X400-Received", trace_value(t)) for t in merged]
-    outer += [("MIME-Version", "1.0"),
-              ("Content-Type", f'multipart/report; report-type=delivery-status;'
-                               f' boundary="{boundary}"')]
+        ("Message-ID", msg_id), ("X400-MTS-Identifier", str(report.identifier)),
+        ("MIME-Version", "1.0"),
+        ("Content-Type", f'multipart/report; report-type=delivery-status;'
+                         f' boundary="{boundary}"')]
     dsn_body = _block(per_msg) + "".join("\r\n" + _block(b) for b in blocks)
     parts = [
         "Content-Type: text/plain; charset=us-ascii\r\n\r\n" + user_info,

@@ -12,6 +12,7 @@ from __future__ import annotations
 from bridge.codec import decode_content
 from bridge.convert.context import Context
 from bridge.convert.ipn_text import ipn_entity
+from bridge.convert.mdn_request import disposition_notification_to
 from bridge.convert.mime_bodies import ipm_entity, serialize
 from bridge.convert.mime_headers import (
     Header,
@@ -75,7 +76,8 @@ def x400_to_mime(message: Message, ctx: Context) -> MimeResult:
     leading.append(("Date", message_date(run, env)))
     leading += envelope_headers(run, env)
     if isinstance(content, IPM):
-        entity = ipm_entity(run, content, leading)
+        request = disposition_notification_to(run, content, env)  # N-5 (policy ipn_as_mdn)
+        entity = ipm_entity(run, content, leading, [request] if request else [])
     elif ctx.policy.ipn_as_mdn:  # N-4, N-5: the notification as an RFC 8098 MDN
         from bridge.convert.mdn import mdn_entity
 

@@ -49,11 +49,18 @@ from bridge.convert.x400_heading import (
     Invalid,
     MtsFields,
     decode_raw,
+    ia5_field,
     parse_date,
     printable_content_id,
     unfold,
 )
-from bridge.convert.x400_trace import LoopError, address_gdi, build_trace, check_loop
+from bridge.convert.x400_trace import (
+    LoopError,
+    address_gdi,
+    build_trace,
+    check_loop,
+    parse_eits,
+)
 from bridge.errors import BridgeError, EncodeError, SMTPReply, X400Diagnostic
 from bridge.mapping.address import Role
 from bridge.mapping.psencode import ps_encode
@@ -186,6 +193,15 @@ def _dl_expansion_history(b: HeadingBuilder, name: str, value: str) -> None:
                                         time=parse_date(parts[1])))
 
 
+def _original_eits(b: HeadingBuilder, name: str, value: str) -> None:
+    """§5.1.7 (H-11): ``Original-Encoded-Information-Types:`` (§5.3.6, §5.3.3 encoded-info)
+    -> original-encoded-information-types, to which §5.1.5 adds the generated body parts'
+    EITs (see :func:`original_eits`)."""
+    if b.mts.original_eits is not None:
+        raise Invalid("second Original-Encoded-Information-Types field")
+    b.mts.original_eits = parse_eits(COMMENT.sub("", unfold(value)))
+
+
 #: field name (lower case) -> handler, added to x400_heading.HEADER_HANDLERS at top level
 MTS_HANDLERS: dict[str, Handler] = {
     "priority": _priority,
@@ -197,7 +213,32 @@ MTS_HANDLERS: dict[str, Handler] = {
     "content-identifier": _content_identifier,  # RFC 1327 [L]
     "originator-return-address": _originator_return_address,
     "dl-expansion-history": _dl_expansion_history,
+    "original-encoded-information-types": _original_eits,
 }
+
+
+#: App B (D-1): MIXER fields whose X.400 element is an X.411(88) per-message extension; for
+#: an X.400(84) peer they travel in the ``RFC-822-Headers:`` body part instead
+MTS_88_ONLY = frozenset({"conversion-with-loss", "latest-delivery-time",
+                         "originator-return-address", "dl-expansion-history"})
+
+
+def _app_b(handler: Handler) -> Handler:
+    """App B (D-1): map the field as usual and keep it for the ``RFC-822-Headers:`` body
+    part, which "also carries headers that could map to 88-only elements"."""
+    def handle(b: HeadingBuilder, name: str, value: str) -> None:
+        handler(b, name, value)
+        b.mapped_88.append(ia5_field(name, value, b.defects))
+    return handle
+
+
+def mts_handlers(ctx: Context) -> dict[str, Handler]:
+    """:data:`MTS_HANDLERS`, the X.411(88)-only ones wrapped by :func:`_app_b` for an
+    X.400(84) peer (policy ``x400_1984_peer``).  A field that does not parse is kept in
+    rfc-822-field, which the downgrade puts in the same body part."""
+    if not ctx.policy.x400_1984_peer:
+        return MTS_HANDLERS
+    return {k: _app_b(h) if k in MTS_88_ONLY else h for k, h in MTS_HANDLERS.items()}
 
 
 # ------------------------------------------------------------------------------ EITs, type
@@ -227,6 +268,18 @@ def eits(body: tuple[BodyPart, ...]) -> EncodedInformationTypes:
 
     walk(body)
     return EncodedInformationTypes(builtin=frozenset(builtin), extended=tuple(sorted(extended)))
+
+
+def original_eits(converted: EncodedInformationTypes,
+                  given: EncodedInformationTypes | None) -> EncodedInformationTypes:
+    """§5.1.5: original-encoded-information-types "will include all of the values used in
+    the trace" (``converted``); with an ``Original-Encoded-Information-Types:`` field
+    (§5.1.7, H-11) its EITs come first and the converted ones are added."""
+    if given is None:
+        return converted
+    return EncodedInformationTypes(
+        builtin=given.builtin | converted.builtin,
+        extended=tuple(dict.fromkeys(given.extended + converted.extended)))
 
 
 def uses_1988(ipm: IPM) -> bool:
@@ -316,10 +369,13 @@ def _mts_extensions(mts: MtsFields, correlator: str | None, ctx: Context,
         exts.append(Extension(type=StandardExtension.DL_EXPANSION_HISTORY,
                               value=tuple(reversed(mts.dl_history))))
     if ctx.policy.x400_1984_peer:
-        if exts:
-            defects.append(Defect("downgrade", "MTS extensions (content-correlator, "
-                                  "DL-expansion-history, ...) not sent to an X.400(84) peer",
-                                  "RFC 2156 App B"))
+        if exts:  # the MIXER fields behind them are in the RFC-822-Headers: part (D-1)
+            names = ", ".join(StandardExtension(int(e.type)).name.lower().replace("_", "-")
+                              for e in exts)
+            defects.append(Defect("downgrade", f"MTS extensions not sent to an X.400(84) "
+                                  f"peer: {names} (their header fields are in the "
+                                  "RFC-822-Headers: body part)", "RFC 2156 App B",
+                                  lossy=False))
         return ()
     return tuple(exts) + (internal_trace_extension(internal),)  # type: ignore[arg-type]
 
@@ -356,7 +412,7 @@ def mime_to_x400(data: bytes, mail_from: str, rcpt_to: Sequence[str],
     check_loop(fields)
     id_base = f"{ctx.now:%Y%m%d%H%M%S}.{hashlib.sha256(data).hexdigest()[:12]}"
     converter = BodyConverter(ctx=ctx, defects=defects, id_base=id_base,
-                              mts_handlers=MTS_HANDLERS)
+                              mts_handlers=mts_handlers(ctx))
     try:
         ipm, builder = converter.ipm(msg, data, nested=False)
     except RecursionError as exc:
@@ -392,7 +448,7 @@ def mime_to_x400(data: bytes, mail_from: str, rcpt_to: Sequence[str],
         content_type=P22 if uses_1988(ipm) else P2,
         recipients=recipients,
         trace=trace.trace,
-        original_eits=converted,
+        original_eits=original_eits(converted, mts.original_eits),
         content_identifier=content_id,
         priority=mts.priority or Priority.NORMAL,
         indicators=per_message,

@@ -32,7 +32,7 @@ from bridge.mapping.address import Role
 from bridge.mapping.msgid import msgid_to_ipm_id, truncate_local
 from bridge.mapping.psencode import ps_encode
 from bridge.model.charsets import t61_can_encode, t61_encode
-from bridge.model.common import Priority
+from bridge.model.common import EncodedInformationTypes, Priority
 from bridge.model.envelope import DLExpansion
 from bridge.model.ipm import (
     Heading,
@@ -55,6 +55,7 @@ UB_LANGUAGES = 64  # ub-languages
 
 ID_HEX_LANGUAGES = ID_HEX + ".1"  # X.420 languages heading extension
 ID_HEX_AUTO_SUBMITTED = ID_HEX + ".2"  # X.420 auto-submitted heading extension
+ID_HEX_INCOMPLETE_COPY = ID_HEX + ".0"  # X.420 incomplete-copy heading extension (NULL)
 
 _IMPORTANCE = reverse({int(k): v for k, v in IMPORTANCE.items()})
 _SENSITIVITY = reverse({int(k): v for k, v in SENSITIVITY.items()})
@@ -365,6 +366,7 @@ class MtsFields:
     latest_delivery: datetime | None = None
     originator_return_address: ORAddress | None = None
     dl_history: list[DLExpansion] = field(default_factory=list)  # as in the header order
+    original_eits: EncodedInformationTypes | None = None
 
 
 @dataclass
@@ -392,6 +394,7 @@ class HeadingBuilder:
     auto_forwarded: bool = False
     languages: list[str] = field(default_factory=list)
     auto_submitted: int | None = None
+    incomplete_copy: bool = False
     rfc822_fields: list[str] = field(default_factory=list)
     #: fields mapped to X.400(88) elements, kept for the App B downgrade body part
     mapped_88: list[str] = field(default_factory=list)
@@ -442,7 +445,7 @@ class HeadingBuilder:
         else:
             related = self.in_reply_to + related
         primary, copy, blind = self.primary, self.copy, self.blind
-        if self.dnt and originator_asks(self.dnt, self.from_):
+        if self.dnt and originator_asks(self.dnt, self.from_ + self.sender):
             # N-5: a Disposition-Notification-To naming the From address asks every
             # recipient for a receipt and a non-receipt notification
             ask = NotificationRequests.RN | NotificationRequests.NRN
@@ -451,6 +454,8 @@ class HeadingBuilder:
                                             for s in specs]
                 for specs in (primary, copy, blind))
         exts: list[IPMSExtension] = []
+        if self.incomplete_copy:  # §5.1.7 (H-11) reverses §5.3.4 (X-5)
+            exts.append(IPMSExtension(type=ID_HEX_INCOMPLETE_COPY, value=None))
         if self.languages:
             exts.append(IPMSExtension(type=ID_HEX_LANGUAGES,
                                       value=tuple(dict.fromkeys(self.languages))[:UB_LANGUAGES]))
@@ -470,7 +475,10 @@ class HeadingBuilder:
 
 
 def originator_asks(dnt: list[ORDescriptor], from_: list[ORDescriptor]) -> bool:
-    """N-5: the Disposition-Notification-To names the From address (RFC 8098 §2.1 / §8.3)."""
+    """N-5: the Disposition-Notification-To names a From (or Sender) address (RFC 8098 §2.1
+    / §8.3): ``from_`` are the mailboxes that become the X.420 originator or authorizing
+    users, so that the reverse mapping (:mod:`bridge.convert.mdn_request`, which names the
+    heading originator) comes back as a request."""
     authors = {d.formal_name for d in from_ if d.formal_name is not None}
     return any(d.formal_name in authors for d in dnt if d.formal_name is not None)
 
@@ -595,6 +603,17 @@ def _auto_submitted(b: HeadingBuilder, name: str, value: str) -> None:
         b.extension_field(name, value)
 
 
+def _incomplete_copy(b: HeadingBuilder, name: str, value: str) -> None:
+    """§5.1.7 (H-11, App J): ``Incomplete-Copy:`` (§5.3.4 EBNF: no value) -> the X.420
+    incomplete-copy heading extension; one with a value (even a comment) is kept as it is."""
+    if unfold(value).strip():
+        raise Invalid("Incomplete-Copy has no value")
+    if b.incomplete_copy:
+        raise Invalid("second Incomplete-Copy field")
+    b.incomplete_copy = True
+    b.mapped_88.append(ia5_field(name, value, b.defects))
+
+
 def _ignore(b: HeadingBuilder, name: str, value: str) -> None:
     """Fields handled elsewhere: trace (x400_trace), MIME (RFC 2157, x400_bodies), Date
     (MTS level, §5.1.6)."""
@@ -617,7 +636,8 @@ def _discard(b: HeadingBuilder, name: str, value: str) -> None:
 MTS_FIELDS = frozenset({
     "date", "priority", "conversion", "conversion-with-loss", "deferred-delivery",
     "latest-delivery-time", "x400-content-identifier", "content-identifier",
-    "originator-return-address", "dl-expansion-history", "received", "x400-received"})
+    "originator-return-address", "dl-expansion-history", "received", "x400-received",
+    "original-encoded-information-types"})
 
 #: field name (lower case) -> handler (§5.1.3, §5.1.7; RFC 1327 legacy names, L)
 HEADER_HANDLERS: dict[str, Handler] = {
@@ -645,6 +665,7 @@ HEADER_HANDLERS: dict[str, Handler] = {
     "autosubmitted": _auto_submitted,
     "auto-submitted": _auto_submitted,
     "disposition-notification-to": _disposition_notification_to,
+    "incomplete-copy": _incomplete_copy,
     # MTS / MTA level (§5.1.5-§5.1.7)
     "date": _date,
     "received": _ignore,
