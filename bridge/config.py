@@ -1,0 +1,577 @@
+"""The gateway configuration: one TOML file, read strictly into frozen dataclasses.
+
+DESIGN §11: typed, strict and explicit.  The file is read with :mod:`tomllib` (TOML 1.0); an
+unknown or misspelled key, or a value of the wrong type, is a :class:`~bridge.errors.ConfigError`
+naming its dotted path (``smtp.in.max-message-size: expected an integer, got 'ten'``).  Every
+option has a default, so no file at all is a valid configuration (issue 6): SMTP on
+127.0.0.1:2525, RFC 1006 (RFC 1006 §3: TCP port 102 in production) on 127.0.0.1:1102, state in
+``./var/``, tables from the bundled ``mappings/``.  Relative paths are taken relative to the
+config file's folder (the current folder when there is no file).  The object is passed down,
+never kept in a global.
+
+Every option is listed, with type, default and meaning, in ``docs/config.md``; :data:`DEFAULTS`
+is the default file itself.  ``x400bridge config check|show`` is :func:`add_parser`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import sys
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from bridge.configschema import (
+    Endpoint,
+    IPNetwork,
+    Section,
+    check_domain,
+    describe,
+    format_duration,
+    format_key,
+    format_value,
+    parse_endpoint,
+)
+from bridge.convert.policy import PRESETS, MappingPolicy
+from bridge.errors import ConfigError
+from bridge.mapcli import DEFAULT_GATEWAY_DOMAIN, DEFAULT_GATEWAY_OR
+from bridge.model.oraddress import ORAddress
+from bridge.model.ortext import ORAddressSyntaxError, format_std_or, parse_or_address
+from bridge.resources import data_dir
+from bridge.x400.mta import Selectors
+from bridge.x400.peers import LocalMTA, Peer, PeerTable, load_peer_table
+
+__all__ = [
+    "DEFAULTS", "Config", "ConfigError", "Endpoint", "GatewayConfig", "LogConfig",
+    "MetricsConfig", "QueueConfig", "SmtpInConfig", "SmtpOutConfig", "X400Config",
+    "add_parser", "load_config", "parse_config", "render_config", "summary",
+]
+
+MIB = 1024 * 1024
+POLICIES = tuple(PRESETS)                       # "rfc2156", "strict", "lenient"
+SMTP_OUT_TLS = ("opportunistic", "never", "required")
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+LOG_FORMATS = ("text", "json")
+ROUTES_FILE = "x400-routes.txt"                 # the bundled O/R prefix -> peer table
+_HIDDEN = "(hidden; `config show --secrets` shows it)"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GatewayConfig:
+    """``[gateway]``: who the gateway is (RFC 2156 §4.3.4 gateway identity) and where its data
+    lives."""
+
+    domain: str = DEFAULT_GATEWAY_DOMAIN
+    or_address: ORAddress = field(default_factory=lambda: parse_or_address(DEFAULT_GATEWAY_OR))
+    tables: Path | None = None
+    dns_server: Endpoint | None = None
+    policy: str = "rfc2156"
+    postmaster: str = f"postmaster@{DEFAULT_GATEWAY_DOMAIN}"
+    state_dir: Path = Path("var")
+
+    @property
+    def tables_dir(self) -> Path:
+        """The RFC 2156 App F mapping tables' folder (the bundled ``mappings/`` by default)."""
+        return self.tables if self.tables is not None else data_dir("mappings")
+
+    @property
+    def mapping_policy(self) -> MappingPolicy:
+        """The :class:`~bridge.convert.policy.MappingPolicy` preset named by ``policy``."""
+        return PRESETS[self.policy]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SmtpInConfig:
+    """``[smtp.in]``: the ESMTP server (RFC 5321) that takes mail for X.400."""
+
+    listen: Endpoint = Endpoint(host="127.0.0.1", port=2525)
+    hostname: str = DEFAULT_GATEWAY_DOMAIN
+    max_message_size: int = 10 * MIB               # RFC 1870 SIZE
+    tls_cert: Path | None = None                  # RFC 3207 STARTTLS
+    tls_key: Path | None = None
+    auth: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), repr=False)
+    require_auth_for_relay: bool = False
+    relay_networks: tuple[IPNetwork, ...] = (ipaddress.ip_network("127.0.0.0/8"),
+                                             ipaddress.ip_network("::1/128"))
+    timeout: float = 300.0                        # RFC 5321 §4.5.3.2.7: server timeout 5 min
+
+    @property
+    def tls(self) -> bool:
+        """Whether STARTTLS is offered."""
+        return self.tls_cert is not None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SmtpOutConfig:
+    """``[smtp.out]``: the SMTP client delivering X.400 mail to the Internet (MX per RFC 5321
+    §5.1, or a smarthost)."""
+
+    smarthost: Endpoint | None = None
+    port: int = 25
+    timeout: float = 60.0
+    helo: str = DEFAULT_GATEWAY_DOMAIN
+    tls: str = "opportunistic"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class X400Config:
+    """``[x400]``: the P1 MTA (X.411 §12, X.419) and the file spool; ``peers`` are the
+    ``[x400.peers.NAME]`` tables of :mod:`bridge.x400.peers`."""
+
+    listen: Endpoint = Endpoint(host="127.0.0.1", port=1102)
+    name: str = "x400bridge"
+    password: str | None = field(default=None, repr=False)
+    allow_anonymous: bool = False
+    tsel: bytes = b""
+    ssel: bytes = b""
+    psel: bytes = b""
+    spool: Path = Path("var/spool")
+    routes: Path | None = None
+    peers: Mapping[str, Peer] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def peer_table(self) -> PeerTable:
+        """The :class:`~bridge.x400.peers.PeerTable` (local MTA and peers) for the shell."""
+        local = LocalMTA(name=self.name, password=self.password,
+                         listen_host=self.listen.host, listen_port=self.listen.port,
+                         allow_anonymous=self.allow_anonymous,
+                         selectors=Selectors(tsel=self.tsel, ssel=self.ssel, psel=self.psel))
+        return PeerTable(local=local, peers=self.peers)
+
+    @property
+    def routes_file(self) -> Path:
+        """The O/R-prefix -> peer routing table (the bundled one by default)."""
+        return self.routes if self.routes is not None else data_dir("mappings") / ROUTES_FILE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueueConfig:
+    """``[queue]``: the durable queue and its retry schedule (durations in seconds)."""
+
+    path: Path = Path("var/queue.sqlite")
+    retry_initial: float = 60.0
+    retry_factor: float = 2.0
+    retry_max: float = 3600.0
+    expire_after: float = 5 * 86400.0
+    delay_warning: float = 4 * 3600.0             # RFC 3464 "delayed" DSN; 0: none
+    workers: int = 2
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MetricsConfig:
+    """``[metrics]``: the Prometheus endpoint (None: off)."""
+
+    listen: Endpoint | None = Endpoint(host="127.0.0.1", port=9464)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LogConfig:
+    """``[log]``: level and format of the structured log."""
+
+    level: str = "info"
+    format: str = "text"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Config:
+    """The whole configuration, one frozen value passed down to every part of the gateway."""
+
+    gateway: GatewayConfig
+    smtp_in: SmtpInConfig
+    smtp_out: SmtpOutConfig
+    x400: X400Config
+    queue: QueueConfig
+    metrics: MetricsConfig
+    log: LogConfig
+
+
+# ------------------------------------------------------------------------------ parsing
+
+_TOP = ("gateway", "smtp", "x400", "queue", "metrics", "log")
+_X400_LOCAL = ("name", "password", "listen", "allow-anonymous", "tsel", "ssel", "psel")
+
+
+def _keys(cls: type) -> tuple[str, ...]:
+    return tuple(f.replace("_", "-") for f in cls.__dataclass_fields__)  # type: ignore[attr-defined]
+
+
+def _gateway(data: object, base: Path) -> GatewayConfig:
+    s = Section(data, "gateway", _keys(GatewayConfig), base=base)
+    domain = check_domain(s.text("domain", DEFAULT_GATEWAY_DOMAIN), s.path("domain"))
+    or_text = s.text("or-address", DEFAULT_GATEWAY_OR, empty=False)
+    try:
+        or_address = parse_or_address(or_text)
+    except ORAddressSyntaxError as exc:           # RFC 2156 §4.1.3 std-or-address-input
+        raise ConfigError(f"{s.path('or-address')}: {exc}") from None
+    dns_text = s.opt_text("dns-server")
+    tables = s.file_path("tables", None)
+    if tables is not None and not tables.is_dir():
+        raise ConfigError(f"{s.path('tables')}: no such folder: {tables}")
+    return GatewayConfig(
+        domain=domain, or_address=or_address, tables=tables,
+        dns_server=None if dns_text is None else parse_endpoint(
+            dns_text, s.path("dns-server"), default_port=53, ip_only=True),
+        policy=s.choice("policy", "rfc2156", POLICIES),
+        postmaster=s.text("postmaster", f"postmaster@{domain}", empty=False),
+        state_dir=s.file_path("state-dir", None) or base / "var")
+
+
+def _smtp_in(data: object, gateway: GatewayConfig, base: Path) -> SmtpInConfig:
+    s = Section(data, "smtp.in", _keys(SmtpInConfig), base=base)
+    cert, key = s.file_path("tls-cert", None), s.file_path("tls-key", None)
+    if (cert is None) != (key is None):
+        have, missing = ("tls-cert", "tls-key") if key is None else ("tls-key", "tls-cert")
+        raise ConfigError(f"{s.path(missing)}: required with {s.path(have)} (both or neither)")
+    for name, path in (("tls-cert", cert), ("tls-key", key)):
+        if path is not None and not path.is_file():
+            raise ConfigError(f"{s.path(name)}: no such file: {path}")
+    auth = s.string_table("auth")
+    for user in auth:
+        if not user:
+            raise ConfigError(f"{s.path('auth')}: an empty user name")
+    return SmtpInConfig(
+        listen=parse_endpoint(s.text("listen", "127.0.0.1:2525"), s.path("listen"),
+                              any_port=True),
+        hostname=check_domain(s.text("hostname", gateway.domain), s.path("hostname")),
+        max_message_size=s.integer("max-message-size", 10 * MIB, minimum=1),
+        tls_cert=cert, tls_key=key, auth=MappingProxyType(auth),
+        require_auth_for_relay=s.boolean("require-auth-for-relay", False),
+        relay_networks=s.networks("relay-networks", ("127.0.0.0/8", "::1/128")),
+        timeout=_positive(s, "timeout", 300.0))
+
+
+def _smtp_out(data: object, gateway: GatewayConfig, base: Path) -> SmtpOutConfig:
+    s = Section(data, "smtp.out", _keys(SmtpOutConfig), base=base)
+    smarthost = s.opt_text("smarthost")
+    port = s.integer("port", 25, minimum=1)
+    if port > 65535:
+        raise ConfigError(f"{s.path('port')}: not a TCP port: {port}")
+    return SmtpOutConfig(
+        smarthost=None if smarthost is None else parse_endpoint(
+            smarthost, s.path("smarthost"), default_port=25),
+        port=port, timeout=_positive(s, "timeout", 60.0),
+        helo=check_domain(s.text("helo", gateway.domain), s.path("helo")),
+        tls=s.choice("tls", "opportunistic", SMTP_OUT_TLS))
+
+
+def _x400(data: object, gateway: GatewayConfig, base: Path) -> X400Config:
+    s = Section(data, "x400", _keys(X400Config), base=base)
+    listen = parse_endpoint(s.text("listen", "127.0.0.1:1102"), s.path("listen"),
+                            any_port=True)
+    local: dict[str, Any] = {"name": s.text("name", "x400bridge"), "listen": str(listen),
+                             "allow-anonymous": s.boolean("allow-anonymous", False)}
+    for key in ("password", "tsel", "ssel", "psel"):
+        value = s.opt_text(key)
+        if value is not None:
+            local[key] = value
+    peers = s.table("peers")
+    try:
+        table = load_peer_table({"local": local, "peers": peers}, where="x400")
+    except ConfigError as exc:
+        # our [x400] table is bridge.x400.peers' [local]: report the path the user wrote
+        text = str(exc)
+        if text.startswith("x400.local."):
+            raise ConfigError("x400." + text.removeprefix("x400.local.")) from None
+        raise
+    routes = s.file_path("routes", None)
+    if routes is not None and not routes.is_file():
+        raise ConfigError(f"{s.path('routes')}: no such file: {routes}")
+    sel = table.local.selectors
+    return X400Config(
+        listen=listen, name=table.local.name, password=table.local.password,
+        allow_anonymous=table.local.allow_anonymous,
+        tsel=sel.tsel, ssel=sel.ssel, psel=sel.psel,
+        spool=s.file_path("spool", None) or gateway.state_dir / "spool",
+        routes=routes, peers=MappingProxyType(dict(table.peers)))
+
+
+def _queue(data: object, gateway: GatewayConfig, base: Path) -> QueueConfig:
+    s = Section(data, "queue", _keys(QueueConfig), base=base)
+    initial = _positive(s, "retry-initial", 60.0)
+    maximum = _positive(s, "retry-max", 3600.0)
+    if maximum < initial:
+        raise ConfigError(f"{s.path('retry-max')}: shorter than queue.retry-initial")
+    return QueueConfig(
+        path=s.file_path("path", None) or gateway.state_dir / "queue.sqlite",
+        retry_initial=initial, retry_factor=s.number("retry-factor", 2.0, minimum=1.0),
+        retry_max=maximum, expire_after=_positive(s, "expire-after", 5 * 86400.0),
+        delay_warning=s.duration("delay-warning", 4 * 3600.0),
+        workers=s.integer("workers", 2, minimum=1))
+
+
+def _metrics(data: object, base: Path) -> MetricsConfig:
+    s = Section(data, "metrics", _keys(MetricsConfig), base=base)
+    if "listen" not in s.data:
+        return MetricsConfig()
+    value = s.data["listen"]
+    if value is False or value == "":
+        return MetricsConfig(listen=None)
+    if not isinstance(value, str):
+        raise ConfigError(f"{s.path('listen')}: expected HOST:PORT, \"\" or false, "
+                          f"got {describe(value)}")
+    return MetricsConfig(listen=parse_endpoint(value, s.path("listen"), any_port=True))
+
+
+def _log(data: object, base: Path) -> LogConfig:
+    s = Section(data, "log", _keys(LogConfig), base=base)
+    return LogConfig(level=s.choice("level", "info", LOG_LEVELS),
+                     format=s.choice("format", "text", LOG_FORMATS))
+
+
+def _positive(s: Section, key: str, default: float) -> float:
+    value = s.duration(key, default)
+    if value <= 0:
+        raise ConfigError(f"{s.path(key)}: must be longer than 0")
+    return value
+
+
+def parse_config(data: Mapping[str, Any], *, source: str = "<config>",
+                 base: Path | None = None) -> Config:
+    """A :class:`Config` from parsed TOML; relative paths are taken relative to ``base`` (the
+    config file's folder; the current folder when None).  ``source`` names the input for the
+    caller; errors name dotted paths only, and :func:`load_config`'s caller adds the file."""
+    root = (base if base is not None else Path.cwd()).absolute()
+    top = Section(dict(data), "", _TOP, base=root)
+    smtp = Section(top.data.get("smtp", {}), "smtp", ("in", "out"), base=root)
+    gateway = _gateway(top.data.get("gateway", {}), root)
+    return Config(gateway=gateway,
+                  smtp_in=_smtp_in(smtp.data.get("in", {}), gateway, root),
+                  smtp_out=_smtp_out(smtp.data.get("out", {}), gateway, root),
+                  x400=_x400(top.data.get("x400", {}), gateway, root),
+                  queue=_queue(top.data.get("queue", {}), gateway, root),
+                  metrics=_metrics(top.data.get("metrics", {}), root),
+                  log=_log(top.data.get("log", {}), root))
+
+
+def load_config(path: Path | None) -> Config:
+    """Read the config file ``path`` (None: the defaults, no file needed)."""
+    if path is None:
+        return parse_config({}, source="<defaults>")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: {exc.strerror or exc}") from exc
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    return parse_config(data, source=str(path), base=path.absolute().parent)
+
+
+# --------------------------------------------------------------------------------- DEFAULTS
+
+DEFAULTS = """\
+# x400bridge configuration: the defaults.  Every option is optional; no file at all means
+# exactly this.  Relative paths are relative to this file's folder (the current folder when
+# the gateway runs without a file).  Durations: seconds, or "90s", "15m", "4h", "5d".
+
+[gateway]
+domain = "x400-gateway.invalid"          # the gateway's own domain
+or-address = "/O=x400bridge/ADMD= /C=ZZ/" # the gateway's own O/R address (std-or text)
+# tables = "mappings"                    # default: the bundled mappings/ folder
+# dns-server = "192.0.2.53:53"           # RFC 2163 lookups; default: tables only
+policy = "rfc2156"                       # or "strict", "lenient"
+# postmaster = "postmaster@<domain>"
+state-dir = "var"
+
+[smtp.in]
+listen = "127.0.0.1:2525"
+# hostname = "<gateway.domain>"
+max-message-size = 10485760              # 10 MiB
+# tls-cert = "cert.pem"                  # STARTTLS: both or neither
+# tls-key = "key.pem"
+require-auth-for-relay = false
+relay-networks = ["127.0.0.0/8", "::1/128"]
+timeout = "5m"
+
+[smtp.in.auth]
+# alice = "secret"
+
+[smtp.out]
+# smarthost = "smtp.example.org:25"      # default: MX lookup
+port = 25
+timeout = "1m"
+# helo = "<gateway.domain>"
+tls = "opportunistic"                    # or "never", "required"
+
+[x400]
+listen = "127.0.0.1:1102"
+name = "x400bridge"
+# password = "secret"
+allow-anonymous = false
+tsel = ""
+ssel = ""
+psel = ""
+# spool = "<state-dir>/spool"
+# routes = "x400-routes.txt"             # default: the bundled mappings/x400-routes.txt
+
+# [x400.peers.percival]
+# mta-name = "percival.example.org"
+# password = "excalibur"
+# host = "192.0.2.7"
+# port = 102
+
+[queue]
+# path = "<state-dir>/queue.sqlite"
+retry-initial = "1m"
+retry-factor = 2
+retry-max = "1h"
+expire-after = "5d"
+delay-warning = "4h"
+workers = 2
+
+[metrics]
+listen = "127.0.0.1:9464"                # "" or false: no metrics endpoint
+
+[log]
+level = "info"                           # debug, info, warning, error, critical
+format = "text"                          # or "json"
+"""
+
+
+# ------------------------------------------------------------------------------- rendering
+
+def _line(key: str, value: object) -> str:
+    return f"{format_key(key)} = {format_value(value)}"
+
+
+def render_config(config: Config, *, secrets: bool = True) -> str:
+    """The effective configuration as TOML (``parse_config`` of it gives ``config`` back).
+
+    Options without a value (no smarthost, the bundled tables) are comments; with
+    ``secrets=False`` passwords are comments too."""
+    g, si, so, x, q = config.gateway, config.smtp_in, config.smtp_out, config.x400, config.queue
+    out = ["[gateway]", _line("domain", g.domain),
+           _line("or-address", format_std_or(g.or_address)),
+           _line("tables", str(g.tables)) if g.tables else f"# tables: bundled ({g.tables_dir})",
+           _line("dns-server", str(g.dns_server)) if g.dns_server else "# dns-server: none",
+           _line("policy", g.policy), _line("postmaster", g.postmaster),
+           _line("state-dir", str(g.state_dir)), "",
+           "[smtp.in]", _line("listen", str(si.listen)), _line("hostname", si.hostname),
+           _line("max-message-size", si.max_message_size)]
+    if si.tls_cert is not None and si.tls_key is not None:
+        out += [_line("tls-cert", str(si.tls_cert)), _line("tls-key", str(si.tls_key))]
+    else:
+        out.append("# tls-cert, tls-key: none (no STARTTLS)")
+    out += [_line("require-auth-for-relay", si.require_auth_for_relay),
+            _line("relay-networks", [str(n) for n in si.relay_networks]),
+            _line("timeout", format_duration(si.timeout)), "", "[smtp.in.auth]"]
+    out += [_line(user, pw) if secrets else f"# {format_key(user)} = {_HIDDEN}"
+            for user, pw in si.auth.items()]
+    out += ["", "[smtp.out]",
+            _line("smarthost", str(so.smarthost)) if so.smarthost else "# smarthost: none (MX)",
+            _line("port", so.port), _line("timeout", format_duration(so.timeout)),
+            _line("helo", so.helo), _line("tls", so.tls), "",
+            "[x400]", _line("listen", str(x.listen)), _line("name", x.name),
+            _secret("password", x.password, secrets),
+            _line("allow-anonymous", x.allow_anonymous),
+            _line("tsel", x.tsel.hex()), _line("ssel", x.ssel.hex()), _line("psel", x.psel.hex()),
+            _line("spool", str(x.spool)),
+            _line("routes", str(x.routes)) if x.routes else "# routes: bundled"]
+    for nick, peer in x.peers.items():
+        out += ["", f"[x400.peers.{format_key(nick)}]", *_peer_lines(peer, secrets)]
+    out += ["", "[queue]", _line("path", str(q.path)),
+            _line("retry-initial", format_duration(q.retry_initial)),
+            _line("retry-factor", q.retry_factor),
+            _line("retry-max", format_duration(q.retry_max)),
+            _line("expire-after", format_duration(q.expire_after)),
+            _line("delay-warning", format_duration(q.delay_warning)),
+            _line("workers", q.workers), "",
+            "[metrics]", _line("listen", str(config.metrics.listen or "")), "",
+            "[log]", _line("level", config.log.level), _line("format", config.log.format)]
+    return "\n".join(out) + "\n"
+
+
+def _secret(key: str, value: str | None, secrets: bool) -> str:
+    if value is None:
+        return f"# {key}: none"
+    return _line(key, value) if secrets else f"# {key} = {_HIDDEN}"
+
+
+def _peer_lines(peer: Peer, secrets: bool) -> list[str]:
+    sel = peer.selectors
+    return [_line("mta-name", peer.mta_name), _secret("password", peer.password, secrets),
+            _line("host", peer.host), _line("port", peer.port), _line("mode", peer.mode),
+            _line("allowed-addresses", list(peer.allowed_addresses)),
+            _line("tsel", sel.tsel.hex()), _line("ssel", sel.ssel.hex()),
+            _line("psel", sel.psel.hex()), _line("checkpoint-size", peer.checkpoint_size),
+            _line("window-size", peer.window_size), _line("timeout", peer.timeout)]
+
+
+def _seconds(value: float) -> str:
+    text = format_duration(value)
+    return text if isinstance(text, str) else f"{text}s"
+
+
+def summary(config: Config) -> list[str]:
+    """One line per section, for ``config check``."""
+    g, si, so, x, q = config.gateway, config.smtp_in, config.smtp_out, config.x400, config.queue
+    tables = str(g.tables) if g.tables else "bundled"
+    dns = f", DNS {g.dns_server}" if g.dns_server else ""
+    users = len(si.auth)
+    relay = " ".join(str(n) for n in si.relay_networks) or "none"
+    out_to = f"smarthost {so.smarthost}" if so.smarthost else f"MX port {so.port}"
+    peers = ", ".join(x.peers) or "none"
+    metrics = str(config.metrics.listen) if config.metrics.listen else "off"
+    return [
+        f"gateway: {g.domain} = {format_std_or(g.or_address)}, tables {tables}{dns}, "
+        f"policy {g.policy}, postmaster {g.postmaster}, state {g.state_dir}",
+        f"smtp.in: listen {si.listen} as {si.hostname}, max {si.max_message_size} bytes, "
+        f"STARTTLS {'on' if si.tls else 'off'}, {users} AUTH user{'s' * (users != 1)}, "
+        f"relay from {relay}{' with AUTH' if si.require_auth_for_relay else ''}, "
+        f"timeout {_seconds(si.timeout)}",
+        f"smtp.out: {out_to}, TLS {so.tls}, HELO {so.helo}, timeout {_seconds(so.timeout)}",
+        f"x400: listen {x.listen} as {x.name}, anonymous "
+        f"{'allowed' if x.allow_anonymous else 'refused'}, peers {peers}, spool {x.spool}, "
+        f"routes {x.routes or 'bundled'}",
+        f"queue: {q.path}, retry {_seconds(q.retry_initial)} x{q.retry_factor:g} up to "
+        f"{_seconds(q.retry_max)}, warn after {_seconds(q.delay_warning)}, expire after "
+        f"{_seconds(q.expire_after)}, {q.workers} worker{'s' * (q.workers != 1)}",
+        f"metrics: {metrics}",
+        f"log: {config.log.level}, {config.log.format}",
+    ]
+
+
+# ------------------------------------------------------------------------------------- CLI
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """``x400bridge config check [FILE]`` and ``x400bridge config show [--secrets] [FILE]``."""
+    p = sub.add_parser("config", help="validate or show the gateway configuration")
+    cmds = p.add_subparsers(dest="config_command", required=True, metavar="ACTION")
+    check = cmds.add_parser("check", help="validate a config file (no FILE: the defaults)")
+    check.add_argument("file", nargs="?", type=Path, metavar="FILE")
+    check.set_defaults(func=cmd_check)
+    show = cmds.add_parser("show", help="print the effective configuration as TOML")
+    show.add_argument("file", nargs="?", type=Path, metavar="FILE")
+    show.add_argument("--secrets", action="store_true", help="include passwords")
+    show.set_defaults(func=cmd_show)
+
+
+def _error(args: argparse.Namespace, exc: ConfigError) -> int:
+    name = str(args.file) if args.file is not None else "<defaults>"
+    text = str(exc)
+    print(text if text.startswith(name) else f"{name}: {text}", file=sys.stderr)
+    return 1
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Print one line per section and ``ok`` (exit 0), or the error (exit 1)."""
+    try:
+        config = load_config(args.file)
+    except ConfigError as exc:
+        return _error(args, exc)
+    print("\n".join(summary(config)))
+    print("ok")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    """Print the effective configuration as TOML (exit 0), or the error (exit 1)."""
+    try:
+        config = load_config(args.file)
+    except ConfigError as exc:
+        return _error(args, exc)
+    sys.stdout.write(render_config(config, secrets=args.secrets))
+    return 0
