@@ -1,0 +1,615 @@
+"""The durable queue: submit, claim/lease, record (backoff, expiry), reports, operator verbs."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bridge.errors import BridgeError
+from bridge.queue import (
+    Deferred,
+    Delivered,
+    Failed,
+    NoSuchMessage,
+    Queue,
+    QueueCorrupt,
+    QueueError,
+    Recipient,
+    RetryPolicy,
+    Submission,
+)
+
+T0 = 1_800_000_000.0          # 2027-01-15T08:00:00Z
+
+
+class Clock:
+    def __init__(self, now: float = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def queue(tmp_path: Path, clock: Clock) -> Iterator[Queue]:
+    q = Queue(tmp_path / "q.sqlite", clock=clock)
+    yield q
+    q.close()
+
+
+def sub(*rcpts: Recipient | str, direction: str = "to-x400",
+        data: bytes = b"Subject: x\r\n\r\nhi\r\n",
+        meta: dict[str, object] | None = None) -> Submission:
+    recipients = tuple(r if isinstance(r, Recipient) else Recipient(address=r, route="peer-a")
+                       for r in rcpts)
+    return Submission(direction=direction, origin="smtp", sender="alice@example.org",  # type: ignore[arg-type]
+                      recipients=recipients, data=data, meta=meta or {"envid": "E1"})
+
+
+# -- submit ----------------------------------------------------------------------------------
+
+
+def test_submit_stores_everything_and_is_due_now(queue: Queue, clock: Clock) -> None:
+    r = Recipient(address="bob@x400.example", route="peer-a", notify=("SUCCESS", "FAILURE"),
+                  orcpt="rfc822;bob@x400.example", extra={"report": "delivery", "n": [1, 2]})
+    mid = queue.submit(sub(r, data=b"\x00\xff binary \r\n", meta={"ret": "HDRS", "e": "\u00e9"}))
+    assert mid.startswith("20270115T080000Z-") and len(mid) == len("20270115T080000Z-") + 8
+    info = queue.get(mid)
+    assert info is not None
+    assert info.data == b"\x00\xff binary \r\n"
+    assert info.meta == {"ret": "HDRS", "e": "\u00e9"}
+    assert info.sender == "alice@example.org" and info.origin == "smtp"
+    assert info.direction == "to-x400" and info.created == T0
+    (ri,) = info.recipients
+    assert ri.recipient == r
+    assert (ri.state, ri.attempts, ri.next_attempt, ri.leased_until) == ("pending", 0, T0, None)
+    assert [h.event for h in info.history] == ["submitted"]
+    assert queue.claim("to-x400")[0].message_id == mid
+
+
+def test_submit_is_committed_for_another_connection(tmp_path: Path) -> None:
+    q = Queue(tmp_path / "q.sqlite")
+    mid = q.submit(sub("a@b"))
+    # a second, independent connection (another process would see the same)
+    other = sqlite3.connect(tmp_path / "q.sqlite")
+    assert other.execute("SELECT count(*) FROM messages WHERE id = ?", (mid,)).fetchone() == (1,)
+    assert other.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    other.close()
+    q.close()
+
+
+def test_pragmas(queue: Queue) -> None:
+    conn = queue._live()
+    assert conn.execute("PRAGMA synchronous").fetchone() == (2,)      # FULL
+    assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    assert conn.execute("SELECT value FROM info WHERE key = 'schema_version'").fetchone() == ("1",)
+
+
+def test_submit_rejects_bad_input(queue: Queue) -> None:
+    with pytest.raises(ValueError):
+        queue.submit(sub())
+    with pytest.raises(ValueError, match="meta"):
+        queue.submit(sub("a@b", meta={"x": object()}))
+    assert queue.list() == []
+
+
+def test_ids_are_unique(queue: Queue) -> None:
+    ids = {queue.submit(sub("a@b")) for _ in range(50)}
+    assert len(ids) == 50
+
+
+# -- claim, lease, record ----------------------------------------------------------------------
+
+
+def test_claim_groups_by_message_and_route(queue: Queue) -> None:
+    mid = queue.submit(sub(Recipient(address="a@x", route="p1"),
+                           Recipient(address="b@x", route="p2"),
+                           Recipient(address="c@x", route="p1")))
+    other = queue.submit(sub("d@x", direction="to-smtp"))
+    jobs = queue.claim("to-x400")
+    assert sorted((j.route, tuple(r.address for r in j.recipients)) for j in jobs) == [
+        ("p1", ("a@x", "c@x")), ("p2", ("b@x",))]
+    assert all(j.message_id == mid and j.attempts == 0 and j.first_seen == T0 for j in jobs)
+    assert jobs[0].data == b"Subject: x\r\n\r\nhi\r\n" and jobs[0].meta == {"envid": "E1"}
+    assert queue.claim("to-x400") == []                      # all leased
+    (job,) = queue.claim("to-smtp")
+    assert job.message_id == other
+
+
+def test_claim_limit(queue: Queue) -> None:
+    for _ in range(5):
+        queue.submit(sub("a@b"))
+    assert len(queue.claim("to-x400", limit=2)) == 2
+    assert len(queue.claim("to-x400", limit=10)) == 3
+
+
+def test_lease_expiry_gives_the_claim_back(tmp_path: Path, clock: Clock) -> None:
+    q = Queue(tmp_path / "q.sqlite", clock=clock)
+    mid = q.submit(sub("a@b"))
+    (job,) = q.claim("to-x400", lease=30)
+    q.close()                                               # the worker "crashes"
+    q = Queue(tmp_path / "q.sqlite", clock=clock)
+    assert q.claim("to-x400") == []
+    clock.advance(29)
+    assert q.claim("to-x400") == []
+    clock.advance(1)
+    (again,) = q.claim("to-x400")
+    assert again.message_id == mid and again.claim != job.claim
+    # the first worker finished after all: its final outcome still counts
+    q.record(job, {"a@b": Delivered(detail="250 ok")})
+    assert q.get(mid).recipients[0].state == "delivered"  # type: ignore[union-attr]
+    q.record(again, {"a@b": Deferred()})                   # too late, already final
+    assert q.get(mid).recipients[0].state == "delivered"  # type: ignore[union-attr]
+    q.close()
+
+
+def test_stale_deferral_does_not_steal_a_new_lease(queue: Queue, clock: Clock) -> None:
+    mid = queue.submit(sub("a@b"))
+    (old,) = queue.claim("to-x400", lease=10)
+    clock.advance(11)
+    (new,) = queue.claim("to-x400", lease=10)
+    queue.record(old, {"a@b": Deferred()})
+    info = queue.get(mid)
+    assert info is not None and info.recipients[0].state == "pending"
+    assert info.recipients[0].leased_until == clock.now + 10
+    queue.record(new, {"a@b": Delivered()})
+    assert queue.get(mid).recipients[0].state == "delivered"  # type: ignore[union-attr]
+
+
+def test_release_and_missing_outcome(queue: Queue) -> None:
+    mid = queue.submit(sub("a@b", "c@d"))
+    (job,) = queue.claim("to-x400")
+    queue.release(job)
+    (job,) = queue.claim("to-x400")
+    queue.record(job, {"a@b": Delivered()})               # c@d: no outcome -> released
+    (job2,) = queue.claim("to-x400")
+    assert [r.address for r in job2.recipients] == ["c@d"] and job2.attempts == 0
+    info = queue.get(mid)
+    assert info is not None
+    assert [(r.state, r.attempts) for r in info.recipients] == [("delivered", 1), ("pending", 0)]
+    with pytest.raises(ValueError, match="not in the job"):
+        queue.record(job2, {"zz@b": Delivered()})
+
+
+def test_failed_is_final_with_its_diagnostic(queue: Queue) -> None:
+    mid = queue.submit(sub("a@b"))
+    (job,) = queue.claim("to-x400")
+    queue.record(job, {"a@b": Failed(status="5.1.1", diagnostic="x400; 1 0", x400=(1, 0))})
+    info = queue.get(mid)
+    assert info is not None
+    ri = info.recipients[0]
+    assert ri.state == "failed" and ri.last is not None
+    assert (ri.last.status, ri.last.diagnostic, ri.last.x400) == ("5.1.1", "x400; 1 0", (1, 0))
+    assert queue.claim("to-x400") == []
+
+
+def test_backoff_is_exponential_and_capped(tmp_path: Path, clock: Clock) -> None:
+    policy = RetryPolicy(initial=10, factor=3, maximum=100, expire_after=10_000)
+    q = Queue(tmp_path / "q.sqlite", clock=clock, retry=policy)
+    mid = q.submit(sub("a@b"))
+    waits = []
+    for _ in range(5):
+        (job,) = q.claim("to-x400")
+        q.record(job, {"a@b": Deferred(status="4.4.1", diagnostic="no answer")})
+        info = q.get(mid)
+        assert info is not None
+        ri = info.recipients[0]
+        assert ri.state == "deferred" and ri.last is not None and ri.last.status == "4.4.1"
+        waits.append(ri.next_attempt - clock.now)
+        clock.advance(waits[-1] - 1)
+        assert q.claim("to-x400") == []                       # not yet
+        clock.advance(1)
+    assert waits == [10, 30, 90, 100, 100]
+    assert policy.backoff(10_000) == 100                      # no float overflow
+    q.close()
+
+
+def test_backoff_per_destination(tmp_path: Path, clock: Clock) -> None:
+    q = Queue(tmp_path / "q.sqlite", clock=clock,
+              retry=RetryPolicy(initial=60, factor=2, maximum=3600))
+    first = q.submit(sub(Recipient(address="a@x", route="down")))
+    (job,) = q.claim("to-x400")
+    q.record(job, {"a@x": Deferred()})
+    # a new message for the same destination waits for the destination's backoff ...
+    second = q.submit(sub(Recipient(address="b@x", route="down")))
+    up = q.submit(sub(Recipient(address="c@y", route="up")))
+    assert [j.message_id for j in q.claim("to-x400")] == [up]
+    assert q.stats().routes_backing_off == ("to-x400:down",)
+    # ... and the same destination in the other direction is a different destination
+    other_dir = q.submit(sub(Recipient(address="d@x", route="down"), direction="to-smtp"))
+    assert [j.message_id for j in q.claim("to-smtp")] == [other_dir]
+    clock.advance(60)
+    jobs = q.claim("to-x400")
+    assert sorted(j.message_id for j in jobs) == sorted([first, second])
+    # all deferred again: the destination's backoff doubles
+    for j in jobs:
+        q.record(j, {j.recipients[0].address: Deferred()})
+    clock.advance(60)
+    q.submit(sub(Recipient(address="e@x", route="down")))
+    assert q.claim("to-x400") == []
+    clock.advance(60 * 2 + 60)                                # past both backoffs
+    jobs = q.claim("to-x400")
+    assert len(jobs) == 3
+    # one delivery clears the destination's backoff
+    q.record(jobs[0], {jobs[0].recipients[0].address: Delivered()})
+    assert q.stats().routes_backing_off == ()
+    q.close()
+
+
+def test_partial_deferral_does_not_back_off_the_destination(queue: Queue, clock: Clock) -> None:
+    queue.submit(sub(Recipient(address="a@x", route="p"), Recipient(address="b@x", route="p")))
+    (job,) = queue.claim("to-x400")
+    queue.record(job, {"a@x": Delivered(), "b@x": Deferred(status="4.2.1")})
+    assert queue.stats().routes_backing_off == ()
+    queue.submit(sub(Recipient(address="c@x", route="p")))
+    assert len(queue.claim("to-x400")) == 1
+
+
+def test_expiry(tmp_path: Path, clock: Clock) -> None:
+    policy = RetryPolicy(initial=100, factor=1, maximum=100, expire_after=1000)
+    q = Queue(tmp_path / "q.sqlite", clock=clock, retry=policy)
+    mid = q.submit(sub("a@b"))
+    states = []
+    for _ in range(12):
+        jobs = q.claim("to-x400")
+        if not jobs:
+            break
+        q.record(jobs[0], {"a@b": Deferred(status="4.4.7", diagnostic="timeout")})
+        info = q.get(mid)
+        assert info is not None
+        states.append((clock.now - T0, info.recipients[0].state))
+        clock.advance(100)
+    # attempts at 0, 100, ..., 900 are deferred; the one at 1000 finds it expired
+    assert states[-1] == (1000, "expired")
+    assert all(s == "deferred" for _, s in states[:-1]) and len(states) == 11
+    info = q.get(mid)
+    assert info is not None and info.recipients[0].last is not None
+    assert info.recipients[0].last.kind == "expired"
+    assert info.recipients[0].last.diagnostic == "timeout"
+    assert q.claim("to-x400") == []
+    (task,) = q.reports_due()
+    assert [(i.recipient.address, i.kind, i.state) for i in task.items] == [
+        ("a@b", "failure", "expired")]
+    q.close()
+
+
+def test_a_fresh_recipient_does_not_expire_without_an_attempt(tmp_path: Path,
+                                                              clock: Clock) -> None:
+    q = Queue(tmp_path / "q.sqlite", clock=clock, retry=RetryPolicy(expire_after=10))
+    q.submit(sub("a@b"))
+    clock.advance(1000)                      # the gateway was down
+    (job,) = q.claim("to-x400")
+    q.record(job, {"a@b": Delivered()})
+    assert q.stats().recipients["delivered"] == 1
+    q.close()
+
+
+# -- reports ---------------------------------------------------------------------------------
+
+
+def test_reports_due_and_mark_reported(tmp_path: Path, clock: Clock) -> None:
+    q = Queue(tmp_path / "q.sqlite", clock=clock,
+              retry=RetryPolicy(delay_warning=3600, initial=60, maximum=60))
+    mid = q.submit(sub(
+        Recipient(address="ok-silent@x", route="p"),
+        Recipient(address="ok-success@x", route="p", notify=("SUCCESS",)),
+        Recipient(address="ok-x400@x", route="p", extra={"report": "delivery"}),
+        Recipient(address="bad@x", route="p", notify=("NEVER",)),
+        Recipient(address="slow@x", route="p", notify=("delay", "failure")),
+        Recipient(address="slow-quiet@x", route="p", notify=("FAILURE",)),
+    ))
+    (job,) = q.claim("to-x400")
+    q.record(job, {"ok-silent@x": Delivered(), "ok-success@x": Delivered(),
+                   "ok-x400@x": Delivered(), "bad@x": Failed(status="5.1.1"),
+                   "slow@x": Deferred(), "slow-quiet@x": Deferred()})
+    (task,) = q.reports_due()
+    assert task.message_id == mid and task.sender == "alice@example.org"
+    assert task.data == b"Subject: x\r\n\r\nhi\r\n" and task.meta == {"envid": "E1"}
+    assert {(i.recipient.address, i.kind) for i in task.items} == {
+        ("ok-success@x", "delivery"), ("ok-x400@x", "delivery"), ("bad@x", "failure")}
+    q.mark_reported(mid, ["ok-success@x", "ok-x400@x"], "delivery")
+    q.mark_reported(mid, ["bad@x"], "failure")
+    assert q.reports_due() == []
+    clock.advance(3600)                                      # delay warning time
+    (task,) = q.reports_due()
+    assert [(i.recipient.address, i.kind, i.state) for i in task.items] == [
+        ("slow@x", "delay", "deferred")]
+    q.mark_reported(mid, ["slow@x"], "delay")
+    assert q.reports_due() == []                             # once
+    # it then fails for good: the failure report is still due
+    (job,) = q.claim("to-x400")
+    q.record(job, {"slow@x": Failed(status="5.4.4"), "slow-quiet@x": Delivered()})
+    (task,) = q.reports_due()
+    assert [(i.recipient.address, i.kind) for i in task.items] == [("slow@x", "failure")]
+    q.mark_reported(mid, ["slow@x"], "failure")
+    info = q.get(mid)
+    assert info is not None
+    assert {r.recipient.address: r.reported for r in info.recipients}["slow@x"] == (
+        "failure", "delay")
+    with pytest.raises(ValueError):
+        q.mark_reported(mid, ["slow@x"], "bogus")
+    with pytest.raises(NoSuchMessage):
+        q.mark_reported("nope", ["slow@x"], "failure")
+    q.close()
+
+
+def test_reports_due_limit(queue: Queue) -> None:
+    for _ in range(3):
+        queue.submit(sub("a@b"))
+    for job in queue.claim("to-x400"):
+        queue.record(job, {"a@b": Failed(status="5.0.0")})
+    assert len(queue.reports_due(limit=2)) == 2
+    assert len(queue.reports_due()) == 3
+
+
+# -- operators -------------------------------------------------------------------------------
+
+
+def test_shunt_retry_drop(queue: Queue, clock: Clock) -> None:
+    mid = queue.submit(sub("a@b", "c@d"))
+    (job,) = queue.claim("to-x400")
+    queue.record(job, {"a@b": Delivered()})
+    queue.shunt(mid, "cannot convert: bad MIME")
+    assert queue.claim("to-x400") == []
+    info = queue.get(mid)
+    assert info is not None and info.shunt_reason == "cannot convert: bad MIME"
+    assert [r.state for r in info.recipients] == ["delivered", "dead"]
+    assert queue.stats().dead == 1
+    assert [m.message_id for m in queue.list(state="dead")] == [mid]
+    assert queue.reports_due() == []                         # an operator looks first
+    clock.advance(5)
+    assert queue.retry(mid) == 1                             # delivered ones stay delivered
+    info = queue.get(mid)
+    assert info is not None and info.shunt_reason is None
+    assert [(r.state, r.next_attempt) for r in info.recipients] == [
+        ("delivered", T0), ("pending", T0 + 5)]
+    assert [h.event for h in info.history] == ["submitted", "delivered", "shunted", "retried"]
+    (job,) = queue.claim("to-x400")
+    assert [r.address for r in job.recipients] == ["c@d"]
+    assert queue.drop(mid) is True
+    assert queue.drop(mid) is False
+    assert queue.get(mid) is None
+    assert queue._live().execute("SELECT count(*) FROM recipients").fetchone() == (0,)
+    assert queue._live().execute("SELECT count(*) FROM history").fetchone() == (0,)
+    with pytest.raises(NoSuchMessage):
+        queue.retry(mid)
+    with pytest.raises(NoSuchMessage):
+        queue.shunt(mid, "x")
+
+
+def test_retry_failed_and_deferred_clears_backoff(queue: Queue, clock: Clock) -> None:
+    mid = queue.submit(sub(Recipient(address="a@b", route="p"),
+                           Recipient(address="c@d", route="q")))
+    jobs = {j.route: j for j in queue.claim("to-x400")}
+    queue.record(jobs["p"], {"a@b": Failed(status="5.1.1")})
+    queue.record(jobs["q"], {"c@d": Deferred()})
+    queue.mark_reported(mid, ["a@b"], "failure")
+    assert queue.stats().routes_backing_off == ("to-x400:q",)
+    assert queue.retry(mid) == 2
+    assert queue.stats().routes_backing_off == ()
+    assert len(queue.claim("to-x400")) == 2
+    info = queue.get(mid)
+    assert info is not None
+    assert all(r.state == "pending" and r.attempts == 0 and r.reported == ()
+               for r in info.recipients)
+    # a recipient under a live lease is left alone by retry
+    assert queue.retry(mid) == 0
+
+
+def test_list_and_stats(queue: Queue, clock: Clock) -> None:
+    a = queue.submit(sub("a@b", data=b"12345"))
+    clock.advance(10)
+    b = queue.submit(sub("c@d", direction="to-smtp"))
+    clock.advance(10)
+    (job,) = queue.claim("to-x400")
+    queue.record(job, {"a@b": Delivered()})
+    listed = queue.list()
+    assert [m.message_id for m in listed] == [a, b]
+    assert listed[0].size == 5 and listed[0].states == {"delivered": 1}
+    assert [m.message_id for m in queue.list(direction="to-smtp")] == [b]
+    assert [m.message_id for m in queue.list(state="pending")] == [b]
+    assert [m.message_id for m in queue.list(limit=1)] == [a]
+    with pytest.raises(ValueError):
+        queue.list(state="bogus")
+    queue.claim("to-smtp")
+    st = queue.stats()
+    assert st.messages == 2 and st.depth == 1 and st.in_flight == 1 and st.dead == 0
+    assert st.recipients["delivered"] == 1 and st.recipients["pending"] == 1
+    assert st.by_direction["to-smtp"]["pending"] == 1
+    assert st.by_direction["to-x400"]["delivered"] == 1
+    assert st.oldest_pending_age == 10
+
+
+def test_empty_stats(queue: Queue) -> None:
+    st = queue.stats()
+    assert (st.messages, st.depth, st.in_flight, st.oldest_pending_age) == (0, 0, 0, None)
+
+
+# -- concurrency and sharing -------------------------------------------------------------------
+
+
+def test_concurrent_submitters_and_claimers(tmp_path: Path) -> None:
+    q = Queue(tmp_path / "q.sqlite")
+    ids: list[str] = []
+    errors: list[BaseException] = []
+    claimed: list[str] = []
+    lock = threading.Lock()
+    start = threading.Barrier(6)
+
+    def submitter(n: int) -> None:
+        try:
+            start.wait(timeout=10)
+            for i in range(25):
+                mid = q.submit(sub("a@b", data=f"{n}-{i}".encode()))
+                with lock:
+                    ids.append(mid)
+        except BaseException as exc:  # noqa: BLE001 -- reported below
+            errors.append(exc)
+
+    def claimer() -> None:
+        try:
+            start.wait(timeout=10)
+            for _ in range(40):
+                for job in q.claim("to-x400", limit=3):
+                    with lock:
+                        claimed.append(job.message_id)
+                    q.record(job, {"a@b": Delivered()})
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=submitter, args=(n,)) for n in range(4)]
+    threads += [threading.Thread(target=claimer) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors and not any(t.is_alive() for t in threads)
+    assert len(set(ids)) == 100
+    assert len(claimed) == len(set(claimed))                  # nothing claimed twice
+    for job in q.claim("to-x400", limit=200):
+        claimed.append(job.message_id)
+    assert sorted(claimed) == sorted(ids)
+    assert {q.get(i).data for i in ids} == {  # type: ignore[union-attr]
+        f"{n}-{i}".encode() for n in range(4) for i in range(25)}
+    q.close()
+
+
+def test_two_handles_on_one_file(tmp_path: Path) -> None:
+    """The CLI opens the file while serve runs: both see each other's commits."""
+    serve = Queue(tmp_path / "q.sqlite")
+    cli = Queue(tmp_path / "q.sqlite", create=False)
+    mid = serve.submit(sub("a@b"))
+    assert cli.get(mid) is not None
+    cli.shunt(mid, "operator")
+    assert serve.claim("to-x400") == []
+    cli.close()
+    serve.close()
+
+
+# -- bad files ---------------------------------------------------------------------------------
+
+
+def test_garbage_file_is_a_clean_error(tmp_path: Path) -> None:
+    path = tmp_path / "q.sqlite"
+    path.write_bytes(b"this is not SQLite at all\n" * 400)
+    with pytest.raises(QueueCorrupt) as err:
+        Queue(path)
+    assert isinstance(err.value, BridgeError) and err.value.smtp.code == 451
+    assert path.read_bytes() == b"this is not SQLite at all\n" * 400     # left untouched
+
+
+def test_other_sqlite_database_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "q.sqlite"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE foo (x)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(QueueCorrupt, match="not an x400bridge queue"):
+        Queue(path)
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "q.sqlite"
+    Queue(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE info SET value = '99' WHERE key = 'schema_version'")
+    conn.commit()
+    conn.close()
+    with pytest.raises(QueueError, match="newer"):
+        Queue(path)
+
+
+def test_missing_file_without_create(tmp_path: Path) -> None:
+    with pytest.raises(QueueError, match="no queue"):
+        Queue(tmp_path / "nope.sqlite", create=False)
+    assert not (tmp_path / "nope.sqlite").exists()
+
+
+def test_closed_queue(tmp_path: Path) -> None:
+    q = Queue(tmp_path / "q.sqlite")
+    q.close()
+    q.close()
+    with pytest.raises(QueueError, match="closed"):
+        q.submit(sub("a@b"))
+
+
+def test_verify_finds_tampered_data(queue: Queue) -> None:
+    mid = queue.submit(sub("a@b", "c@d"))
+    assert queue.verify() == []
+    conn = queue._live()
+    conn.execute("UPDATE messages SET data = x'00' WHERE id = ?", (mid,))
+    conn.execute("DELETE FROM recipients WHERE message_id = ? AND idx = 1", (mid,))
+    problems = queue.verify()
+    assert any("digest" in p for p in problems) and any("1 of 2" in p for p in problems)
+
+
+def test_retry_policy_validation() -> None:
+    with pytest.raises(ValueError):
+        RetryPolicy(initial=0)
+    with pytest.raises(ValueError):
+        RetryPolicy(initial=10, maximum=5)
+    assert RetryPolicy().backoff(1) == 60 and RetryPolicy().backoff(3) == 240
+
+
+def test_purge_keeps_what_is_not_finished(queue: Queue, clock: Clock) -> None:
+    done = queue.submit(sub("a@b"))
+    unreported = queue.submit(sub("c@d"))
+    waiting = queue.submit(sub(Recipient(address="e@f", route="p2")))
+    dead = queue.submit(sub("g@h"))
+    queue.shunt(dead, "x")
+    jobs = {j.message_id: j for j in queue.claim("to-x400")}
+    queue.record(jobs[done], {"a@b": Delivered()})
+    queue.record(jobs[unreported], {"c@d": Failed(status="5.1.1")})
+    queue.record(jobs[waiting], {"e@f": Deferred()})
+    assert queue.purge(older_than=60) == 0                  # too recent
+    clock.advance(60)
+    assert queue.purge(older_than=60) == 1
+    assert queue.get(done) is None
+    assert {m.message_id for m in queue.list()} == {unreported, waiting, dead}
+    queue.mark_reported(unreported, ["c@d"], "failure")
+    assert queue.purge(older_than=60) == 1
+    assert {m.message_id for m in queue.list()} == {waiting, dead}
+
+
+def test_a_shunted_message_gets_no_reports_until_retried(queue: Queue) -> None:
+    mid = queue.submit(sub("a@b"))
+    (job,) = queue.claim("to-x400")
+    queue.record(job, {"a@b": Failed(status="5.1.1")})
+    assert len(queue.reports_due()) == 1
+    queue.shunt(mid, "report generation failed")             # e.g. the NDR could not be built
+    assert queue.reports_due() == []
+    assert queue.get(mid).shunt_reason == "report generation failed"  # type: ignore[union-attr]
+    assert queue.retry(mid) == 1                              # delivery is tried again
+    assert queue.get(mid).shunt_reason is None  # type: ignore[union-attr]
+    (job,) = queue.claim("to-x400")
+    queue.record(job, {"a@b": Failed(status="5.1.1")})
+    assert [t.message_id for t in queue.reports_due()] == [mid]
+
+
+def test_writer_waits_for_another_process_then_gives_a_clean_error(tmp_path: Path) -> None:
+    path = tmp_path / "q.sqlite"
+    q = Queue(path, busy_timeout=0.2)
+    other = sqlite3.connect(path, isolation_level=None)   # e.g. the CLI in another process
+    other.execute("BEGIN IMMEDIATE")                      # holds the write lock
+    try:
+        with pytest.raises(QueueError, match="locked") as err:
+            q.submit(sub("a@b"))
+        assert err.value.smtp.code == 451                 # the peer is told to retry later
+        assert q.list() == []                             # readers are not blocked (WAL)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert q.get(q.submit(sub("a@b"))) is not None       # and it works once released
+    q.close()
