@@ -1,0 +1,467 @@
+"""The inbound SMTP endpoint: an aiosmtpd handler in front of the queue (RFC 5321, RFC 3461).
+
+Theory of operation.  :class:`InboundHandler` is the aiosmtpd *handler*: it validates at MAIL
+and RCPT (parameters, relay control, ``check_recipient``) and takes the message at DATA, where
+it answers "250" only once ``submit`` has returned the queue id -- that is, once the message is
+durable (RFC 5321 §6.1: the server takes responsibility only then).  :class:`GatewaySMTP`
+subclasses aiosmtpd's ``SMTP`` only where the library gives no hook:
+
+* MAIL and RCPT: aiosmtpd upper-cases parameter values and refuses all RCPT parameters, so the
+  two commands pass the parameter words unchanged to the handler (RFC 3461 NOTIFY/ORCPT/ENVID);
+* replies: we advertise ENHANCEDSTATUSCODES, so every reply but the greeting and the HELO/EHLO
+  replies carries an RFC 3463 code (RFC 2034 §3), aiosmtpd's own replies included
+  (:func:`bridge.smtp.replies.with_enhanced_code`);
+* AUTH: offered after STARTTLS, or at once to a client on a loopback address (local
+  submission and tests; a password never crosses a network in clear).
+
+Decisions:
+
+* One direction per message: the first accepted recipient fixes the direction; a recipient with
+  another one gets ``452 4.5.3`` (RFC 5321 §4.5.3.1.10 lets the client send it in a new
+  transaction).
+* Relay control: a recipient routed ``to-smtp`` is accepted only from a client in
+  ``relay_networks`` (unless ``require_auth_for_relay``) or an authenticated one; otherwise
+  ``550 5.7.1``.  X.400 destinations are open to every client: that is the gateway's job.
+* Line endings: aiosmtpd 1.4.6 ends DATA only at ``CRLF.CRLF`` (so ``\\n.\\n``, ``\\r.\\n``,
+  ``\\n.\\r\\n`` cannot smuggle a second message); a message that still contains a bare CR or
+  LF is refused whole with ``550 5.6.0`` (RFC 5321 §2.3.8), not normalised: we never guess
+  what another MTA would have made of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import email.utils
+import hmac
+import ipaddress
+import logging
+import re
+import secrets
+import ssl
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, AnyStr
+
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+from bridge.errors import BridgeError, SMTPReply
+from bridge.queue.model import Direction, Recipient, Submission
+from bridge.smtp import replies
+from bridge.smtp.params import MailParams, ParamError, parse_mail, parse_rcpt
+
+log = logging.getLogger("bridge.smtp.server")
+
+#: RFC 5321 §2.3.8: CR and LF only ever as the pair CRLF.
+_BARE_CR_OR_LF = re.compile(rb"\r(?!\n)|(?<!\r)\n")
+#: Characters of a client's HELO argument kept in our Received: field (others become "?"),
+#: so a client cannot inject header text or break the comment syntax (RFC 5322 §3.2.2).
+_HELO_UNSAFE = re.compile(r"[^\x21-\x27\x2a-\x5b\x5d-\x7e]")
+#: RFC 5321 §4.5.3.1.4/§4.5.3.1.5 give 512 octets per command line; RFC 3461 §9 allows
+#: ENVID (100) and RET on MAIL and ORCPT (500) and NOTIFY on RCPT; RFC 1870/6152/6531 add
+#: SIZE, BODY and SMTPUTF8.  aiosmtpd's reader stops lines at 1001 octets anyway.
+_COMMAND_LIMITS = {"MAIL": 512 + 26 + 14 + 9 + 10 + 107, "RCPT": 512 + 30 + 507}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RcptDecision:
+    """What ``check_recipient`` says about one RCPT address.
+
+    Accepted: ``direction`` (required) and ``route`` (the destination key, see
+    :class:`~bridge.queue.model.Recipient`); ``extra`` is stored on the recipient.  Refused:
+    ``reply`` is sent (default ``550 5.1.1``).
+    """
+
+    accept: bool
+    direction: Direction | None = None
+    route: str = ""
+    reply: SMTPReply | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.accept and self.direction is None:
+            raise ValueError("an accepted recipient needs a direction")
+
+
+#: The reply to a refused recipient whose decision names none (RFC 3463 X.1.1).
+DEFAULT_REFUSAL = SMTPReply(code=550, enhanced="5.1.1", text="Recipient address rejected")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InboundSettings:
+    """Settings of the inbound endpoint (config section ``[smtp]``)."""
+
+    hostname: str
+    max_message_size: int = 10 * 1024 * 1024
+    relay_networks: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
+    auth: Mapping[str, str] = field(default_factory=dict)  # user -> password
+    require_auth_for_relay: bool = False
+    timeout: float = 300.0
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+
+    def __post_init__(self) -> None:
+        for network in self.relay_networks:
+            ipaddress.ip_network(network)  # ValueError names the bad one
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together")
+
+
+class _Transaction(Envelope):
+    """aiosmtpd's envelope plus what we parsed: parameters, direction, recipients."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.params = MailParams()
+        self.direction: Direction | None = None
+        self.recipients: list[Recipient] = []
+
+
+def _peer_ip(session: Session) -> str:
+    peer = session.peer
+    if isinstance(peer, tuple) and peer:
+        return str(peer[0])
+    return ""
+
+
+def _is_loopback(ip: str) -> bool:
+    try:
+        return ipaddress.ip_address(ip).is_loopback
+    except ValueError:
+        return False
+
+
+def _address_literal(ip: str) -> str:
+    """RFC 5321 §4.1.3 address literal: ``[192.0.2.1]`` or ``[IPv6:2001:db8::1]``."""
+    return f"[IPv6:{ip}]" if ":" in ip else f"[{ip}]"
+
+
+def _sender_value(address: str) -> str:
+    """RFC 5321 §4.1.1.2: the null reverse-path ``<>`` is stored as ""."""
+    return "" if address == "<>" else address
+
+
+class InboundHandler:
+    """The aiosmtpd handler: hooks ``handle_EHLO/MAIL/RCPT/DATA`` plus the AUTH check."""
+
+    def __init__(self, settings: InboundSettings, *,
+                 check_recipient: Callable[[str], Awaitable[RcptDecision]],
+                 submit: Callable[[Submission], Awaitable[str]]) -> None:
+        self.settings = settings
+        self._check_recipient = check_recipient
+        self._submit = submit
+        self._relay_networks = tuple(ipaddress.ip_network(n) for n in settings.relay_networks)
+
+    # ------------------------------------------------------------------ EHLO (RFC 5321 §4.1.1.1)
+
+    async def handle_EHLO(self, server: SMTP, session: Session, envelope: Envelope,
+                          hostname: str, responses: list[str]) -> list[str]:
+        """Our keyword list (RFC 1870, 6152, 6531, 2920, 2034, 3461, 3207, 4954)."""
+        session.host_name = hostname
+        server.command_size_limits.update(_COMMAND_LIMITS)
+        keywords = [f"SIZE {self.settings.max_message_size}", "8BITMIME", "SMTPUTF8",
+                    "PIPELINING", "ENHANCEDSTATUSCODES", "DSN"]
+        for line in responses[1:]:
+            word = line[4:]
+            if word == "STARTTLS" or (word.startswith("AUTH ") and self.settings.auth):
+                keywords.append(word)
+        lines = [responses[0]] + [f"250-{k}" for k in keywords]
+        lines[-1] = "250 " + lines[-1][4:]
+        return lines
+
+    # ------------------------------------------------------------------ MAIL (RFC 5321 §4.1.1.2)
+
+    async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope,
+                          address: str, mail_options: list[str]) -> str:
+        assert isinstance(envelope, _Transaction)
+        try:
+            params = parse_mail(mail_options, max_size=self.settings.max_message_size)
+        except ParamError as exc:
+            return str(exc.smtp)
+        if not address.isascii() and not params.smtputf8:
+            return str(replies.NON_ASCII_ADDRESS)  # RFC 6531 §3.4
+        envelope.mail_from = address
+        envelope.mail_options = list(mail_options)
+        envelope.smtp_utf8 = params.smtputf8
+        envelope.params = params
+        return str(replies.SENDER_OK)
+
+    # ------------------------------------------------------------------ RCPT (RFC 5321 §4.1.1.3)
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
+                          address: str, rcpt_options: list[str]) -> str:
+        assert isinstance(envelope, _Transaction)
+        try:
+            params = parse_rcpt(rcpt_options)
+        except ParamError as exc:
+            return str(exc.smtp)
+        if not address.isascii() and not envelope.smtp_utf8:
+            return str(replies.NON_ASCII_ADDRESS)
+        try:
+            decision = await self._check_recipient(address)
+        except BridgeError as exc:
+            return str(exc.smtp)
+        except OSError:
+            log.exception("check_recipient failed for %r", address)
+            return str(replies.LOCAL_ERROR)
+        if not decision.accept:
+            return str(decision.reply or DEFAULT_REFUSAL)
+        if decision.direction == "to-smtp" and not self.may_relay(session):
+            return str(replies.RELAY_DENIED)
+        if envelope.direction is not None and decision.direction != envelope.direction:
+            return str(replies.ONE_DIRECTION)
+        envelope.direction = decision.direction
+        envelope.recipients.append(Recipient(address=address, route=decision.route,
+                                             notify=params.notify, orcpt=params.orcpt,
+                                             extra=dict(decision.extra)))
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return str(replies.RCPT_OK)
+
+    def may_relay(self, session: Session) -> bool:
+        """Relay control: authenticated clients, and (unless ``require_auth_for_relay``)
+        clients whose address is in ``relay_networks``."""
+        if session.authenticated:
+            return True
+        if self.settings.require_auth_for_relay:
+            return False
+        try:
+            ip = ipaddress.ip_address(_peer_ip(session))
+        except ValueError:
+            return False
+        return any(ip in network for network in self._relay_networks)
+
+    # ------------------------------------------------------------------ DATA (RFC 5321 §4.1.1.4)
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        assert isinstance(envelope, _Transaction)
+        content = envelope.original_content or b""
+        if _BARE_CR_OR_LF.search(content):
+            return str(replies.BARE_LINE_ENDING)
+        assert envelope.direction is not None and envelope.mail_from is not None
+        tracking = secrets.token_hex(8)
+        protocol = _protocol_name(session, envelope)
+        received = self.received_field(session, envelope, protocol=protocol, tracking=tracking)
+        params = envelope.params
+        login = session.auth_data.login if isinstance(session.auth_data, LoginPassword) else None
+        submission = Submission(
+            direction=envelope.direction, origin="smtp",
+            sender=_sender_value(envelope.mail_from),
+            recipients=tuple(envelope.recipients),
+            data=received + content,
+            meta={"envid": params.envid, "ret": params.ret, "client": _peer_ip(session),
+                  "helo": session.host_name, "smtputf8": params.smtputf8,
+                  "body": params.body or "7BIT", "tracking": tracking, "protocol": protocol,
+                  "auth": login.decode("utf-8", "replace") if login is not None else None})
+        try:
+            queue_id = await self._submit(submission)
+        except (BridgeError, OSError):
+            log.exception("submit failed (tracking %s)", tracking)
+            return str(replies.QUEUE_FAILED)
+        log.info("queued %s (tracking %s) from %s", queue_id, tracking, _peer_ip(session))
+        return replies.QUEUED.format(id=queue_id)
+
+    def received_field(self, session: Session, envelope: _Transaction, *, protocol: str,
+                       tracking: str) -> bytes:
+        """The trace field we prepend (RFC 5321 §4.4): from / by / with / id / [for]; date."""
+        helo = _HELO_UNSAFE.sub("?", session.host_name or "")[:255] or "unknown"
+        ip = _peer_ip(session)
+        lines = [f"Received: from {helo} ({_address_literal(ip)})",
+                 f"\tby {self.settings.hostname} (x400bridge) with {protocol} id {tracking}"]
+        date = email.utils.format_datetime(datetime.now().astimezone())
+        if len(envelope.recipients) == 1:  # naming all recipients would disclose Bcc
+            lines.append(f"\tfor <{envelope.recipients[0].address}>; {date}")
+        else:
+            lines[-1] += ";"
+            lines.append(f"\t{date}")
+        return ("\r\n".join(lines) + "\r\n").encode("utf-8", "surrogateescape")
+
+    # ------------------------------------------------------------------ AUTH (RFC 4954)
+
+    def authenticate(self, server: SMTP, session: Session, envelope: Envelope,
+                     mechanism: str, auth_data: Any) -> AuthResult:
+        """aiosmtpd ``authenticator``: PLAIN and LOGIN against ``settings.auth``."""
+        if not isinstance(auth_data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        user = auth_data.login.decode("utf-8", "replace")
+        expected = self.settings.auth.get(user)
+        ok = expected is not None and hmac.compare_digest(
+            expected.encode("utf-8"), auth_data.password)
+        if not ok:
+            log.warning("AUTH %s failed for %r from %s", mechanism, user, _peer_ip(session))
+            return AuthResult(success=False, handled=False, message=str(replies.AUTH_FAILED))
+        return AuthResult(success=True, auth_data=auth_data)
+
+    async def handle_exception(self, error: Exception) -> str:
+        log.error("SMTP session error: %r", error)
+        return str(replies.LOCAL_ERROR)
+
+
+def _protocol_name(session: Session, envelope: Envelope) -> str:
+    """RFC 3848 ESMTP/ESMTPS/ESMTPA/ESMTPSA; RFC 6531 §3.7.3 UTF8SMTP* with SMTPUTF8."""
+    if not session.extended_smtp:
+        return "SMTP"
+    suffix = ("S" if session.ssl is not None else "") + ("A" if session.authenticated else "")
+    return ("UTF8SMTP" if envelope.smtp_utf8 else "ESMTP") + suffix
+
+
+class GatewaySMTP(SMTP):
+    """aiosmtpd's protocol with the few changes the handler API cannot make (module doc)."""
+
+    def __init__(self, handler: InboundHandler, *, tls_context: ssl.SSLContext | None,
+                 loop: asyncio.AbstractEventLoop,
+                 connections: set[GatewaySMTP] | None = None) -> None:
+        settings = handler.settings
+        super().__init__(
+            handler, data_size_limit=settings.max_message_size, enable_SMTPUTF8=True,
+            decode_data=False, hostname=settings.hostname, ident="ESMTP x400bridge",
+            tls_context=tls_context, timeout=settings.timeout, auth_require_tls=True,
+            auth_exclude_mechanism=() if settings.auth else ("PLAIN", "LOGIN"),
+            authenticator=handler.authenticate, loop=loop)
+        # aiosmtpd keeps these limits in a class-level dict; ours is per connection.
+        self.command_size_limits = collections.defaultdict(lambda: self.command_size_limit)
+        self._plain_replies = True  # the greeting carries no enhanced code (RFC 2034 §3)
+        self._connections = connections
+        self.in_data = False
+
+    def _create_envelope(self) -> _Transaction:
+        return _Transaction()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        if self._connections is not None:
+            self._connections.add(self)
+        assert self.session is not None
+        self._auth_require_tls = not _is_loopback(_peer_ip(self.session))
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self._connections is not None:
+            self._connections.discard(self)
+        super().connection_lost(error)
+
+    async def push(self, status: AnyStr) -> None:
+        line = status.decode("utf-8", "surrogateescape") if isinstance(status, bytes) else status
+        if self._plain_replies and line.startswith(("220", "250")):
+            self._plain_replies = line.startswith("250-")  # an EHLO reply goes on
+        else:
+            line = replies.with_enhanced_code(line)
+        await super().push(line)
+
+    async def smtp_HELO(self, hostname: str) -> None:
+        self._plain_replies = True
+        await super().smtp_HELO(hostname)
+
+    async def smtp_EHLO(self, hostname: str) -> None:
+        self._plain_replies = True
+        await super().smtp_EHLO(hostname)
+        self._plain_replies = False
+
+    async def smtp_DATA(self, arg: str) -> None:
+        self.in_data = True
+        try:
+            await super().smtp_DATA(arg)
+        finally:
+            self.in_data = False
+
+    async def smtp_MAIL(self, arg: str | None) -> None:
+        """RFC 5321 §4.1.1.2 with the parameter words passed on unchanged."""
+        if await self.check_helo_needed() or await self.check_auth_needed("MAIL"):
+            return
+        assert self.session is not None and self.envelope is not None
+        parsed = self._parse_path("FROM:", arg)
+        if parsed is None:
+            await self.push(str(replies.MAIL_SYNTAX))
+            return
+        address, words = parsed
+        if address is None:
+            await self.push(str(replies.BAD_SENDER))
+        elif words and not self.session.extended_smtp:
+            await self.push(str(replies.MAIL_SYNTAX))
+        elif self.envelope.mail_from is not None:
+            await self.push(str(replies.NESTED_MAIL))
+        else:
+            await self.push(await self._call_handler_hook("MAIL", address, words))
+
+    async def smtp_RCPT(self, arg: str | None) -> None:
+        """RFC 5321 §4.1.1.3 with the parameter words passed on unchanged."""
+        if await self.check_helo_needed() or await self.check_auth_needed("RCPT"):
+            return
+        assert self.session is not None and self.envelope is not None
+        if self.envelope.mail_from is None:
+            await self.push(str(replies.NEED_MAIL))
+            return
+        parsed = self._parse_path("TO:", arg)
+        if parsed is None:
+            await self.push(str(replies.RCPT_SYNTAX))
+            return
+        address, words = parsed
+        if address is None or address == "<>":
+            await self.push(str(replies.BAD_RECIPIENT))
+        elif words and not self.session.extended_smtp:
+            await self.push(str(replies.RCPT_SYNTAX))
+        else:
+            await self.push(await self._call_handler_hook("RCPT", address, words))
+
+    def _parse_path(self, keyword: str, arg: str | None) -> tuple[str | None, list[str]] | None:
+        """``(address, parameter words)``; address None if malformed; None on bad syntax."""
+        rest = self._strip_command_keyword(keyword, arg or "")
+        if not rest:
+            return None
+        address, params = self._getaddr(rest)
+        # RFC 5321 §4.1.2: Path = "<" ... ">" -- the parser would take a missing bracket.
+        if (address is None or params is None or not rest.startswith("<")
+                or not rest[:len(rest) - len(params)].rstrip().endswith(">")):
+            return None, []
+        return address, params.split()
+
+
+class SMTPServer:
+    """A listening inbound endpoint (what :func:`start_server` returns)."""
+
+    def __init__(self, server: asyncio.Server, connections: set[GatewaySMTP]) -> None:
+        self._server = server
+        self._connections = connections
+
+    @property
+    def port(self) -> int:
+        port: int = self._server.sockets[0].getsockname()[1]
+        return port
+
+    @property
+    def sockets(self) -> tuple[Any, ...]:
+        return tuple(self._server.sockets)
+
+    async def close(self, *, grace: float = 10.0) -> None:
+        """Stop accepting; let transactions inside DATA finish (up to ``grace`` seconds, so a
+        message being queued gets its reply); then close every connection."""
+        self._server.close()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        while any(c.in_data for c in self._connections) and loop.time() < deadline:
+            await asyncio.sleep(0.05)  # bounded poll (not synchronisation in a test)
+        for connection in list(self._connections):
+            if connection.transport is not None:
+                connection.transport.close()
+        await self._server.wait_closed()
+
+
+def tls_context(settings: InboundSettings) -> ssl.SSLContext | None:
+    """The server-side context for STARTTLS (RFC 3207), when a certificate is configured."""
+    if settings.tls_cert is None or settings.tls_key is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(settings.tls_cert, settings.tls_key)
+    return context
+
+
+async def start_server(handler: InboundHandler, host: str, port: int) -> SMTPServer:
+    """Listen on ``host:port`` (0 = a free port) in the running loop."""
+    loop = asyncio.get_running_loop()
+    context = tls_context(handler.settings)
+    connections: set[GatewaySMTP] = set()
+    server = await loop.create_server(
+        lambda: GatewaySMTP(handler, tls_context=context, loop=loop, connections=connections),
+        host=host, port=port)
+    return SMTPServer(server, connections)

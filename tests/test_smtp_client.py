@@ -1,0 +1,366 @@
+"""The outbound SMTP endpoint against real servers on loopback.
+
+Two kinds of sink: our own inbound endpoint (it offers DSN, SMTPUTF8, STARTTLS; its test
+``check_recipient`` answers per address) and plain aiosmtpd (no DSN: it refuses every RCPT
+parameter, so a test passes only if we sent none).  MX routing uses the authoritative DNS
+server of tests/dnsserver.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import subprocess
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import dns.zone
+import pytest
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from bridge.errors import SMTPReply
+from bridge.queue.model import Deferred, Delivered, Failed, Recipient, Submission
+from bridge.smtp.client import OutboundSettings, deliver, outcome_of, reply_status
+from bridge.smtp.server import InboundHandler, InboundSettings, RcptDecision, start_server
+from tests.dnsserver import DNSServer
+
+T = TypeVar("T")
+MESSAGE = b"From: o@x400.example\r\nTo: a@example.test\r\nSubject: hi\r\n\r\nHello\r\n"
+
+
+def run(coro: Awaitable[T]) -> T:
+    async def bounded() -> T:
+        return await asyncio.wait_for(coro, 30)
+    return asyncio.run(bounded())
+
+
+def rcpt(address: str, **kwargs: Any) -> Recipient:
+    return Recipient(address=address, **kwargs)
+
+
+# ---------------------------------------------------------------------------- sinks
+
+REPLIES = {"busy": SMTPReply(code=450, enhanced="4.2.1", text="Mailbox busy"),
+           "nobody": SMTPReply(code=550, enhanced="5.1.1", text="No such user")}
+
+
+class GatewaySink:
+    """Our inbound endpoint as the next hop; ``submissions`` records what it took."""
+
+    def __init__(self) -> None:
+        self.submissions: list[Submission] = []
+
+    async def check(self, address: str) -> RcptDecision:
+        local = address.partition("@")[0]
+        if local in REPLIES:
+            return RcptDecision(accept=False, reply=REPLIES[local])
+        return RcptDecision(accept=True, direction="to-x400", route="peer")
+
+    async def submit(self, submission: Submission) -> str:
+        self.submissions.append(submission)
+        return "Q1"
+
+
+@asynccontextmanager
+async def gateway_sink(settings: InboundSettings | None = None
+                       ) -> AsyncIterator[tuple[GatewaySink, int]]:
+    sink = GatewaySink()
+    handler = InboundHandler(settings or InboundSettings(hostname="sink.test", timeout=10),
+                             check_recipient=sink.check, submit=sink.submit)
+    server = await start_server(handler, "127.0.0.1", 0)
+    try:
+        yield sink, server.port
+    finally:
+        await server.close(grace=1)
+
+
+class PlainSink:
+    """Handler for stock aiosmtpd: per-address RCPT replies, a fixed DATA reply."""
+
+    def __init__(self, data_reply: str = "250 2.0.0 Ok") -> None:
+        self.data_reply = data_reply
+        self.envelopes: list[Envelope] = []
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
+                          address: str, options: list[str]) -> str:
+        if address.startswith("nobody@"):
+            return "550 No such user here"
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(options)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        self.envelopes.append(envelope)
+        return self.data_reply
+
+
+@asynccontextmanager
+async def plain_sink(handler: PlainSink, *, utf8: bool = False) -> AsyncIterator[int]:
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(
+        lambda: SMTP(handler, hostname="plain.test", enable_SMTPUTF8=utf8, loop=loop),
+        "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+def smarthost(port: int, **kwargs: Any) -> OutboundSettings:
+    return OutboundSettings(smarthost=("127.0.0.1", port), timeout=5, helo="gw.test", **kwargs)
+
+
+# ---------------------------------------------------------------------------- via a smarthost
+
+def test_per_recipient_replies_and_dsn_parameters() -> None:
+    async def main() -> tuple[dict[str, Any], list[Submission]]:
+        async with gateway_sink() as (sink, port):
+            outcomes = await deliver(
+                sender="o@x400.example", data=MESSAGE, settings=smarthost(port),
+                envid="X400-MTS-Identifier: [c=gb;a= ;p=uk.ac;l=1]", ret="HDRS",
+                recipients=[rcpt("a@example.test", notify=("SUCCESS", "FAILURE"),
+                                 orcpt="x400;/S+3Da/O+3Dx+2F"),
+                            rcpt("busy@example.test"), rcpt("nobody@example.test")])
+            return outcomes, sink.submissions
+    outcomes, [sub] = run(main())
+    assert isinstance(outcomes["a@example.test"], Delivered)
+    assert "250 2.0.0 Ok: queued as Q1" in outcomes["a@example.test"].detail
+    assert outcomes["busy@example.test"] == Deferred(
+        status="4.2.1", diagnostic="smtp; 450 4.2.1 Mailbox busy")
+    assert outcomes["nobody@example.test"] == Failed(
+        status="5.1.1", diagnostic="smtp; 550 5.1.1 No such user")
+    [a] = sub.recipients
+    assert (a.address, a.notify, a.orcpt) == ("a@example.test", ("SUCCESS", "FAILURE"),
+                                              "x400;/S+3Da/O+3Dx+2F")
+    assert sub.meta["envid"] == "X400-MTS-Identifier: [c=gb;a= ;p=uk.ac;l=1]"
+    assert sub.meta["ret"] == "HDRS" and sub.meta["helo"] == "gw.test"
+    assert sub.sender == "o@x400.example" and sub.data.endswith(MESSAGE)
+
+
+def test_no_dsn_parameters_to_a_server_without_dsn() -> None:
+    handler = PlainSink()
+
+    async def main() -> dict[str, Any]:
+        async with plain_sink(handler) as port:
+            return await deliver(sender="", data=MESSAGE, settings=smarthost(port),
+                                 envid="e1", ret="FULL",
+                                 recipients=[rcpt("a@example.test", notify=("SUCCESS",),
+                                                  orcpt="rfc822;a@example.test")])
+    outcomes = run(main())
+    [envelope] = handler.envelopes
+    assert envelope.mail_from == "<>" and envelope.rcpt_options == []
+    assert not any(o.startswith(("RET", "ENVID")) for o in envelope.mail_options)
+    assert f"SIZE={len(MESSAGE)}" in envelope.mail_options
+    result = outcomes["a@example.test"]
+    assert isinstance(result, Delivered) and result.detail.startswith("relayed")
+
+
+@pytest.mark.parametrize(("reply", "expected"), [
+    ("554 5.6.0 Content rejected", Failed(status="5.6.0",
+                                          diagnostic="smtp; 554 5.6.0 Content rejected")),
+    ("451 Try again", Deferred(status="4.3.0", diagnostic="smtp; 451 Try again")),
+])
+def test_data_reply_decides_accepted_recipients(reply: str, expected: Any) -> None:
+    handler = PlainSink(data_reply=reply)
+
+    async def main() -> dict[str, Any]:
+        async with plain_sink(handler) as port:
+            return await deliver(sender="o@x", data=MESSAGE, settings=smarthost(port),
+                                 recipients=[rcpt("a@example.test"), rcpt("b@example.test"),
+                                             rcpt("nobody@example.test")])
+    outcomes = run(main())
+    assert outcomes["a@example.test"] == outcomes["b@example.test"] == expected
+    assert outcomes["nobody@example.test"] == Failed(
+        status="5.0.0", diagnostic="smtp; 550 No such user here")  # derived from 550
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def test_connection_refused_is_deferred() -> None:
+    outcomes = run(deliver(sender="o@x", data=MESSAGE, settings=smarthost(_free_port()),
+                           recipients=[rcpt("a@example.test")]))
+    result = outcomes["a@example.test"]
+    assert isinstance(result, Deferred) and result.status == "4.4.1"
+
+
+def test_silent_server_times_out_deferred() -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)  # accepts (kernel backlog) but never greets
+        settings = OutboundSettings(smarthost=listener.getsockname(), timeout=0.5)
+        outcomes = run(deliver(sender="o@x", data=MESSAGE, settings=settings,
+                               recipients=[rcpt("a@example.test")]))
+    result = outcomes["a@example.test"]
+    assert isinstance(result, Deferred) and result.status == "4.4.1"
+
+
+def test_smtputf8_needed_but_not_offered_fails_5_6_7() -> None:
+    handler = PlainSink()
+
+    async def main() -> dict[str, Any]:
+        async with plain_sink(handler) as port:
+            return await deliver(sender="jösé@example.org", data=MESSAGE,
+                                 settings=smarthost(port), recipients=[rcpt("a@example.test")])
+    result = run(main())["a@example.test"]
+    assert isinstance(result, Failed) and result.status == "5.6.7"
+    assert handler.envelopes == []
+
+
+def test_smtputf8_used_when_offered() -> None:
+    data = "Subject: ☃\r\n\r\nbody\r\n".encode()
+
+    async def main() -> tuple[dict[str, Any], list[Submission]]:
+        async with gateway_sink() as (sink, port):
+            outcomes = await deliver(sender="o@x400.example", data=data,
+                                     settings=smarthost(port),
+                                     recipients=[rcpt("jösé@example.test")])
+            return outcomes, sink.submissions
+    outcomes, [sub] = run(main())
+    assert isinstance(outcomes["jösé@example.test"], Delivered)
+    assert sub.meta["smtputf8"] is True and sub.meta["body"] == "8BITMIME"
+    assert sub.recipients[0].address == "jösé@example.test" and sub.data.endswith(data)
+
+
+def test_eight_bit_body_without_8bitmime_fails() -> None:
+    """aiosmtpd with decode_data offers no 8BITMIME; we do not downgrade (RFC 6152 §3)."""
+    handler = PlainSink()
+
+    async def main() -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(
+            lambda: SMTP(handler, decode_data=True, loop=loop), "127.0.0.1", 0)
+        try:
+            return await deliver(sender="o@x", data=b"Subject: x\r\n\r\n\xc3\xa9\r\n",
+                                 settings=smarthost(server.sockets[0].getsockname()[1]),
+                                 recipients=[rcpt("a@example.test")])
+        finally:
+            server.close()
+            await server.wait_closed()
+    result = run(main())["a@example.test"]
+    assert isinstance(result, Failed) and result.status == "5.6.3"
+
+
+# ---------------------------------------------------------------------------- TLS
+
+def _certificate(directory: Path) -> tuple[Path, Path]:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl not installed")
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=sink",
+         "-addext", "subjectAltName=DNS:sink.test"],
+        check=True, capture_output=True, timeout=60)
+    return cert, key
+
+
+def test_opportunistic_starttls(tmp_path: Path) -> None:
+    cert, key = _certificate(tmp_path)
+    settings = InboundSettings(hostname="sink.test", tls_cert=cert, tls_key=key, timeout=10)
+
+    async def main() -> list[Submission]:
+        async with gateway_sink(settings) as (sink, port):
+            outcomes = await deliver(sender="o@x", data=MESSAGE, settings=smarthost(port),
+                                     recipients=[rcpt("a@example.test")])
+            assert isinstance(outcomes["a@example.test"], Delivered)
+            return sink.submissions
+    [sub] = run(main())
+    assert sub.meta["protocol"] == "ESMTPS"
+
+
+def test_required_tls_defers_a_server_without_starttls() -> None:
+    handler = PlainSink()
+
+    async def main() -> dict[str, Any]:
+        async with plain_sink(handler) as port:
+            return await deliver(sender="o@x", data=MESSAGE,
+                                 settings=smarthost(port, tls="required"),
+                                 recipients=[rcpt("a@example.test")])
+    result = run(main())["a@example.test"]
+    assert isinstance(result, Deferred) and result.status == "4.7.0"
+    assert handler.envelopes == []
+
+
+# ---------------------------------------------------------------------------- via MX
+
+ZONE = """\
+$TTL 300
+@           SOA ns hostmaster 1 3600 600 86400 60
+@           NS  ns
+ns          A   127.0.0.1
+mail        MX  20 mx2
+mail        MX  10 mx1
+mx1         A   127.0.0.2
+mx2         A   127.0.0.1
+implicit    A   127.0.0.1
+null        MX  0 .
+nohost      MX  10 missing
+"""
+
+
+@pytest.fixture(scope="module")
+def dns_server() -> Any:
+    zone = dns.zone.from_text(ZONE, origin="example.test.", relativize=False)
+    with DNSServer([zone], servfail_names=["broken.example.test."]) as server:
+        yield server
+
+
+def via_mx(dns_server: DNSServer, port: int) -> OutboundSettings:
+    return OutboundSettings(port=port, timeout=3, helo="gw.test",
+                            resolver_nameservers=(dns_server.host,),
+                            resolver_port=dns_server.port)
+
+
+def test_mx_in_preference_order_falls_back(dns_server: DNSServer) -> None:
+    """mx1 (preference 10, 127.0.0.2) refuses; mx2 (20, our sink) takes the message."""
+    async def main() -> tuple[dict[str, Any], list[Submission]]:
+        async with gateway_sink() as (sink, port):
+            outcomes = await deliver(sender="o@x", data=MESSAGE,
+                                     settings=via_mx(dns_server, port),
+                                     recipients=[rcpt("a@mail.example.test"),
+                                                 rcpt("b@implicit.example.test")])
+            return outcomes, sink.submissions
+    outcomes, subs = run(main())
+    assert all(isinstance(o, Delivered) for o in outcomes.values()), outcomes
+    assert sorted(s.recipients[0].address for s in subs) == ["a@mail.example.test",
+                                                             "b@implicit.example.test"]
+    asked = [(q.qname, q.qtype) for q in dns_server.queries]
+    assert ("mail.example.test.", "MX") in asked and ("mx1.example.test.", "A") in asked
+
+
+@pytest.mark.parametrize(("address", "kind", "status"), [
+    ("a@nope.example.test", Failed, "5.1.2"),
+    ("a@null.example.test", Failed, "5.1.10"),
+    ("a@broken.example.test", Deferred, "4.4.3"),
+    ("a@nohost.example.test", Deferred, "4.4.3"),
+    ("no-domain", Failed, "5.1.3"),
+])
+def test_routing_failures(dns_server: DNSServer, address: str, kind: type, status: str
+                          ) -> None:
+    outcomes = run(deliver(sender="o@x", data=MESSAGE, settings=via_mx(dns_server, 1),
+                           recipients=[rcpt(address)]))
+    result = outcomes[address]
+    assert isinstance(result, kind) and isinstance(result, Failed | Deferred), result
+    assert result.status == status
+
+
+# ---------------------------------------------------------------------------- reply codes
+
+def test_reply_status_and_outcome() -> None:
+    assert reply_status(550, "5.7.1 Relaying denied") == "5.7.1"
+    assert reply_status(450, "5.7.1 class mismatch") == "4.2.0"  # RFC 3463 §2: class = basic
+    assert reply_status(552, "Too big") == "5.2.2"
+    assert reply_status(599, "odd") == "5.0.0"
+    assert outcome_of(250, "2.0.0 Ok\n  queued", host="mx") == Delivered(
+        detail="250 2.0.0 Ok queued (mx)")
+
+
