@@ -33,6 +33,18 @@ def _cmd_dump(args: argparse.Namespace) -> int:
     return status
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from bridge.config import load_config
+    from bridge.gateway.app import serve, setup_logging
+
+    config = load_config(args.config)
+    config.gateway.state_dir.mkdir(parents=True, exist_ok=True)
+    setup_logging(config)
+    return asyncio.run(serve(config))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="x400bridge", description="X.400 <-> Internet mail gateway (RFC 2156 MIXER)")
@@ -49,6 +61,16 @@ def build_parser() -> argparse.ArgumentParser:
     from bridge.x400cli import add_parser as add_x400
 
     add_x400(sub)
+    from bridge.config import add_parser as add_config
+
+    add_config(sub)
+    from bridge.queue.cli import add_parser as add_queue
+
+    add_queue(sub)
+    serve = sub.add_parser("serve", help="run the gateway (SMTP <-> X.400)")
+    serve.add_argument("--config", type=Path, metavar="FILE",
+                       help="configuration file (TOML; default: the embedded defaults)")
+    serve.set_defaults(func=_cmd_serve)
     return parser
 
 

@@ -1,0 +1,227 @@
+"""``x400bridge serve``: the gateway process -- wiring, lifecycle, signals.
+
+Built from one :class:`~bridge.config.Config` (no globals): the queue, the address mapper and
+routes, the conversion context, the SMTP server (aiosmtpd handler) and client, the P1 responder,
+the file spool, the delivery and report workers, the metrics endpoint.
+
+Lifecycle: SIGTERM/SIGINT drain -- stop accepting (SMTP server and P1 responder close), finish
+the transfers in flight, give unstarted claims back to the queue, release associations;
+SIGHUP reloads the mapping tables and the X.400 routes without a restart (and drops the
+mapper's memo, so RFC 2163 DNS answers are looked up afresh).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from bridge.codec import decode_apdu
+from bridge.config import Config
+from bridge.convert.context import Context
+from bridge.errors import BridgeError
+from bridge.gateway.core import Gateway
+from bridge.gateway.metrics import Metrics
+from bridge.gateway.routing import Router, X400Routes
+from bridge.mapping.address import AddressMapper, GatewayIdentity
+from bridge.mapping.source import ChainedSource, MappingSource
+from bridge.mapping.tables import MappingTables
+from bridge.model.common import GlobalDomainIdentifier
+from bridge.x400.peers import Peer
+from bridge.x400.shell import Responder
+
+log = logging.getLogger("x400bridge.gateway")
+
+_SPOOL_PEER = Peer(key="spool", mta_name="spool")
+_STATS_EVERY = 5.0
+_KEEP_FINISHED = 7 * 86400.0        # seconds a finished message stays for `queue show`
+
+
+def build_mapper(config: Config) -> AddressMapper:
+    """RFC 2156 App F tables (+ RFC 2163 DNS when configured) and the gateway identity."""
+    g = config.gateway
+    source: MappingSource = MappingTables.load(g.tables_dir)
+    if g.dns_server is not None:
+        from bridge.mapping.dns import DNSConfig, DNSSource
+
+        source = ChainedSource(source, DNSSource(DNSConfig(
+            nameservers=(g.dns_server.host,), port=g.dns_server.port)))
+    return AddressMapper(source, GatewayIdentity(domain=g.domain, or_address=g.or_address))
+
+
+def build_context(config: Config, mapper: AddressMapper) -> Context:
+    g = config.gateway
+    o = g.or_address
+    return Context(mapper=mapper, now=datetime.now(UTC), postmaster=g.postmaster,
+                   mta_name=g.domain,
+                   domain_id=GlobalDomainIdentifier(country=o.country or "XX",
+                                                    admd=o.admd if o.admd is not None else " ",
+                                                    prmd=o.prmd),
+                   policy=g.mapping_policy)
+
+
+class App:
+    """One running gateway."""
+
+    def __init__(self, config: Config) -> None:
+        from bridge.queue.store import Queue
+        from bridge.queue.types import RetryPolicy
+        from bridge.smtp.client import OutboundSettings, deliver
+        from bridge.x400.spool import Spool
+
+        self.config = config
+        q = config.queue
+        self.queue = Queue(q.path, retry=RetryPolicy(
+            initial=q.retry_initial, factor=q.retry_factor, maximum=q.retry_max,
+            expire_after=q.expire_after, delay_warning=q.delay_warning or None))
+        self.metrics = Metrics()
+        mapper = build_mapper(config)
+        self.peers = config.x400.peer_table
+        self.router = Router(mapper, X400Routes.load(config.x400.routes_file),
+                             peers=frozenset(self.peers.peers))
+        out = config.smtp_out
+        outbound = OutboundSettings(
+            smarthost=(out.smarthost.host, out.smarthost.port) if out.smarthost else None,
+            port=out.port, timeout=out.timeout, helo=out.helo,
+            tls=out.tls)  # type: ignore[arg-type]
+        self.gateway = Gateway(queue=self.queue, router=self.router,
+                               context=build_context(config, mapper), peers=self.peers,
+                               spool=Spool(config.x400.spool), smtp_out=outbound,
+                               deliver_smtp=deliver, reporting_mta=config.smtp_in.hostname,
+                               metrics=self.metrics)
+        self.smtp: Any = None
+        self.responder: Responder | None = None
+        self.tasks: list[asyncio.Task[None]] = []
+        self.smtp_port = 0
+        self.p1_port = 0
+        self.metrics_port = 0
+
+    async def start(self) -> None:
+        from bridge.smtp.server import InboundHandler, InboundSettings, start_server
+
+        c = self.config
+        s = c.smtp_in
+        handler = InboundHandler(
+            InboundSettings(hostname=s.hostname, max_message_size=s.max_message_size,
+                            relay_networks=tuple(str(n) for n in s.relay_networks),
+                            auth=s.auth, require_auth_for_relay=s.require_auth_for_relay,
+                            timeout=s.timeout, tls_cert=s.tls_cert, tls_key=s.tls_key),
+            check_recipient=self.gateway.check_recipient, submit=self.gateway.submit)
+        self.smtp = await start_server(handler, s.listen.host, s.listen.port)
+        self.smtp_port = self.smtp.port
+        self.responder = Responder(self.peers, self.gateway.on_apdu)
+        await self.responder.start(c.x400.listen.host, c.x400.listen.port)
+        self.p1_port = self.responder.port
+        if c.metrics.listen is not None:
+            self.metrics_port = self.metrics.serve(c.metrics.listen.host, c.metrics.listen.port)
+        loop = asyncio.get_running_loop()
+        for _ in range(max(1, c.queue.workers)):
+            self.tasks.append(loop.create_task(self.gateway.run("to-x400")))
+            self.tasks.append(loop.create_task(self.gateway.run("to-smtp")))
+        self.tasks.append(loop.create_task(self.gateway.run_reports()))
+        self.tasks.append(loop.create_task(self._spool_in()))
+        self.tasks.append(loop.create_task(self._stats()))
+        log.info("gateway up: SMTP %s:%d, P1 %s:%d, queue %s", s.listen.host, self.smtp_port,
+                 c.x400.listen.host, self.p1_port, c.queue.path)
+
+    async def stop(self, *, drain: float = 30.0) -> None:
+        """Stop accepting, finish what is in flight (bounded by ``drain`` seconds)."""
+        if self.smtp is not None:
+            await self.smtp.close()
+        if self.responder is not None:
+            await self.responder.close(drain=drain)
+        await self.gateway.stop()
+        if self.tasks:
+            _, late = await asyncio.wait(self.tasks, timeout=drain)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*self.tasks, return_exceptions=True)
+        await self.gateway.stop()           # associations opened by the last jobs
+        self.metrics.close()
+        self.queue.close()
+        log.info("gateway stopped")
+
+    def reload(self) -> None:
+        """SIGHUP: reload mapping tables and X.400 routes (a fresh mapper memo)."""
+        try:
+            mapper = build_mapper(self.config)
+            routes = X400Routes.load(self.config.x400.routes_file)
+        except BridgeError as exc:
+            log.error("reload failed, keeping the old tables: %s", exc)
+            return
+        self.router.mapper = mapper
+        self.router.routes = routes
+        self.gateway.context = build_context(self.config, mapper)
+        log.info("mapping tables and routes reloaded")
+
+    async def _spool_in(self) -> None:
+        """Files an MTA (or `x400bridge x400 listen`) left in the spool's in/ folder."""
+        spool = self.gateway.spool
+        while not self.gateway._stopping:
+            claimed = await asyncio.to_thread(lambda: list(spool.claim("in",
+                                                                       validate=decode_apdu)))
+            for item in claimed:
+                try:
+                    await self.gateway.on_apdu(item.data, _SPOOL_PEER)
+                except BridgeError as exc:
+                    await asyncio.to_thread(spool.reject, item, str(exc))
+                    continue
+                await asyncio.to_thread(spool.done, item)
+            if not claimed:
+                await self.gateway._sleep("spool")
+
+    async def _stats(self) -> None:
+        rounds = 0
+        while not self.gateway._stopping:
+            with contextlib.suppress(BridgeError):
+                stats = await asyncio.to_thread(self.queue.stats)
+                self.metrics.depth({(d, state): n for d, states in stats.by_direction.items()
+                                    for state, n in states.items()})
+                if rounds % 720 == 0:             # hourly: forget finished messages after 7 d
+                    await asyncio.to_thread(self.queue.purge, older_than=_KEEP_FINISHED)
+            rounds += 1
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.gateway.wake_stop.wait(), _STATS_EVERY)
+
+
+class JSONFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message (the message id is in it)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return json.dumps({"time": self.formatTime(record), "level": record.levelname.lower(),
+                           "logger": record.name, "message": record.getMessage()})
+
+
+def setup_logging(config: Config) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if config.log.format == "json":
+        handler.setFormatter(JSONFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger("x400bridge")
+    root.handlers[:] = [handler]
+    root.setLevel(config.log.level.upper())
+
+
+async def serve(config: Config, *, ready: Any = None) -> int:
+    """Run until SIGTERM/SIGINT; SIGHUP reloads the tables."""
+    app = App(config)
+    await app.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, app.reload)
+    print(f"x400bridge serving: SMTP {config.smtp_in.listen.host}:{app.smtp_port} "
+          f"P1 {config.x400.listen.host}:{app.p1_port}"
+          + (f" metrics :{app.metrics_port}" if app.metrics_port else ""), flush=True)
+    if ready is not None:
+        ready(app)
+    await stop.wait()
+    await app.stop()
+    return 0

@@ -1,0 +1,426 @@
+"""The gateway: SMTP endpoint and X.400 endpoint meeting only through the queue (DESIGN.md).
+
+Intake (each ends in ``Queue.submit`` -- durable before the peer hears "accepted"):
+
+* SMTP RCPT asks :meth:`Gateway.check_recipient` (RFC 2156 §4.3.4 Stage I -> X.400, Stage II
+  -> Internet relay); DATA submits the RFC 5322 message (direction to-x400 or to-smtp).
+* A P1 transfer (or a file in the spool's ``in/``) calls :meth:`Gateway.on_apdu`: a message is
+  queued to-smtp with its recipients mapped by RFC 2156 §4.3.5 (a recipient that does not map
+  gets an X.400 non-delivery report at once); a report becomes a DSN (§5.3.8); a probe is
+  answered by the gateway (§5.3.9).
+
+Delivery: one worker loop per direction claims jobs, converts (RFC 2156 §5.1 / §5.3), sends
+(P1 association per peer, the spool, or SMTP to the MX / smarthost) and records one outcome
+per recipient.  A report loop turns final outcomes into DSNs (RFC 3464, for mail that came by
+SMTP) or X.400 reports (X.411, for mail that came by P1) and queues them like any message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from bridge.codec import decode_apdu, encode_apdu
+from bridge.convert.context import Context
+from bridge.convert.gateway_reports import RecipientFate, message_report
+from bridge.errors import AssociationError, BridgeError
+from bridge.gateway.dsn import DSNRecipient, make_dsn, wanted
+from bridge.gateway.routing import SPOOL, Router
+from bridge.model.apdu import Message, Probe
+from bridge.model.report import Report
+from bridge.queue.model import Deferred, Delivered, Failed, Outcome, Recipient, Submission
+from bridge.x400.peers import Peer, PeerTable
+from bridge.x400.shell import Association, Timeouts
+
+log = logging.getLogger("x400bridge.gateway")
+
+_IDLE_ASSOCIATION = 30.0      # seconds an unused outbound association stays bound
+_POLL = 1.0                   # seconds between queue scans when nobody woke the worker
+
+
+class Gateway:
+    """Routing, conversion and delivery between the queue and both endpoints."""
+
+    def __init__(self, *, queue: Any, router: Router, context: Context, peers: PeerTable,
+                 spool: Any, smtp_out: Any, deliver_smtp: Any, reporting_mta: str,
+                 metrics: Any = None, timeouts: Timeouts | None = None) -> None:
+        self.queue = queue
+        self.router = router
+        self.context = context
+        self.peers = peers
+        self.spool = spool
+        self.smtp_out = smtp_out
+        self.deliver_smtp = deliver_smtp          # bridge.smtp.client.deliver (injectable)
+        self.reporting_mta = reporting_mta
+        self.metrics = metrics
+        self.timeouts = timeouts or Timeouts()
+        self.wake = {"to-x400": asyncio.Event(), "to-smtp": asyncio.Event(),
+                     "reports": asyncio.Event(), "spool": asyncio.Event()}
+        self.wake_stop = asyncio.Event()
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._associations: dict[str, tuple[Association, float]] = {}
+        self._stopping = False
+
+    # ================================================================== helpers
+
+    def ctx(self) -> Context:
+        """The conversion context at this moment."""
+        return dataclasses.replace(self.context, now=datetime.now(UTC))
+
+    async def submit(self, sub: Submission) -> str:
+        """The one gate into the queue: durable when it returns (STYLE.md §10)."""
+        message_id: str = await asyncio.to_thread(self.queue.submit, sub)
+        log.info("queued %s %s from %s origin=%s rcpts=%d", message_id, sub.direction,
+                 sub.sender or "<>", sub.origin, len(sub.recipients))
+        if self.metrics is not None:
+            self.metrics.accepted(sub.direction, sub.origin)
+        self.wake[sub.direction].set()
+        return message_id
+
+    # ================================================================== intake: SMTP
+
+    async def check_recipient(self, address: str) -> Any:
+        """RCPT TO: where the recipient goes, or the refusal (RFC 5321 §4.1.1.3)."""
+        from bridge.smtp.server import RcptDecision
+
+        decision = await asyncio.to_thread(self.router.smtp_recipient, address)
+        if decision.direction is None:
+            return RcptDecision(accept=False, reply=decision.reply)
+        return RcptDecision(accept=True, direction=decision.direction, route=decision.route,
+                            extra={"or": decision.or_address} if decision.or_address else {})
+
+    # ================================================================== intake: X.400
+
+    async def on_apdu(self, apdu: bytes, peer: Peer) -> None:
+        """A P1 transfer (or spool file): queue it durably, or raise to refuse it."""
+        obj = decode_apdu(apdu)                 # DecodeError -> the peer keeps it
+        origin = f"p1:{peer.key}"
+        if isinstance(obj, Message):
+            await self._message_in(obj, apdu, origin, peer)
+        elif isinstance(obj, Report):
+            await self._report_in(obj, origin)
+        elif isinstance(obj, Probe):
+            from bridge.convert.reports import answer_probe
+
+            ctx = self.ctx()
+            report = answer_probe(obj, ctx, self._deliverable)
+            await self._queue_x400_report(report, origin, peer.key)
+
+    def _deliverable(self, name: Any) -> bool:
+        try:
+            self.context.mapper.to_rfc822(name)
+        except BridgeError:
+            return False
+        return True
+
+    async def _message_in(self, message: Message, apdu: bytes, origin: str, peer: Peer) -> None:
+        from bridge.convert.to_mime import x400_to_mime
+
+        ctx = self.ctx()
+        env = message.envelope
+        targets = [r for r in env.recipients if r.responsible] or list(env.recipients)
+        recipients: list[Recipient] = []
+        fates: dict[int, RecipientFate] = {}
+        for r in targets:
+            try:
+                address = ctx.mapper.to_rfc822(r.name).address
+            except BridgeError as exc:
+                fates[r.number] = RecipientFate(status=exc.smtp.enhanced, diagnostic=str(exc))
+                continue
+            recipients.append(Recipient(address=address,
+                                        route=address.rpartition("@")[2].lower(),
+                                        extra={"number": r.number}))
+        sender = ""
+        if recipients:
+            try:
+                sender = x400_to_mime(message, ctx).mail_from   # checks it converts at all
+            except BridgeError as exc:
+                for rc in recipients:
+                    fates[rc.extra["number"]] = RecipientFate(status=exc.smtp.enhanced,
+                                                              diagnostic=str(exc))
+                recipients = []
+        if recipients:
+            await self.submit(Submission(direction="to-smtp", origin=origin, sender=sender,
+                                         recipients=tuple(recipients), data=apdu,
+                                         meta={"format": "apdu", "peer": peer.key}))
+        if fates:
+            report = message_report(message, fates, ctx)
+            if report is not None:
+                await self._queue_x400_report(report, origin, peer.key)
+
+    async def _report_in(self, report: Report, origin: str) -> None:
+        from bridge.convert.reports import report_to_dsn
+
+        res = report_to_dsn(report, self.ctx())
+        rcpts = tuple(Recipient(address=a, route=a.rpartition("@")[2].lower())
+                      for a in res.rcpt_to)
+        if rcpts:
+            await self.submit(Submission(direction="to-smtp", origin=origin, sender="",
+                                         recipients=rcpts, data=res.message,
+                                         meta={"format": "mime"}))
+
+    async def _queue_x400_report(self, report: Report, origin: str, route: str | None) -> None:
+        dest = report.destination.address
+        await self.submit(Submission(
+            direction="to-x400", origin=origin, sender="",
+            recipients=(Recipient(address=str(dest), route=route or
+                                  self.router.x400_route(dest)),),
+            data=encode_apdu(report), meta={"format": "apdu"}))
+
+    # ================================================================== delivery: to X.400
+
+    async def run(self, direction: str) -> None:
+        """A worker loop for one direction until :meth:`stop`."""
+        deliver = self._deliver_x400 if direction == "to-x400" else self._deliver_to_smtp
+        while not self._stopping:
+            jobs = await asyncio.to_thread(self.queue.claim, direction, limit=8)
+            for job in jobs:
+                if self._stopping:
+                    await asyncio.to_thread(self.queue.release, job)
+                    continue
+                started = time.monotonic()
+                try:
+                    outcomes = await deliver(job)
+                except BridgeError as exc:        # anything unforeseen: keep it, retry later
+                    log.exception("delivery of %s failed unexpectedly", job.message_id)
+                    outcomes = {r.address: Deferred(status="4.3.0", diagnostic=str(exc))
+                                for r in job.recipients}
+                try:
+                    await asyncio.to_thread(self.queue.record, job, outcomes)
+                except BridgeError as exc:        # e.g. the database stayed locked: the
+                    log.error("recording %s failed (%s); it comes back after its lease",
+                              job.message_id, exc)
+                    continue
+                self._log_outcomes(job, outcomes, time.monotonic() - started)
+                self.wake["reports"].set()
+            if not jobs:
+                await self._close_idle()
+                await self._sleep(direction)
+
+    async def _sleep(self, key: str) -> None:
+        event = self.wake[key]
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), _POLL)
+        event.clear()
+
+    def _log_outcomes(self, job: Any, outcomes: Mapping[str, Outcome], took: float) -> None:
+        for address, outcome in outcomes.items():
+            kind = type(outcome).__name__.lower()
+            log.info("%s %s to %s via %s: %s %s", job.message_id, job.direction, address,
+                     job.route, kind, getattr(outcome, "diagnostic", "") or "")
+            if self.metrics is not None:
+                self.metrics.outcome(job.direction, kind, took)
+
+    def _to_x400(self, job: Any) -> list[bytes]:
+        """Convert a to-x400 job to the BER MTS-APDUs to transfer (RFC 2156 §5.1 / §5.1.8)."""
+        if job.meta.get("format") == "apdu":
+            return [job.data]
+        from bridge.convert.batch import _is_dsn
+        from bridge.convert.reports import dsn_to_report
+        from bridge.convert.to_x400 import mime_to_x400
+
+        ctx = self.ctx()
+        rcpts = [r.address for r in job.recipients]
+        if _is_dsn(job.data):
+            res = dsn_to_report(job.data, job.sender, rcpts, ctx)
+        else:
+            res = mime_to_x400(job.data, job.sender, rcpts, ctx, smtp=_smtp_envelope(job))
+        return [encode_apdu(res.apdu), *(encode_apdu(x) for x in res.extra)]
+
+    async def _deliver_x400(self, job: Any) -> dict[str, Outcome]:
+        try:
+            apdus = await asyncio.to_thread(self._to_x400, job)
+        except BridgeError as exc:
+            return {r.address: Failed(status=exc.smtp.enhanced, diagnostic=str(exc))
+                    for r in job.recipients}
+        if job.route == SPOOL:
+            for apdu in apdus:
+                await asyncio.to_thread(self.spool.put, "out", apdu)
+            return {r.address: Delivered(detail="spool") for r in job.recipients}
+        try:
+            peer = self.peers.get(job.route)
+        except BridgeError as exc:
+            return {r.address: Deferred(status="4.3.5", diagnostic=str(exc))
+                    for r in job.recipients}
+        lock = self._locks.setdefault(peer.key, asyncio.Lock())
+        try:
+            async with lock:                      # one transfer at a time per association
+                assoc = await self._association(peer)
+                for apdu in apdus:
+                    await assoc.transfer(apdu)
+        except AssociationError as exc:
+            self._associations.pop(peer.key, None)
+            return {r.address: Deferred(status="4.4.1", diagnostic=str(exc))
+                    for r in job.recipients}
+        return {r.address: Delivered(detail=f"p1 {peer.mta_name}") for r in job.recipients}
+
+    async def _association(self, peer: Peer) -> Association:
+        held = self._associations.get(peer.key)
+        if held is not None:
+            self._associations[peer.key] = (held[0], time.monotonic())
+            return held[0]
+        timeouts = dataclasses.replace(self.timeouts, connect=peer.timeout, bind=peer.timeout,
+                                       transfer=max(peer.timeout, 60.0))
+        assoc = await Association.open(peer, self.peers.local, timeouts=timeouts)
+        self._associations[peer.key] = (assoc, time.monotonic())
+        return assoc
+
+    async def _close_idle(self, *, everything: bool = False) -> None:
+        now = time.monotonic()
+        for key, (assoc, used) in list(self._associations.items()):
+            lock = self._locks.get(key)
+            if lock is not None and lock.locked():
+                continue                          # in use by another worker right now
+            if everything or now - used > _IDLE_ASSOCIATION:
+                del self._associations[key]
+                try:
+                    await assoc.release()
+                except AssociationError as exc:
+                    log.info("release of %s: %s", key, exc)
+
+    # ================================================================== delivery: to SMTP
+
+    def _to_mime(self, job: Any) -> tuple[bytes, str, dict[str, Any]]:
+        """The RFC 5322 message, MAIL FROM and DSN parameters of a to-smtp job."""
+        if job.meta.get("format") != "apdu":      # relayed SMTP mail, DSNs: already MIME
+            return job.data, job.sender, {"envid": job.meta.get("envid"),
+                                          "ret": job.meta.get("ret")}
+        from bridge.convert.to_mime import x400_to_mime
+
+        message = decode_apdu(job.data)
+        assert isinstance(message, Message)
+        res = x400_to_mime(message, self.ctx())
+        params: dict[str, Any] = {}
+        if res.smtp is not None:
+            params = {"envid": getattr(res.smtp, "envid", None),
+                      "ret": getattr(res.smtp, "ret", None)}
+        return res.message, res.mail_from, params
+
+    async def _deliver_to_smtp(self, job: Any) -> dict[str, Outcome]:
+        try:
+            data, sender, params = await asyncio.to_thread(self._to_mime, job)
+        except BridgeError as exc:
+            return {r.address: Failed(status=exc.smtp.enhanced, diagnostic=str(exc))
+                    for r in job.recipients}
+        result: dict[str, Outcome] = await self.deliver_smtp(
+            sender=sender, recipients=job.recipients, data=data, settings=self.smtp_out,
+            envid=params.get("envid"), ret=params.get("ret"))
+        return result
+
+    # ================================================================== reports
+
+    async def run_reports(self) -> None:
+        """Turn final outcomes into DSNs / X.400 reports until :meth:`stop`."""
+        while not self._stopping:
+            tasks = await asyncio.to_thread(self.queue.reports_due)
+            for task in tasks:
+                try:
+                    await self._report(task)
+                except BridgeError:
+                    log.exception("report for %s failed; shunted", task.message_id)
+                    await asyncio.to_thread(self.queue.shunt, task.message_id,
+                                            "report generation failed")
+            if not tasks:
+                await self._sleep("reports")
+
+    async def _report(self, task: Any) -> None:
+        if task.direction == "to-x400":
+            await self._dsn_for(task)
+        else:
+            await self._x400_report_for(task)
+
+    async def _dsn_for(self, task: Any) -> None:
+        """Mail that came by SMTP: a DSN to its MAIL FROM (RFC 3461 §6)."""
+        blocks = []
+        for item in task.items:
+            r, last = item.recipient, item.last
+            action = _ACTION[item.kind]
+            if task.sender and wanted(action, r.notify):
+                blocks.append(DSNRecipient(
+                    address=r.address, action=action,
+                    status=(last.status if last and last.status else
+                            ("2.0.0" if item.kind == "delivery" else "4.0.0"
+                             if item.kind == "delay" else "5.0.0")),
+                    diagnostic=last.diagnostic if last else "", orcpt=r.orcpt))
+        if blocks and task.meta.get("format") != "apdu":
+            dsn = make_dsn(original=task.data, sender=task.sender, recipients=blocks,
+                           reporting_mta=self.reporting_mta,
+                           postmaster=self.context.postmaster, envid=task.meta.get("envid"),
+                           ret=task.meta.get("ret"))
+            await self.submit(Submission(
+                direction="to-smtp", origin="report", sender="",
+                recipients=(Recipient(address=task.sender,
+                                      route=task.sender.rpartition("@")[2].lower()),),
+                data=dsn, meta={"format": "mime", "about": task.message_id}))
+        await self._mark(task)
+
+    async def _mark(self, task: Any) -> None:
+        by_kind: dict[str, list[str]] = {}
+        for item in task.items:
+            by_kind.setdefault(item.kind, []).append(item.recipient.address)
+        for kind, addresses in by_kind.items():
+            await asyncio.to_thread(self.queue.mark_reported, task.message_id, addresses, kind)
+
+    async def _x400_report_for(self, task: Any) -> None:
+        """Mail that came by P1: an X.400 (non-)delivery report to its originator."""
+        if task.meta.get("format") == "apdu":
+            message = decode_apdu(task.data)
+            if isinstance(message, Message):
+                fates = {}
+                for item in task.items:
+                    number = item.recipient.extra.get("number")
+                    if number is None or item.kind == "delay":
+                        continue
+                    last = item.last
+                    fates[int(number)] = RecipientFate(
+                        status=None if item.kind == "delivery" else
+                        (last.status if last and last.status else "5.0.0"),
+                        diagnostic=last.diagnostic if last else "")
+                report = message_report(message, fates, self.ctx())
+                if report is not None:
+                    await self._queue_x400_report(report, "report", task.meta.get("peer"))
+        await self._mark(task)
+
+    # ================================================================== lifecycle
+
+    async def stop(self) -> None:
+        """Stop the loops after the jobs in hand; release outbound associations."""
+        self._stopping = True
+        self.wake_stop.set()
+        for event in self.wake.values():
+            event.set()
+        await self._close_idle(everything=True)
+
+
+#: RFC 3464 §2.3.3 Action for a report kind of the queue; "relayed" because X.400 gives no
+#: further DSN-style notification (RFC 3461 §6.2.2)
+_ACTION = {"failure": "failed", "delivery": "relayed", "delay": "delayed"}
+
+
+def _smtp_envelope(job: Any) -> Any:
+    """The RFC 3461 parameters received with a message (RFC 2156 App A §3.1), or None."""
+    from bridge.convert.notary import NotaryError, SmtpEnvelope, SmtpRecipient
+
+    if not job.meta.get("envid") and not job.meta.get("ret") and \
+            not any(r.notify or r.orcpt for r in job.recipients):
+        return None
+    try:
+        rcpts = []
+        for r in job.recipients:
+            orcpt = None
+            if r.orcpt and ";" in r.orcpt:
+                kind, _, value = r.orcpt.partition(";")
+                orcpt = (kind.strip().lower(), value.strip())
+            rcpts.append(SmtpRecipient(address=r.address,
+                                       notify=frozenset(n.upper() for n in r.notify) or None,
+                                       orcpt=orcpt))
+        return SmtpEnvelope(mail_from=job.sender, recipients=tuple(rcpts),
+                            ret=job.meta.get("ret"), envid=job.meta.get("envid"))
+    except NotaryError:
+        return None

@@ -1,0 +1,56 @@
+"""Prometheus metrics of the gateway (prometheus-client, a registry of our own, no globals).
+
+* ``x400bridge_messages_accepted_total{direction,origin}`` -- submissions into the queue;
+* ``x400bridge_deliveries_total{direction,outcome}`` -- per-recipient outcomes;
+* ``x400bridge_delivery_seconds{direction}`` -- one delivery attempt (conversion + transfer);
+* ``x400bridge_queue_depth{direction,state}`` -- recipients per queue state (refreshed by the
+  gateway every few seconds from ``Queue.stats``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+
+class Metrics:
+    """The gateway's instruments in one registry."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._accepted = Counter("x400bridge_messages_accepted", "Messages queued",
+                                 ["direction", "origin"], registry=self.registry)
+        self._outcomes = Counter("x400bridge_deliveries", "Per-recipient delivery outcomes",
+                                 ["direction", "outcome"], registry=self.registry)
+        self._latency = Histogram("x400bridge_delivery_seconds", "One delivery attempt",
+                                  ["direction"], registry=self.registry,
+                                  buckets=(.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30))
+        self._depth = Gauge("x400bridge_queue_depth", "Recipients per queue state",
+                            ["direction", "state"], registry=self.registry)
+        self._server: Any = None
+
+    def accepted(self, direction: str, origin: str) -> None:
+        self._accepted.labels(direction, origin.split(":", 1)[0]).inc()
+
+    def outcome(self, direction: str, kind: str, seconds: float) -> None:
+        self._outcomes.labels(direction, kind).inc()
+        self._latency.labels(direction).observe(seconds)
+
+    def depth(self, counts: Mapping[tuple[str, str], int]) -> None:
+        for (direction, state), n in counts.items():
+            self._depth.labels(direction, state).set(n)
+
+    def serve(self, host: str, port: int) -> int:
+        """Start the HTTP endpoint (a daemon thread); returns the port it listens on."""
+        server, _thread = start_http_server(port, addr=host, registry=self.registry)
+        self._server = server
+        bound: int = server.server_port
+        return bound
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
