@@ -1,0 +1,269 @@
+"""The gateway end to end inside one process, over real sockets (no Postfix needed).
+
+A remote X.400 MTA is played by our own P1 responder / initiator; the Internet side by an
+aiosmtpd sink used as smarthost.  Covers: SMTP -> X.400 (P1), X.400 -> SMTP, an SMTP failure
+becoming an X.400 NDR, an X.400 NDR becoming a DSN, refusals at RCPT (unmappable, relay),
+queue durability before "250".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import smtplib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from bridge.codec import decode_apdu, decode_content, encode_apdu
+from bridge.config import Config, parse_config
+from bridge.convert.gateway_reports import RecipientFate, message_report
+from bridge.gateway.app import App, build_context, build_mapper
+from bridge.model.apdu import Message
+from bridge.model.report import NonDeliveryOutcome, Report
+from bridge.x400.peers import LocalMTA, Peer, PeerTable
+from bridge.x400.shell import Association, Responder
+
+TABLE2 = "x400.example#O$acme.PRMD$acme.ADMD$ .C$gb#\n"        # domain -> O/R
+TABLE1 = "O$acme.PRMD$acme.ADMD$ .C$gb#x400.example#\n"        # O/R -> domain
+ROUTES = "O$acme.PRMD$acme.ADMD$ .C$gb#remote#\n"
+
+
+class Sink:
+    """The Internet side: an SMTP server taking everything except nobody@."""
+
+    def __init__(self) -> None:
+        self.messages: list[Envelope] = []
+        self.arrived = asyncio.Event()
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
+                          address: str, options: list[str]) -> str:
+        if address.startswith("nobody@"):
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        self.messages.append(envelope)
+        self.arrived.set()
+        return "250 2.0.0 Ok"
+
+
+class RemoteMTA:
+    """The X.400 side: our P1 responder as a remote MTA that stores what it receives."""
+
+    def __init__(self) -> None:
+        self.apdus: list[bytes] = []
+        self.arrived = asyncio.Event()
+
+    async def __call__(self, apdu: bytes, peer: Peer) -> None:
+        self.apdus.append(apdu)
+        self.arrived.set()
+
+
+async def wait_for(cond: Callable[[], bool], event: asyncio.Event, timeout: float = 30) -> None:
+    async def loop() -> None:
+        while not cond():
+            event.clear()
+            if cond():
+                return
+            await event.wait()
+    await asyncio.wait_for(loop(), timeout)
+
+
+def make_config(tmp: Path, *, remote_port: int, sink_port: int, **over: Any) -> Config:
+    tables = tmp / "tables"
+    tables.mkdir(exist_ok=True)
+    (tables / "table1").write_text(TABLE1)
+    (tables / "table2").write_text(TABLE2)
+    (tables / "gate1").write_text("")
+    (tables / "gate2").write_text("")
+    (tmp / "routes.txt").write_text(ROUTES)
+    data: dict[str, Any] = {
+        "gateway": {"domain": "gw.example", "or-address": "/O=gateway/PRMD=bridge/ADMD= /C=GB/",
+                    "tables": str(tables), "state-dir": str(tmp / "var")},
+        "smtp": {"in": {"listen": "127.0.0.1:0", "relay-networks": ["127.0.0.0/8"]},
+                 "out": {"smarthost": f"127.0.0.1:{sink_port}", "timeout": 10}},
+        "x400": {"listen": "127.0.0.1:0", "name": "gateway", "password": "gwpw",
+                 "routes": str(tmp / "routes.txt"),
+                 "peers": {"remote": {"mta-name": "remote", "password": "rpw",
+                                      "host": "127.0.0.1", "port": remote_port,
+                                      "timeout": 10}}},
+        "queue": {"retry-initial": "1s", "retry-max": "2s", "workers": 1},
+        "metrics": {"listen": ""},
+    }
+    for key, value in over.items():
+        section, _, name = key.partition("__")
+        data.setdefault(section, {})[name.replace("_", "-")] = value
+    (tmp / "var").mkdir(exist_ok=True)
+    return parse_config(data, base=tmp)
+
+
+@asynccontextmanager
+async def world(tmp: Path, **over: Any) -> AsyncIterator[tuple[App, RemoteMTA, Sink]]:
+    loop = asyncio.get_running_loop()
+    sink = Sink()
+    smtp_server = await loop.create_server(
+        lambda: SMTP(sink, hostname="sink.test", loop=loop), "127.0.0.1", 0)
+    remote = RemoteMTA()
+    responder = Responder(PeerTable(local=LocalMTA(name="remote", password="rpw"), peers={
+        "gateway": Peer(key="gateway", mta_name="gateway", password="gwpw")}), remote)
+    await responder.start("127.0.0.1", 0)
+    config = make_config(tmp, remote_port=responder.port,
+                         sink_port=smtp_server.sockets[0].getsockname()[1], **over)
+    app = App(config)
+    await app.start()
+    try:
+        yield app, remote, sink
+    finally:
+        await app.stop(drain=5)
+        await responder.close(drain=1)
+        smtp_server.close()
+        await smtp_server.wait_closed()
+
+
+def run(coro: Callable[[], Awaitable[None]]) -> None:
+    asyncio.run(asyncio.wait_for(coro(), 120))
+
+
+def mime(sender: str, to: str, subject: str) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Message-ID"] = "<test.1@internet.example>"
+    msg.set_content("Hello from the Internet.\n")
+    return msg.as_bytes(policy=SMTP_POLICY)
+
+
+async def smtp_send(port: int, sender: str, rcpts: list[str], data: bytes) -> Any:
+    def send() -> Any:
+        with smtplib.SMTP("127.0.0.1", port, timeout=20) as s:
+            return s.sendmail(sender, rcpts, data)
+    return await asyncio.to_thread(send)
+
+
+def test_smtp_to_x400_over_p1(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with world(tmp_path) as (app, remote, _):
+            refused = await smtp_send(app.smtp_port, "alice@internet.example",
+                                      ["John.Smith@x400.example"],
+                                      mime("alice@internet.example", "John.Smith@x400.example",
+                                           "Across the gateway"))
+            assert refused == {}
+            await wait_for(lambda: len(remote.apdus) >= 1, remote.arrived)
+            msg = decode_apdu(remote.apdus[0])
+            assert isinstance(msg, Message)
+            ipm = decode_content(msg.content)
+            assert ipm.heading.subject == "Across the gateway"  # type: ignore[union-attr]
+            names = [str(r.name.address) for r in msg.envelope.recipients]
+            assert any("acme" in n.lower() for n in names)
+    run(main)
+
+
+def test_x400_to_smtp_and_probe(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with world(tmp_path) as (app, remote, sink):
+            ctx = build_context(app.config, build_mapper(app.config))
+            from bridge.convert.to_x400 import mime_to_x400
+
+            res = mime_to_x400(mime("John.Smith@x400.example", "bob@internet.example",
+                                    "From X.400"), "John.Smith@x400.example",
+                               ["bob@internet.example"], ctx)
+            assoc = await Association.open(
+                Peer(key="gw", mta_name="gateway", password="gwpw", host="127.0.0.1",
+                     port=app.p1_port), LocalMTA(name="remote", password="rpw"))
+            await assoc.transfer(encode_apdu(res.apdu))
+            await assoc.release()
+            await wait_for(lambda: len(sink.messages) >= 1, sink.arrived)
+            env = sink.messages[0]
+            assert env.rcpt_tos == ["bob@internet.example"]
+            assert b"Subject: From X.400" in (env.original_content or b"")
+    run(main)
+
+
+def test_smtp_failure_becomes_an_x400_ndr(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with world(tmp_path) as (app, remote, sink):
+            ctx = build_context(app.config, build_mapper(app.config))
+            from bridge.convert.to_x400 import mime_to_x400
+
+            res = mime_to_x400(mime("John.Smith@x400.example", "nobody@internet.example",
+                                    "Doomed"), "John.Smith@x400.example",
+                               ["nobody@internet.example"], ctx)
+            assoc = await Association.open(
+                Peer(key="gw", mta_name="gateway", password="gwpw", host="127.0.0.1",
+                     port=app.p1_port), LocalMTA(name="remote", password="rpw"))
+            await assoc.transfer(encode_apdu(res.apdu))
+            await assoc.release()
+            await wait_for(lambda: len(remote.apdus) >= 1, remote.arrived)
+            report = decode_apdu(remote.apdus[0])
+            assert isinstance(report, Report)
+            [r] = report.recipients
+            assert isinstance(r.outcome, NonDeliveryOutcome)
+            assert r.outcome.reason == 1                 # unable-to-transfer
+            assert report.subject_identifier == res.apdu.envelope.identifier  # type: ignore[union-attr]
+    run(main)
+
+
+def test_x400_ndr_becomes_a_dsn(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with world(tmp_path) as (app, remote, sink):
+            ctx = build_context(app.config, build_mapper(app.config))
+            from bridge.convert.to_x400 import mime_to_x400
+
+            # a message alice@internet.example sent earlier into X.400, refused there
+            sent = mime_to_x400(mime("alice@internet.example", "John.Smith@x400.example",
+                                     "Bounce me"), "alice@internet.example",
+                                ["John.Smith@x400.example"], ctx).apdu
+            assert isinstance(sent, Message)
+            ndr = message_report(sent, {sent.envelope.recipients[0].number: RecipientFate(
+                status="5.1.1", diagnostic="no such recipient")}, ctx)
+            assert ndr is not None
+            assoc = await Association.open(
+                Peer(key="gw", mta_name="gateway", password="gwpw", host="127.0.0.1",
+                     port=app.p1_port), LocalMTA(name="remote", password="rpw"))
+            await assoc.transfer(encode_apdu(ndr))
+            await assoc.release()
+            await wait_for(lambda: len(sink.messages) >= 1, sink.arrived)
+            env = sink.messages[0]
+            assert env.mail_from in ("", "<>")
+            assert env.rcpt_tos == ["alice@internet.example"]
+            body = env.original_content or b""
+            assert b"report-type=delivery-status" in body
+            assert b"Action: failed" in body
+    run(main)
+
+
+def test_rcpt_refusals(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with world(tmp_path, smtp__in={"listen": "127.0.0.1:0",
+                                             "relay-networks": ["192.0.2.0/24"]}) as (app, _, _):
+            def probe() -> list[tuple[int, bytes]]:
+                with smtplib.SMTP("127.0.0.1", app.smtp_port, timeout=20) as s:
+                    s.ehlo("client.test")
+                    s.mail("alice@internet.example")
+                    return [s.rcpt("nobody@gw.example"), s.rcpt("bob@elsewhere.example"),
+                            s.rcpt("John.Smith@x400.example")]
+            unmappable, relay, ok = await asyncio.to_thread(probe)
+            assert unmappable[0] == 550 and b"5.1.1" in unmappable[1]
+            assert relay[0] == 550 and b"5.7.1" in relay[1]     # not an open relay
+            assert ok[0] == 250
+    run(main)
+
+
+def test_accepted_mail_is_in_the_queue_before_250(tmp_path: Path) -> None:
+    """Durable before 250: with the remote MTA down, the accepted message is queued."""
+    async def main() -> None:
+        async with world(tmp_path) as (app, remote, _):
+            await app.gateway.stop()                   # no delivery: just intake
+            await smtp_send(app.smtp_port, "alice@internet.example",
+                            ["John.Smith@x400.example"],
+                            mime("alice@internet.example", "John.Smith@x400.example", "Kept"))
+            stats = app.queue.stats()
+            assert stats.depth == 1
+    run(main)
