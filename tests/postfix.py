@@ -229,6 +229,7 @@ class Postfix:
         relay_to: tuple[str, int] | None = None,
         maildir_domains: Sequence[str] = (),
         recipient_rules: Mapping[str, str] | None = None,
+        routes: Mapping[str, tuple[str, int]] | None = None,
         bounce_maildir: bool = False,
         myhostname: str | None = None,
     ) -> None:
@@ -242,6 +243,8 @@ class Postfix:
         self.relay_to = relay_to
         self.maildir_domains = tuple(maildir_domains)
         self.recipient_rules = dict(recipient_rules or {})
+        # per-domain next hops (transport(5) lines before the "*" default of a relay)
+        self.routes = dict(routes or {})
         self.bounce_maildir = bounce_maildir
         self.myhostname = myhostname or f"{name}.x400bridge.test"
         self.config_dir = self.root / "etc"
@@ -327,7 +330,8 @@ class Postfix:
             host, port = self.relay_to
             # transport(5): an exact domain beats "*"; local domains stay with virtual(8)
             local = "".join(f"{d} virtual:\n" for d in self.local_domains)
-            tables["transport"] = f"{local}* smtp:[{host}]:{port}\n"
+            routed = "".join(f"{d} smtp:[{h}]:{p}\n" for d, (h, p) in self.routes.items())
+            tables["transport"] = f"{local}{routed}* smtp:[{host}]:{port}\n"
         if self.recipient_rules:
             # regexp_table(5): POSIX ERE, case-insensitive; "/" must not appear unescaped
             tables["recipients"] = "".join(

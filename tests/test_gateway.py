@@ -77,7 +77,7 @@ async def wait_for(cond: Callable[[], bool], event: asyncio.Event, timeout: floa
 
 def make_config(tmp: Path, *, remote_port: int, sink_port: int, **over: Any) -> Config:
     tables = tmp / "tables"
-    tables.mkdir(exist_ok=True)
+    tables.mkdir(parents=True, exist_ok=True)
     (tables / "table1").write_text(TABLE1)
     (tables / "table2").write_text(TABLE2)
     (tables / "gate1").write_text("")
