@@ -12,10 +12,10 @@ $(VENV)/.installed: pyproject.toml setup.py
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@
 
-# Main job with embedded defaults: decode and show the bundled sample X.400 messages
-# (until the gateway exists, see docs/architecture.md).
+# Main job with embedded defaults: the gateway (SMTP on 127.0.0.1:2525, P1 over RFC 1006 on
+# 127.0.0.1:1102, state in ./var/, see docs/config.md); Ctrl-C / SIGTERM drains and stops it.
 run: $(VENV)/.installed
-	$(VENV)/bin/x400bridge dump tests/data/samples/*.ber tests/data/wildboar/mts_*.ber
+	$(VENV)/bin/x400bridge serve
 
 test: lint
 	$(PY) -m pytest
@@ -26,6 +26,7 @@ lint: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) bench/codec.py
+	$(PY) bench/p1.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
