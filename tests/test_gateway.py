@@ -75,6 +75,14 @@ async def wait_for(cond: Callable[[], bool], event: asyncio.Event, timeout: floa
     await asyncio.wait_for(loop(), timeout)
 
 
+async def settled(app: App, timeout: float = 30) -> None:
+    """Wait until the queue has nothing active and no report left to make (bounded poll)."""
+    async def loop() -> None:
+        while app.queue.stats().depth or app.queue.reports_due():
+            await asyncio.sleep(0.05)
+    await asyncio.wait_for(loop(), timeout)
+
+
 def make_config(tmp: Path, *, remote_port: int, sink_port: int, **over: Any) -> Config:
     tables = tmp / "tables"
     tables.mkdir(parents=True, exist_ok=True)
@@ -266,4 +274,103 @@ def test_accepted_mail_is_in_the_queue_before_250(tmp_path: Path) -> None:
                             mime("alice@internet.example", "John.Smith@x400.example", "Kept"))
             stats = app.queue.stats()
             assert stats.depth == 1
+    run(main)
+
+
+async def p1_send(app: App, apdu: bytes) -> None:
+    assoc = await Association.open(
+        Peer(key="gw", mta_name="gateway", password="gwpw", host="127.0.0.1",
+             port=app.p1_port), LocalMTA(name="remote", password="rpw"))
+    await assoc.transfer(apdu)
+    await assoc.release()
+
+
+def test_probe_is_answered_by_the_gateway(tmp_path: Path) -> None:
+    """G-3 (RFC 2156 §5.3.9): a probe gets a report naming the gateway, per recipient."""
+    async def main() -> None:
+        async with world(tmp_path) as (app, remote, _):
+            from bridge.model.apdu import Probe
+
+            ctx = build_context(app.config, build_mapper(app.config))
+            from bridge.convert.to_x400 import mime_to_x400
+
+            msg = mime_to_x400(mime("John.Smith@x400.example", "bob@internet.example", "P"),
+                               "John.Smith@x400.example", ["bob@internet.example"], ctx).apdu
+            assert isinstance(msg, Message)
+            probe = Probe(envelope=msg.envelope)  # type: ignore[call-arg]
+            await p1_send(app, encode_apdu(probe))
+            await wait_for(lambda: len(remote.apdus) >= 1, remote.arrived)
+            report = decode_apdu(remote.apdus[0])
+            assert isinstance(report, Report)
+            [r] = report.recipients
+            assert not isinstance(r.outcome, NonDeliveryOutcome)       # deliverable
+            assert "gw.example" in (r.supplementary_information or "")
+    run(main)
+
+
+def test_delivery_report_when_the_x400_originator_asks(tmp_path: Path) -> None:
+    """A-29: a positive DR for a recipient whose indicators request one."""
+    async def main() -> None:
+        async with world(tmp_path) as (app, remote, sink):
+            import dataclasses
+
+            from bridge.model.envelope import PerRecipientIndicators as PRI
+            from bridge.model.report import DeliveryOutcome
+
+            ctx = build_context(app.config, build_mapper(app.config))
+            from bridge.convert.to_x400 import mime_to_x400
+
+            msg = mime_to_x400(mime("John.Smith@x400.example", "bob@internet.example", "DR"),
+                               "John.Smith@x400.example", ["bob@internet.example"], ctx).apdu
+            assert isinstance(msg, Message)
+            r0 = msg.envelope.recipients[0]
+            asking = dataclasses.replace(msg, envelope=dataclasses.replace(
+                msg.envelope, recipients=(dataclasses.replace(
+                    r0, indicators=r0.indicators | PRI.ORIGINATOR_REPORT),)))
+            await p1_send(app, encode_apdu(asking))
+            await wait_for(lambda: len(remote.apdus) >= 1, remote.arrived)
+            report = decode_apdu(remote.apdus[0])
+            assert isinstance(report, Report)
+            assert isinstance(report.recipients[0].outcome, DeliveryOutcome)
+            assert len(sink.messages) == 1
+    run(main)
+
+
+def test_notify_success_gets_a_relayed_dsn_and_never_gets_none(tmp_path: Path) -> None:
+    """R-13 (RFC 3461 §5.2.4 b/c): SUCCESS -> a "relayed" DSN; NEVER -> no DSN at all, even
+    when the X.400 side fails."""
+    async def main() -> None:
+        async with world(tmp_path) as (app, remote, sink):
+            def send(rcpt: str, notify: str, subject: str) -> None:
+                with smtplib.SMTP("127.0.0.1", app.smtp_port, timeout=20) as s:
+                    s.ehlo("client.test")
+                    s.sendmail("alice@internet.example", [rcpt],
+                               mime("alice@internet.example", rcpt, subject),
+                               rcpt_options=[f"NOTIFY={notify}"])
+            await asyncio.to_thread(send, "John.Smith@x400.example", "SUCCESS", "Tell me")
+            await wait_for(lambda: len(sink.messages) >= 1, sink.arrived)
+            dsn = sink.messages[0].original_content or b""
+            assert b"Action: relayed" in dsn and sink.messages[0].rcpt_tos == [
+                "alice@internet.example"]
+            # a message in a MIXER loop (RFC 2156 §5.1.5) fails; FAILURE reports it, NEVER not
+            loop = b"".join(b"X400-Received: by /ADMD= /C=ZZ/; Relayed; converted "
+                            b"(1.3.6.1.7.1.3.5); Sat, 28 Nov 2026 10:00:0%d +0000\r\n" % n
+                            for n in range(5))
+
+            def send_raw(notify: str, subject: str) -> None:
+                data = loop + mime("alice@internet.example", "John.Smith@x400.example",
+                                   subject)
+                with smtplib.SMTP("127.0.0.1", app.smtp_port, timeout=20) as s:
+                    s.ehlo("client.test")
+                    s.sendmail("alice@internet.example", ["John.Smith@x400.example"], data,
+                               rcpt_options=[f"NOTIFY={notify}"])
+            await asyncio.to_thread(send_raw, "NEVER", "Loop quietly")
+            await asyncio.to_thread(send_raw, "FAILURE", "Loop loudly")
+            await wait_for(lambda: len(sink.messages) >= 2, sink.arrived)
+            await settled(app)
+            failed = sink.messages[1].original_content or b""
+            assert b"Action: failed" in failed and b"Loop loudly" in failed
+            assert not any(b"Loop quietly" in (m.original_content or b"")
+                           for m in sink.messages)
+            assert len(remote.apdus) == 1              # only the first message crossed
     run(main)
