@@ -12,8 +12,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-#: to-x400: ``data`` is an RFC 5322 message (from SMTP), converted and sent over P1 / spool.
-#: to-smtp: ``data`` is a BER MTS-APDU (from P1 / spool), converted and sent by SMTP.
+#: to-x400: ``data`` is an RFC 5322 message (from SMTP), converted and sent over P1 / spool --
+#: or, with ``meta["format"] == "apdu"``, a ready BER MTS-APDU (a report the gateway wrote).
+#: to-smtp: ``data`` is a BER MTS-APDU (from P1 / spool, ``meta["format"] == "apdu"``),
+#: converted and sent by SMTP -- or an RFC 5322 message sent as it is (mail relayed from SMTP
+#: to SMTP, DSNs the gateway wrote).
 Direction = Literal["to-x400", "to-smtp"]
 
 
