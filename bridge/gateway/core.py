@@ -67,6 +67,8 @@ class Gateway:
                      "reports": asyncio.Event(), "spool": asyncio.Event()}
         self.wake_stop = asyncio.Event()
         self._locks: dict[str, asyncio.Lock] = {}
+        self._pending: list[tuple[Submission, asyncio.Future[str]]] = []
+        self._committing = False
         self._associations: dict[str, tuple[Association, float]] = {}
         self._stopping = False
 
@@ -77,14 +79,49 @@ class Gateway:
         return dataclasses.replace(self.context, now=datetime.now(UTC))
 
     async def submit(self, sub: Submission) -> str:
-        """The one gate into the queue: durable when it returns (STYLE.md §10)."""
-        message_id: str = await asyncio.to_thread(self.queue.submit, sub)
+        """The one gate into the queue: durable when it returns (STYLE.md §10).
+
+        Group commit: submissions that arrive while a commit is running wait for the next
+        one and share it (``Queue.submit_many``), so concurrent SMTP sessions and P1
+        associations do not queue up behind one fsync each.
+        """
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._pending.append((sub, future))
+        if not self._committing:
+            self._committing = True
+            asyncio.get_running_loop().create_task(self._commit())
+        message_id = await future
         log.info("queued %s %s from %s origin=%s rcpts=%d", message_id, sub.direction,
                  sub.sender or "<>", sub.origin, len(sub.recipients))
         if self.metrics is not None:
             self.metrics.accepted(sub.direction, sub.origin)
         self.wake[sub.direction].set()
         return message_id
+
+    async def _commit(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                try:
+                    ids = await asyncio.to_thread(self.queue.submit_many,
+                                                  [sub for sub, _ in batch])
+                except (BridgeError, ValueError, OSError):
+                    # one bad submission must not fail the others: commit them one by one
+                    for sub, future in batch:
+                        try:
+                            one = await asyncio.to_thread(self.queue.submit, sub)
+                        except (BridgeError, ValueError, OSError) as exc:
+                            if not future.done():
+                                future.set_exception(exc)
+                        else:
+                            if not future.done():
+                                future.set_result(one)
+                    continue
+                for (_, future), message_id in zip(batch, ids, strict=True):
+                    if not future.done():
+                        future.set_result(message_id)
+        finally:
+            self._committing = False
 
     # ================================================================== intake: SMTP
 
@@ -204,7 +241,8 @@ class Gateway:
                               job.message_id, exc)
                     continue
                 self._log_outcomes(job, outcomes, time.monotonic() - started)
-                self.wake["reports"].set()
+                if _reportable(job, outcomes):
+                    self.wake["reports"].set()    # else the report loop's own scan suffices
             if not jobs:
                 await self._close_idle()
                 await self._sleep(direction)
@@ -402,6 +440,19 @@ class Gateway:
         for event in self.wake.values():
             event.set()
         await self._close_idle(everything=True)
+
+
+def _reportable(job: Any, outcomes: Mapping[str, Outcome]) -> bool:
+    """Whether an outcome just recorded needs a report now (a failure, or a delivery the
+    sender asked to hear about: NOTIFY=SUCCESS or an X.400 delivery-report request)."""
+    for r in job.recipients:
+        outcome = outcomes.get(r.address)
+        if isinstance(outcome, Failed):
+            return True
+        if isinstance(outcome, Delivered) and (
+                "SUCCESS" in {n.upper() for n in r.notify} or r.extra.get("report")):
+            return True
+    return False
 
 
 #: RFC 3464 §2.3.3 Action for a report kind of the queue; "relayed" because X.400 gives no

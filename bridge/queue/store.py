@@ -21,7 +21,7 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -140,36 +140,49 @@ class Queue:
         due now.  The COMMIT is on disk when this returns (RFC 5321 §6.1: the 250 reply means
         the server has taken responsibility for the message).
         """
-        if sub.direction not in _DIRECTIONS:
-            raise ValueError(f"unknown direction {sub.direction!r}")
-        if not sub.recipients:
-            raise ValueError("a submission needs at least one recipient")
-        data = bytes(sub.data)
-        meta = dumps(sub.meta, "meta")
-        rows = [(r.address, r.route, dumps(list(r.notify), "notify"), r.orcpt,
-                 dumps(r.extra, "extra")) for r in sub.recipients]
-        digest = hashlib.sha256(data).hexdigest()
+        return self.submit_many([sub])[0]
+
+    def submit_many(self, subs: Sequence[Submission]) -> list[str]:
+        """Store several submissions in ONE transaction (group commit): all or none are
+        durable when this returns; the ids in order.  The gateway gathers the submissions
+        that arrive while a commit is running, so concurrent SMTP sessions share commits."""
+        prepared = []
+        for sub in subs:
+            if sub.direction not in _DIRECTIONS:
+                raise ValueError(f"unknown direction {sub.direction!r}")
+            if not sub.recipients:
+                raise ValueError("a submission needs at least one recipient")
+            data = bytes(sub.data)
+            rows = [(r.address, r.route, dumps(list(r.notify), "notify"), r.orcpt,
+                     dumps(r.extra, "extra")) for r in sub.recipients]
+            prepared.append((sub, data, dumps(sub.meta, "meta"), rows,
+                             hashlib.sha256(data).hexdigest()))
         now = self._clock()
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
+        ids: list[str] = []
         with self._write() as conn:
-            while True:
-                message_id = f"{stamp}-{secrets.token_hex(4)}"
-                if conn.execute("SELECT 1 FROM messages WHERE id = ?",
-                                (message_id,)).fetchone() is None:
-                    break
-            conn.execute(
-                "INSERT INTO messages (id, direction, origin, sender, meta, data, digest, "
-                "nrcpt, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (message_id, sub.direction, sub.origin, sub.sender, meta, data, digest,
-                 len(rows), now))
-            conn.executemany(
-                "INSERT INTO recipients (message_id, idx, address, route, notify, orcpt, "
-                "extra, state, since, next_attempt) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
-                [(message_id, i, *row, now, now) for i, row in enumerate(rows)])
-            add_history(conn, message_id, now, "submitted",
-                        detail=f"{sub.origin}, {len(data)} octets, {len(rows)} recipient(s)")
-        return message_id
+            for sub, data, meta, rows, digest in prepared:
+                while True:
+                    message_id = f"{stamp}-{secrets.token_hex(4)}"
+                    if message_id not in ids and conn.execute(
+                            "SELECT 1 FROM messages WHERE id = ?", (message_id,)).fetchone() \
+                            is None:
+                        break
+                conn.execute(
+                    "INSERT INTO messages (id, direction, origin, sender, meta, data, digest, "
+                    "nrcpt, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (message_id, sub.direction, sub.origin, sub.sender, meta, data, digest,
+                     len(rows), now))
+                conn.executemany(
+                    "INSERT INTO recipients (message_id, idx, address, route, notify, orcpt, "
+                    "extra, state, since, next_attempt) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+                    [(message_id, i, *row, now, now) for i, row in enumerate(rows)])
+                add_history(conn, message_id, now, "submitted",
+                            detail=f"{sub.origin}, {len(data)} octets, "
+                                   f"{len(rows)} recipient(s)")
+                ids.append(message_id)
+        return ids
 
     # -- workers --------------------------------------------------------------------------
 
