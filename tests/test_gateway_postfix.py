@@ -23,7 +23,6 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -50,7 +49,7 @@ class Refuser:
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
                           address: str, options: list[str]) -> str:
-        return "550 5.1.1 <%s>: no such user" % address
+        return f"550 5.1.1 <{address}>: no such user"
 
 
 @asynccontextmanager
