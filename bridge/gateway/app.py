@@ -19,12 +19,13 @@ import logging
 import signal
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from bridge.codec import decode_apdu
 from bridge.config import Config
 from bridge.convert.context import Context
-from bridge.errors import BridgeError
+from bridge.errors import BridgeError, ConfigError
 from bridge.gateway.core import Gateway
 from bridge.gateway.metrics import Metrics
 from bridge.gateway.routing import Router, X400Routes
@@ -100,11 +101,32 @@ class App:
         self.smtp_port = 0
         self.p1_port = 0
         self.metrics_port = 0
+        self._lock_file: Any = None
+
+    def _lock_queue(self) -> None:
+        """One gateway per queue (it releases every lease at start): an exclusive flock on
+        ``<queue>.lock``, held for the life of the process (the kernel drops it on kill -9)."""
+        import fcntl
+
+        path = Path(f"{self.config.queue.path}.lock")
+        self._lock_file = path.open("a+")
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._lock_file.close()
+            raise ConfigError(f"{self.config.queue.path}: another x400bridge serve uses this "
+                              "queue") from None
 
     async def start(self) -> None:
         from bridge.smtp.server import InboundHandler, InboundSettings, start_server
 
         c = self.config
+        self._lock_queue()
+        released = await asyncio.to_thread(self.queue.release_leases)
+        if released:
+            log.warning("released %d claim(s) left by a previous run; they go out again now "
+                        "(a transfer that was confirmed but not recorded is sent twice)",
+                        released)
         s = c.smtp_in
         handler = InboundHandler(
             InboundSettings(hostname=s.hostname, max_message_size=s.max_message_size,
@@ -144,6 +166,8 @@ class App:
         await self.gateway.stop()           # associations opened by the last jobs
         self.metrics.close()
         self.queue.close()
+        if self._lock_file is not None:
+            self._lock_file.close()
         log.info("gateway stopped")
 
     def reload(self) -> None:

@@ -234,6 +234,8 @@ class Gateway:
                     log.exception("delivery of %s failed unexpectedly", job.message_id)
                     outcomes = {r.address: Deferred(status="4.3.0", diagnostic=str(exc))
                                 for r in job.recipients}
+                # recorded at once, job by job: what a crash can make us send twice is at
+                # most the one job per worker between the next hop's "yes" and this commit
                 try:
                     await asyncio.to_thread(self.queue.record, job, outcomes)
                 except BridgeError as exc:        # e.g. the database stayed locked: the

@@ -242,64 +242,84 @@ class Queue:
         or Failed clears its backoff (the destination answered).  A recipient of the job
         without an outcome is released: lease cleared, no attempt counted.
         """
-        addresses = {r.address for r in job.recipients}
-        unknown = set(outcomes) - addresses
-        if unknown:
-            raise ValueError(f"outcomes for addresses not in the job: {sorted(unknown)}")
+        self.record_many([(job, outcomes)])
+
+    def record_many(self, items: Sequence[tuple[Job, Mapping[str, Outcome]]]) -> None:
+        """:meth:`record` for several jobs in ONE transaction (a worker's whole batch)."""
+        for job, outcomes in items:
+            unknown = set(outcomes) - {r.address for r in job.recipients}
+            if unknown:
+                raise ValueError(f"outcomes for addresses not in the job: {sorted(unknown)}")
         now = self._clock()
-        policy = self.retry_policy
         with self._write() as conn:
-            rows = conn.execute(
-                "SELECT idx, address, state, attempts, since, claim FROM recipients "
-                "WHERE message_id = ? AND route = ?", (job.message_id, job.route)).fetchall()
-            for idx, address, state, attempts, since, claim in rows:
-                if address not in addresses or state not in ACTIVE:
-                    continue          # not ours, or already final / dead-lettered
-                outcome = outcomes.get(address)
-                ours = claim == job.claim or claim is None
-                if outcome is None:
-                    if ours:
-                        set_recipient(conn, job.message_id, idx, lease_until=None, claim=None)
-                    continue
-                if isinstance(outcome, Deferred) and not ours:
-                    continue          # someone else holds it now (our lease had expired)
-                attempts += 1
-                if isinstance(outcome, Delivered):
-                    fields: dict[str, Any] = dict(state="delivered", last_kind="delivered",
-                                  last_status="2.0.0", last_diagnostic="",
-                                  last_detail=outcome.detail, last_x400=None)
-                    event, detail = "delivered", outcome.detail
-                elif isinstance(outcome, Failed):
-                    fields = dict(state="failed", last_kind="failed", last_status=outcome.status,
-                                  last_diagnostic=outcome.diagnostic, last_detail="",
-                                  last_x400=None if outcome.x400 is None
-                                  else json.dumps(list(outcome.x400)))
-                    event, detail = "failed", f"{outcome.status} {outcome.diagnostic}".strip()
-                else:
-                    expired = now - since >= policy.expire_after
-                    fields = dict(state="expired" if expired else "deferred",
-                                  last_kind="expired" if expired else "deferred",
-                                  last_status=outcome.status,
-                                  last_diagnostic=outcome.diagnostic, last_detail="",
-                                  last_x400=None,
-                                  next_attempt=now + policy.backoff(attempts))
-                    event = "expired" if expired else "deferred"
-                    detail = f"{outcome.status} {outcome.diagnostic}".strip()
-                set_recipient(conn, job.message_id, idx, attempts=attempts, lease_until=None,
-                              claim=None, last_at=now, **fields)
-                add_history(conn, job.message_id, now, event, address, detail)
-            given = list(outcomes.values())
-            if given and all(isinstance(o, Deferred) for o in given):
-                row = conn.execute("SELECT failures FROM routes WHERE direction = ? AND "
-                                   "route = ?", (job.direction, job.route)).fetchone()
-                failures = (row[0] if row else 0) + 1
-                conn.execute(
-                    "INSERT OR REPLACE INTO routes (direction, route, failures, next_attempt) "
-                    "VALUES (?, ?, ?, ?)",
-                    (job.direction, job.route, failures, now + policy.backoff(failures)))
-            elif given:
-                conn.execute("DELETE FROM routes WHERE direction = ? AND route = ?",
-                             (job.direction, job.route))
+            for job, outcomes in items:
+                self._record_in(conn, job, outcomes, now)
+
+    def _record_in(self, conn: sqlite3.Connection, job: Job, outcomes: Mapping[str, Outcome],
+                   now: float) -> None:
+        addresses = {r.address for r in job.recipients}
+        policy = self.retry_policy
+        rows = conn.execute(
+            "SELECT idx, address, state, attempts, since, claim FROM recipients "
+            "WHERE message_id = ? AND route = ?", (job.message_id, job.route)).fetchall()
+        for idx, address, state, attempts, since, claim in rows:
+            if address not in addresses or state not in ACTIVE:
+                continue          # not ours, or already final / dead-lettered
+            outcome = outcomes.get(address)
+            ours = claim == job.claim or claim is None
+            if outcome is None:
+                if ours:
+                    set_recipient(conn, job.message_id, idx, lease_until=None, claim=None)
+                continue
+            if isinstance(outcome, Deferred) and not ours:
+                continue          # someone else holds it now (our lease had expired)
+            attempts += 1
+            if isinstance(outcome, Delivered):
+                fields: dict[str, Any] = dict(state="delivered", last_kind="delivered",
+                              last_status="2.0.0", last_diagnostic="",
+                              last_detail=outcome.detail, last_x400=None)
+                event, detail = "delivered", outcome.detail
+            elif isinstance(outcome, Failed):
+                fields = dict(state="failed", last_kind="failed", last_status=outcome.status,
+                              last_diagnostic=outcome.diagnostic, last_detail="",
+                              last_x400=None if outcome.x400 is None
+                              else json.dumps(list(outcome.x400)))
+                event, detail = "failed", f"{outcome.status} {outcome.diagnostic}".strip()
+            else:
+                expired = now - since >= policy.expire_after
+                fields = dict(state="expired" if expired else "deferred",
+                              last_kind="expired" if expired else "deferred",
+                              last_status=outcome.status,
+                              last_diagnostic=outcome.diagnostic, last_detail="",
+                              last_x400=None,
+                              next_attempt=now + policy.backoff(attempts))
+                event = "expired" if expired else "deferred"
+                detail = f"{outcome.status} {outcome.diagnostic}".strip()
+            set_recipient(conn, job.message_id, idx, attempts=attempts, lease_until=None,
+                          claim=None, last_at=now, **fields)
+            add_history(conn, job.message_id, now, event, address, detail)
+        given = list(outcomes.values())
+        if given and all(isinstance(o, Deferred) for o in given):
+            row = conn.execute("SELECT failures FROM routes WHERE direction = ? AND "
+                               "route = ?", (job.direction, job.route)).fetchone()
+            failures = (row[0] if row else 0) + 1
+            conn.execute(
+                "INSERT OR REPLACE INTO routes (direction, route, failures, next_attempt) "
+                "VALUES (?, ?, ?, ?)",
+                (job.direction, job.route, failures, now + policy.backoff(failures)))
+        elif given:
+            conn.execute("DELETE FROM routes WHERE direction = ? AND route = ?",
+                         (job.direction, job.route))
+
+    def release_leases(self) -> int:
+        """Give back every claim (start-up of the one process that claims from this queue,
+        after a crash): recipients a killed worker held become due again at once instead of
+        after their lease.  Returns how many were released."""
+        with self._write() as conn:
+            cur = conn.execute(
+                "UPDATE recipients SET lease_until = NULL, claim = NULL "
+                "WHERE lease_until IS NOT NULL AND state IN ('pending', 'deferred')")
+            return cur.rowcount
 
     def release(self, job: Job) -> None:
         """Give the claim back untouched (shutdown): no attempt counted, due as before."""
