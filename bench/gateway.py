@@ -1,0 +1,299 @@
+"""The gateway end to end: SMTP -> durable queue -> RFC 2156 conversion -> P1, against Postfix.
+
+Three measurements in one run (the machine is noisy: compare ratios within a run):
+
+1. Postfix's own durable accept rate (bench/postfix_baseline.py: smtp-source into a private
+   Postfix delivering to a Maildir).
+2. The gateway as a separate process (``python -m bridge serve --config F``) under the same load
+   generator, ``smtp-source -4 -c -m N -s 10 -l SIZE -f a@internet.example -t
+   John.Smith@x400.example``, transferring every message over P1 (RFC 1006) to our own responder
+   in this process playing the remote MTA.  The rate runs from the first accept (the queue's
+   ``created`` stamp of the first message, written in the transaction that makes it durable
+   before the "250", RFC 5321 §4.1.1.4) to the last P1 transfer confirmation (the responder's
+   store callback, called before it confirms, X.411 §12.2.1.1).  Goal: >= 0.5 x Postfix's rate.
+3. Latency SMTP "250" -> P1 transfer confirmed, p50 and p99: a few smtplib clients (threads of
+   one child process, so they do not share a GIL with the responder), each on one SMTP session,
+   send tagged messages (unique Subject) one after another and note when each "250" to DATA
+   came; the responder notes when each tag arrived.  Both stamp with the system clock.
+   (smtp-source cannot tell the accept time per message.)
+
+Run: ``python bench/gateway.py [--messages N] [--size BYTES] [--latency-messages N]
+[--clients N] [--workers N] [--log-level LEVEL]`` (root, Postfix installed:
+``.ci/install-peers``).  Every process it starts (Postfix, the gateway, smtp-source) is stopped
+before it returns.  Exit status 1 when the goal is not met.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import re
+import smtplib
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
+from multiprocessing import get_context
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench._gateway_rig import (  # noqa: E402
+    DOMAIN,
+    GatewayProcess,
+    RemoteMTA,
+    first_accept,
+    remote_responder,
+    write_config,
+)
+from bench.postfix_baseline import SESSIONS, postfix_accept_rate  # noqa: E402
+from bridge.codec import decode_apdu  # noqa: E402
+from bridge.model.apdu import Message  # noqa: E402
+from tests.postfix import free_port, postfix_unavailable  # noqa: E402
+
+SENDER = "a@internet.example"
+RECIPIENT = f"John.Smith@{DOMAIN}"
+GOAL_RATIO = 0.5                     # issue 6: gateway rate >= 0.5 x Postfix's durable accept rate
+TAG = re.compile(rb"x400bridge-lat-(\d{6})")
+TIMEOUT_PER_MESSAGE = 0.03           # s: 33 msg/s, far below the goal (~215 msg/s here)
+MIN_TIMEOUT = 60.0
+SMTP_TIMEOUT = 30.0                  # s per SMTP command of a latency client
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Throughput:
+    """Phase 2: N messages from smtp-source through the gateway to the remote MTA."""
+
+    messages: int
+    first_accept: float              # time.time() of the first durable accept
+    intake_done: float               # time.time() smtp-source exited (all "250"s received)
+    last_confirmed: float            # time.time() of the last P1 transfer confirmation
+    source_started: float            # time.time() smtp-source was started
+
+    @property
+    def rate(self) -> float:
+        return self.messages / (self.last_confirmed - self.first_accept)
+
+    @property
+    def rate_from_start(self) -> float:
+        """The baseline's clock: from starting smtp-source (a slightly lower figure)."""
+        return self.messages / (self.last_confirmed - self.source_started)
+
+    @property
+    def intake_rate(self) -> float:
+        return self.messages / (self.intake_done - self.source_started)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Latency:
+    """Phase 3: seconds from each "250" to its P1 transfer confirmation, sorted."""
+
+    samples: tuple[float, ...]
+    clients: int
+    wall: float
+
+    def percentile(self, p: float) -> float:
+        """Nearest-rank percentile (0 < p <= 100)."""
+        rank = max(1, -(-len(self.samples) * p // 100))
+        return self.samples[int(rank) - 1]
+
+
+def _abort_reason(gateway: GatewayProcess, source: asyncio.subprocess.Process | None,
+                  source_log: Path | None = None) -> str | None:
+    if not gateway.alive():
+        return f"the gateway exited\n--- gateway log (tail) ---\n{gateway.log_tail()}"
+    if source is not None and source.returncode not in (None, 0):
+        text = source_log.read_text(errors="replace") if source_log else ""
+        return f"smtp-source exited {source.returncode}: {text[-2000:]}"
+    return None
+
+
+async def throughput(gateway: GatewayProcess, remote: RemoteMTA, work: Path, *, n: int,
+                     size: int) -> Throughput:
+    """Run smtp-source against the gateway until the remote MTA has confirmed all ``n``."""
+    base = remote.count
+    source_log = work / "smtp-source.log"
+    argv = ["smtp-source", "-4", "-c", "-m", str(n), "-s", str(SESSIONS), "-l", str(size),
+            "-f", SENDER, "-t", RECIPIENT, f"127.0.0.1:{gateway.smtp_port}"]
+    intake_done: list[float] = []
+    with source_log.open("wb") as err:
+        started = time.time()
+        source = await asyncio.create_subprocess_exec(
+            *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+            stderr=err)
+
+    async def watch() -> None:
+        await source.wait()
+        intake_done.append(time.time())
+        remote.changed.set()                # let the waiter look at the exit status now
+
+    watcher = asyncio.get_running_loop().create_task(watch())
+    try:
+        await remote.wait(lambda: remote.count >= base + n,
+                          max(MIN_TIMEOUT, n * TIMEOUT_PER_MESSAGE),
+                          lambda: _abort_reason(gateway, source, source_log))
+        await asyncio.wait_for(watcher, MIN_TIMEOUT)
+    except TimeoutError as exc:
+        raise RuntimeError(f"gateway throughput: {exc}\n--- gateway log (tail) ---\n"
+                           f"{gateway.log_tail()}") from exc
+    finally:
+        if source.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                source.kill()
+            await source.wait()
+        watcher.cancel()
+        await asyncio.gather(watcher, return_exceptions=True)
+    if source.returncode != 0:
+        raise RuntimeError(f"smtp-source exited {source.returncode}: "
+                           f"{source_log.read_text(errors='replace')[-2000:]}")
+    first = first_accept(work / "var" / "queue.sqlite", since=started)
+    if first is None:
+        raise RuntimeError("no to-x400 message in the gateway's queue")
+    return Throughput(messages=n, first_accept=first, intake_done=intake_done[0],
+                      last_confirmed=max(remote.confirmed[base:base + n]),
+                      source_started=started)
+
+
+def _tagged_message(tag: str, size: int) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = SENDER
+    msg["To"] = RECIPIENT
+    msg["Subject"] = f"latency probe {tag}"
+    msg["Message-ID"] = f"<{tag}@internet.example>"
+    line = "The quick brown fox jumps over the lazy dog, 0123456789.\n"
+    msg.set_content(line * max(1, size // len(line)))
+    return msg.as_bytes(policy=SMTP_POLICY)
+
+
+def _client(port: int, tags: list[str], size: int) -> dict[str, float]:
+    """One SMTP session sending one message per tag; the time.time() of each "250"."""
+    accepted: dict[str, float] = {}
+    messages = {tag: _tagged_message(f"x400bridge-lat-{tag}", size) for tag in tags}
+    with smtplib.SMTP("127.0.0.1", port, timeout=SMTP_TIMEOUT) as smtp:
+        for tag in tags:
+            refused = smtp.sendmail(SENDER, [RECIPIENT], messages[tag])
+            accepted[tag] = time.time()       # sendmail returns on the "250" to DATA
+            if refused:
+                raise RuntimeError(f"the gateway refused {RECIPIENT}: {refused}")
+    return accepted
+
+
+def _clients(port: int, shares: list[list[str]], size: int) -> dict[str, float]:
+    """Run in a child process: one thread (and SMTP session) per share."""
+    with ThreadPoolExecutor(max_workers=len(shares), thread_name_prefix="smtp-client") as pool:
+        parts = list(pool.map(_client, [port] * len(shares), shares, [size] * len(shares)))
+    return {tag: at for part in parts for tag, at in part.items()}
+
+
+async def latency(gateway: GatewayProcess, remote: RemoteMTA, *, n: int, size: int,
+                  clients: int) -> Latency:
+    """``n`` tagged messages from ``clients`` concurrent smtplib sessions."""
+    tags = [f"{i:06d}" for i in range(n)]
+    shares = [tags[i::clients] for i in range(clients)]
+    shares = [share for share in shares if share]
+    loop = asyncio.get_running_loop()
+    # the clients run in a child process so that they and the responder do not take turns
+    # at one GIL (which skews both time stamps); both sides stamp with the system clock
+    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+        accepted = await asyncio.wait_for(
+            loop.run_in_executor(pool, _clients, gateway.smtp_port, shares, size),
+            max(MIN_TIMEOUT, n * TIMEOUT_PER_MESSAGE))
+    try:
+        await remote.wait(lambda: all(tag in remote.tagged for tag in tags),
+                          max(MIN_TIMEOUT, n * TIMEOUT_PER_MESSAGE),
+                          lambda: _abort_reason(gateway, None))
+    except TimeoutError as exc:
+        missing = sum(1 for tag in tags if tag not in remote.tagged)
+        raise RuntimeError(f"latency: {missing} of {n} tagged messages never arrived ({exc})\n"
+                           f"--- gateway log (tail) ---\n{gateway.log_tail()}") from exc
+    wall = max(remote.tagged[tag] for tag in tags) - min(accepted.values())
+    if remote.duplicates:
+        raise RuntimeError(f"latency: {remote.duplicates} tagged messages arrived twice")
+    return Latency(samples=tuple(sorted(remote.tagged[t] - accepted[t] for t in tags)),
+                   clients=clients, wall=wall)
+
+
+def _check_sample(apdu: bytes | None) -> None:
+    """What the remote MTA got is a converted P1 message for the mapped recipient."""
+    if apdu is None:
+        raise RuntimeError("the remote MTA received nothing")
+    message = decode_apdu(apdu)
+    if not isinstance(message, Message):
+        raise RuntimeError(f"the remote MTA received a {type(message).__name__}, not a message")
+    names = [str(r.name.address).lower() for r in message.envelope.recipients]
+    if not any("acme" in name for name in names):
+        raise RuntimeError(f"unexpected P1 recipients {names}")
+
+
+async def gateway_run(args: argparse.Namespace) -> tuple[Throughput, Latency, int | None]:
+    """Phases 2 and 3 against one gateway process; everything stopped on the way out."""
+    remote = RemoteMTA(TAG)
+    responder = await remote_responder(remote)
+    gateway: GatewayProcess | None = None
+    try:
+        with tempfile.TemporaryDirectory(prefix="x400bridge-bench-gw-") as tmp:
+            work = Path(tmp)
+            config = write_config(work, remote_port=responder.port, smarthost_port=free_port(),
+                                  workers=args.workers, log_level=args.log_level)
+            gateway = GatewayProcess(config, work / "gateway.log")
+            try:
+                await gateway.start()
+                tp = await throughput(gateway, remote, work, n=args.messages, size=args.size)
+                _check_sample(remote.sample)
+                lat = await latency(gateway, remote, n=args.latency_messages, size=args.size,
+                                    clients=args.clients)
+            finally:
+                status = await gateway.stop()
+    finally:
+        await responder.close(drain=5)
+    return tp, lat, status
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--size", type=int, default=4096)
+    parser.add_argument("--latency-messages", type=int, default=500)
+    parser.add_argument("--clients", type=int, default=4, help="latency: SMTP sessions")
+    parser.add_argument("--workers", type=int, default=2, help="the gateway's queue.workers")
+    parser.add_argument("--log-level", default="info", help="the gateway's log.level")
+    args = parser.parse_args(argv)
+    if min(args.messages, args.size, args.latency_messages, args.clients, args.workers) < 1:
+        parser.error("every number must be positive")
+    reason = postfix_unavailable()
+    if reason is not None:
+        print(f"cannot run: Postfix unavailable: {reason}", file=sys.stderr)
+        return 2
+    began = time.monotonic()
+    postfix = postfix_accept_rate(args.messages, args.size)
+    tp, lat, status = asyncio.run(gateway_run(args))
+    ratio = tp.rate / postfix
+    n, size = args.messages, args.size
+    print("Gateway SMTP -> X.400 end to end (durable queue, RFC 2156, P1 over RFC 1006), "
+          "loopback, one run")
+    print(f"  Postfix durable accept + Maildir delivery: {n} x {size} B, {SESSIONS} sessions: "
+          f"{postfix:,.0f} msgs/s")
+    print(f"  gateway, smtp-source {n} x {size} B, {SESSIONS} sessions, queue.workers="
+          f"{args.workers}, log {args.log_level}:")
+    print(f"    first accept -> last P1 confirmation: {tp.rate:,.0f} msgs/s "
+          f"({tp.last_confirmed - tp.first_accept:.2f} s)")
+    print(f"    from starting smtp-source (Postfix's clock): {tp.rate_from_start:,.0f} msgs/s;"
+          f" intake alone (all 250s): {tp.intake_rate:,.0f} msgs/s")
+    print(f"    ratio to Postfix: {ratio:.2f}   goal >= {GOAL_RATIO}: "
+          f"{'met' if ratio >= GOAL_RATIO else 'NOT met'}")
+    print(f"  latency SMTP 250 -> P1 transfer confirmed, {len(lat.samples)} messages, "
+          f"{lat.clients} smtplib sessions ({len(lat.samples) / lat.wall:,.0f} msgs/s):")
+    print(f"    p50 {lat.percentile(50) * 1e3:.1f} ms   p99 {lat.percentile(99) * 1e3:.1f} ms   "
+          f"max {lat.samples[-1] * 1e3:.1f} ms   (no goal set)")
+    print(f"  gateway exit status after SIGTERM: {status}; bench wall time "
+          f"{time.monotonic() - began:.0f} s")
+    return 0 if ratio >= GOAL_RATIO else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
