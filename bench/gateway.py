@@ -260,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=4096)
     parser.add_argument("--latency-messages", type=int, default=500)
     parser.add_argument("--clients", type=int, default=4, help="latency: SMTP sessions")
-    parser.add_argument("--workers", type=int, default=2, help="the gateway's queue.workers")
+    parser.add_argument("--workers", type=int, default=4, help="the gateway's queue.workers")
     parser.add_argument("--log-level", default="info", help="the gateway's log.level")
     args = parser.parse_args(argv)
     if min(args.messages, args.size, args.latency_messages, args.clients, args.workers) < 1:

@@ -158,7 +158,8 @@ class QueueConfig:
     retry_max: float = 3600.0
     expire_after: float = 5 * 86400.0
     delay_warning: float = 4 * 3600.0             # RFC 3464 "delayed" DSN; 0: none
-    workers: int = 2
+    workers: int = 4
+    convert_processes: int = 1                    # conversions in other processes; 0: here
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -300,7 +301,8 @@ def _queue(data: object, gateway: GatewayConfig, base: Path) -> QueueConfig:
         retry_initial=initial, retry_factor=s.number("retry-factor", 2.0, minimum=1.0),
         retry_max=maximum, expire_after=_positive(s, "expire-after", 5 * 86400.0),
         delay_warning=s.duration("delay-warning", 4 * 3600.0),
-        workers=s.integer("workers", 2, minimum=1))
+        workers=s.integer("workers", 4, minimum=1),
+        convert_processes=s.integer("convert-processes", 1, minimum=0))
 
 
 def _metrics(data: object, base: Path) -> MetricsConfig:
@@ -420,7 +422,8 @@ retry-factor = 2
 retry-max = "1h"
 expire-after = "5d"
 delay-warning = "4h"
-workers = 2
+workers = 4
+convert-processes = 1
 
 [metrics]
 listen = "127.0.0.1:9464"                # "" or false: no metrics endpoint
@@ -478,7 +481,8 @@ def render_config(config: Config, *, secrets: bool = True) -> str:
             _line("retry-max", format_duration(q.retry_max)),
             _line("expire-after", format_duration(q.expire_after)),
             _line("delay-warning", format_duration(q.delay_warning)),
-            _line("workers", q.workers), "",
+            _line("workers", q.workers),
+            _line("convert-processes", q.convert_processes), "",
             "[metrics]", _line("listen", str(config.metrics.listen or "")), "",
             "[log]", _line("level", config.log.level), _line("format", config.log.format)]
     return "\n".join(out) + "\n"

@@ -516,3 +516,20 @@ def test_close_lets_the_message_in_flight_get_its_reply() -> None:
         writer.close()
 
     asyncio.run(asyncio.wait_for(main(), 20))
+
+
+@pytest.mark.parametrize("arg", [
+    "<alice@example.org>", "<alice@example.org> SIZE=100", "  <a.b-c+d@x-y.example>",
+    "<\"quoted local\"@example.org>", "<>", "<@relay:alice@example.org>", "alice@example.org",
+    "<a..b@example.org>", "<alice@-bad.example>", "<" + "x" * 70 + "@example.org>"])
+def test_fast_path_parses_like_aiosmtpd(arg: str) -> None:
+    """The <dot-atom@domain> fast path of GatewaySMTP._getaddr agrees with aiosmtpd's own."""
+    from aiosmtpd.smtp import SMTP as Stock
+
+    from bridge.smtp.server import GatewaySMTP
+
+    ours = GatewaySMTP.__new__(GatewaySMTP)
+    stock = Stock.__new__(Stock)
+    for proto in (ours, stock):
+        proto.local_part_limit = 64
+    assert ours._getaddr(arg) == stock._getaddr(arg)

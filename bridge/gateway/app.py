@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bridge.codec import decode_apdu
-from bridge.config import Config
+from bridge.config import Config, GatewayConfig
 from bridge.convert.context import Context
 from bridge.errors import BridgeError, ConfigError
 from bridge.gateway.core import Gateway
@@ -43,9 +43,8 @@ _STATS_EVERY = 5.0
 _KEEP_FINISHED = 7 * 86400.0        # seconds a finished message stays for `queue show`
 
 
-def build_mapper(config: Config) -> AddressMapper:
+def mapper_for(g: GatewayConfig) -> AddressMapper:
     """RFC 2156 App F tables (+ RFC 2163 DNS when configured) and the gateway identity."""
-    g = config.gateway
     source: MappingSource = MappingTables.load(g.tables_dir)
     if g.dns_server is not None:
         from bridge.mapping.dns import DNSConfig, DNSSource
@@ -55,8 +54,8 @@ def build_mapper(config: Config) -> AddressMapper:
     return AddressMapper(source, GatewayIdentity(domain=g.domain, or_address=g.or_address))
 
 
-def build_context(config: Config, mapper: AddressMapper) -> Context:
-    g = config.gateway
+def context_for(g: GatewayConfig, mapper: AddressMapper) -> Context:
+    """The conversion context of the gateway described by ``[gateway]``."""
     o = g.or_address
     return Context(mapper=mapper, now=datetime.now(UTC), postmaster=g.postmaster,
                    mta_name=g.domain,
@@ -64,6 +63,14 @@ def build_context(config: Config, mapper: AddressMapper) -> Context:
                                                     admd=o.admd if o.admd is not None else " ",
                                                     prmd=o.prmd),
                    policy=g.mapping_policy)
+
+
+def build_mapper(config: Config) -> AddressMapper:
+    return mapper_for(config.gateway)
+
+
+def build_context(config: Config, mapper: AddressMapper) -> Context:
+    return context_for(config.gateway, mapper)
 
 
 class App:
@@ -90,8 +97,13 @@ class App:
             smarthost=(out.smarthost.host, out.smarthost.port) if out.smarthost else None,
             port=out.port, timeout=out.timeout, helo=out.helo,
             tls=out.tls)  # type: ignore[arg-type]
+        context = build_context(config, mapper)
+        from bridge.gateway.convertpool import Converter
+
+        self.converter = Converter(config.gateway, context,
+                                   processes=config.queue.convert_processes)
         self.gateway = Gateway(queue=self.queue, router=self.router,
-                               context=build_context(config, mapper), peers=self.peers,
+                               context=context, peers=self.peers, converter=self.converter,
                                spool=Spool(config.x400.spool), smtp_out=outbound,
                                deliver_smtp=deliver, reporting_mta=config.smtp_in.hostname,
                                metrics=self.metrics)
@@ -142,8 +154,8 @@ class App:
         if c.metrics.listen is not None:
             self.metrics_port = self.metrics.serve(c.metrics.listen.host, c.metrics.listen.port)
         loop = asyncio.get_running_loop()
-        for _ in range(max(1, c.queue.workers)):
-            self.tasks.append(loop.create_task(self.gateway.run("to-x400")))
+        for slot in range(max(1, c.queue.workers)):
+            self.tasks.append(loop.create_task(self.gateway.run("to-x400", slot)))
             self.tasks.append(loop.create_task(self.gateway.run("to-smtp")))
         self.tasks.append(loop.create_task(self.gateway.run_reports()))
         self.tasks.append(loop.create_task(self._spool_in()))
@@ -165,6 +177,7 @@ class App:
             await asyncio.gather(*self.tasks, return_exceptions=True)
         await self.gateway.stop()           # associations opened by the last jobs
         self.metrics.close()
+        self.converter.close()
         self.queue.close()
         if self._lock_file is not None:
             self._lock_file.close()
@@ -181,6 +194,7 @@ class App:
         self.router.mapper = mapper
         self.router.routes = routes
         self.gateway.context = build_context(self.config, mapper)
+        self.converter.reload(self.gateway.context)
         log.info("mapping tables and routes reloaded")
 
     async def _spool_in(self) -> None:

@@ -52,7 +52,8 @@ class Gateway:
 
     def __init__(self, *, queue: Any, router: Router, context: Context, peers: PeerTable,
                  spool: Any, smtp_out: Any, deliver_smtp: Any, reporting_mta: str,
-                 metrics: Any = None, timeouts: Timeouts | None = None) -> None:
+                 metrics: Any = None, timeouts: Timeouts | None = None,
+                 converter: Any = None) -> None:
         self.queue = queue
         self.router = router
         self.context = context
@@ -63,6 +64,11 @@ class Gateway:
         self.reporting_mta = reporting_mta
         self.metrics = metrics
         self.timeouts = timeouts or Timeouts()
+        if converter is None:
+            from bridge.gateway.convertpool import Converter
+
+            converter = Converter(None, context, processes=0)
+        self.converter = converter
         self.wake = {"to-x400": asyncio.Event(), "to-smtp": asyncio.Event(),
                      "reports": asyncio.Event(), "spool": asyncio.Event()}
         self.wake_stop = asyncio.Event()
@@ -218,9 +224,14 @@ class Gateway:
 
     # ================================================================== delivery: to X.400
 
-    async def run(self, direction: str) -> None:
-        """A worker loop for one direction until :meth:`stop`."""
-        deliver = self._deliver_x400 if direction == "to-x400" else self._deliver_to_smtp
+    async def run(self, direction: str, slot: int = 0) -> None:
+        """A worker loop for one direction until :meth:`stop`.  Each to-x400 worker (``slot``)
+        has its own association to a peer, so N workers keep N transfers going at once."""
+        if direction == "to-x400":
+            async def deliver(job: Any) -> dict[str, Outcome]:
+                return await self._deliver_x400(job, slot)
+        else:
+            deliver = self._deliver_to_smtp
         while not self._stopping:
             jobs = await asyncio.to_thread(self.queue.claim, direction, limit=8)
             for job in jobs:
@@ -263,28 +274,19 @@ class Gateway:
             if self.metrics is not None:
                 self.metrics.outcome(job.direction, kind, took)
 
-    def _to_x400(self, job: Any) -> list[bytes]:
-        """Convert a to-x400 job to the BER MTS-APDUs to transfer (RFC 2156 §5.1 / §5.1.8)."""
+    async def _deliver_x400(self, job: Any, slot: int = 0) -> dict[str, Outcome]:
+        from bridge.gateway.convertpool import Refusal, to_x400
+
         if job.meta.get("format") == "apdu":
-            return [job.data]
-        from bridge.convert.batch import _is_dsn
-        from bridge.convert.reports import dsn_to_report
-        from bridge.convert.to_x400 import mime_to_x400
-
-        ctx = self.ctx()
-        rcpts = [r.address for r in job.recipients]
-        if _is_dsn(job.data):
-            res = dsn_to_report(job.data, job.sender, rcpts, ctx)
+            converted: list[bytes] | Refusal = [job.data]
         else:
-            res = mime_to_x400(job.data, job.sender, rcpts, ctx, smtp=_smtp_envelope(job))
-        return [encode_apdu(res.apdu), *(encode_apdu(x) for x in res.extra)]
-
-    async def _deliver_x400(self, job: Any) -> dict[str, Outcome]:
-        try:
-            apdus = await asyncio.to_thread(self._to_x400, job)
-        except BridgeError as exc:
-            return {r.address: Failed(status=exc.smtp.enhanced, diagnostic=str(exc))
+            converted = await self.converter.run(
+                to_x400, job.data, job.sender, [r.address for r in job.recipients],
+                _smtp_envelope(job))
+        if isinstance(converted, Refusal):
+            return {r.address: Failed(status=converted.status, diagnostic=converted.reason)
                     for r in job.recipients}
+        apdus = converted
         if job.route == SPOOL:
             for apdu in apdus:
                 await asyncio.to_thread(self.spool.put, "out", apdu)
@@ -294,27 +296,28 @@ class Gateway:
         except BridgeError as exc:
             return {r.address: Deferred(status="4.3.5", diagnostic=str(exc))
                     for r in job.recipients}
-        lock = self._locks.setdefault(peer.key, asyncio.Lock())
+        key = f"{peer.key}#{slot}"
+        lock = self._locks.setdefault(key, asyncio.Lock())
         try:
             async with lock:                      # one transfer at a time per association
-                assoc = await self._association(peer)
+                assoc = await self._association(peer, key)
                 for apdu in apdus:
                     await assoc.transfer(apdu)
         except AssociationError as exc:
-            self._associations.pop(peer.key, None)
+            self._associations.pop(key, None)
             return {r.address: Deferred(status="4.4.1", diagnostic=str(exc))
                     for r in job.recipients}
         return {r.address: Delivered(detail=f"p1 {peer.mta_name}") for r in job.recipients}
 
-    async def _association(self, peer: Peer) -> Association:
-        held = self._associations.get(peer.key)
+    async def _association(self, peer: Peer, key: str) -> Association:
+        held = self._associations.get(key)
         if held is not None:
-            self._associations[peer.key] = (held[0], time.monotonic())
+            self._associations[key] = (held[0], time.monotonic())
             return held[0]
         timeouts = dataclasses.replace(self.timeouts, connect=peer.timeout, bind=peer.timeout,
                                        transfer=max(peer.timeout, 60.0))
         assoc = await Association.open(peer, self.peers.local, timeouts=timeouts)
-        self._associations[peer.key] = (assoc, time.monotonic())
+        self._associations[key] = (assoc, time.monotonic())
         return assoc
 
     async def _close_idle(self, *, everything: bool = False) -> None:
@@ -332,31 +335,21 @@ class Gateway:
 
     # ================================================================== delivery: to SMTP
 
-    def _to_mime(self, job: Any) -> tuple[bytes, str, dict[str, Any]]:
-        """The RFC 5322 message, MAIL FROM and DSN parameters of a to-smtp job."""
-        if job.meta.get("format") != "apdu":      # relayed SMTP mail, DSNs: already MIME
-            return job.data, job.sender, {"envid": job.meta.get("envid"),
-                                          "ret": job.meta.get("ret")}
-        from bridge.convert.to_mime import x400_to_mime
-
-        message = decode_apdu(job.data)
-        assert isinstance(message, Message)
-        res = x400_to_mime(message, self.ctx())
-        params: dict[str, Any] = {}
-        if res.smtp is not None:
-            params = {"envid": getattr(res.smtp, "envid", None),
-                      "ret": getattr(res.smtp, "ret", None)}
-        return res.message, res.mail_from, params
-
     async def _deliver_to_smtp(self, job: Any) -> dict[str, Outcome]:
-        try:
-            data, sender, params = await asyncio.to_thread(self._to_mime, job)
-        except BridgeError as exc:
-            return {r.address: Failed(status=exc.smtp.enhanced, diagnostic=str(exc))
-                    for r in job.recipients}
+        from bridge.gateway.convertpool import Refusal, to_mime
+
+        if job.meta.get("format") != "apdu":      # relayed SMTP mail, DSNs: already MIME
+            data, sender = job.data, job.sender
+            envid, ret = job.meta.get("envid"), job.meta.get("ret")
+        else:
+            out = await self.converter.run(to_mime, job.data)
+            if isinstance(out, Refusal):
+                return {r.address: Failed(status=out.status, diagnostic=out.reason)
+                        for r in job.recipients}
+            data, sender, envid, ret = out.message, out.mail_from, out.envid, out.ret
         result: dict[str, Outcome] = await self.deliver_smtp(
             sender=sender, recipients=job.recipients, data=data, settings=self.smtp_out,
-            envid=params.get("envid"), ret=params.get("ret"))
+            envid=envid, ret=ret)
         return result
 
     # ================================================================== reports

@@ -34,6 +34,7 @@ import asyncio
 import collections
 import email.utils
 import hmac
+import inspect
 import ipaddress
 import logging
 import re
@@ -307,8 +308,57 @@ def _protocol_name(session: Session, envelope: Envelope) -> str:
     return ("UTF8SMTP" if envelope.smtp_utf8 else "ESMTP") + suffix
 
 
+#: RFC 5321 §4.1.2 Path with a dot-atom local part and a plain domain: the common case,
+#: parsed without the email package's header parser (aiosmtpd's ``_getaddr`` uses it and
+#: defines a class on every call); anything else goes the original way.
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_SIMPLE_PATH = re.compile(rf"<({_ATEXT}(?:\.{_ATEXT})*@{_LABEL}(?:\.{_LABEL})*)>")
+
+
+class _Members:
+    """Stand-in for the ``inspect`` module inside aiosmtpd.smtp: ``SMTP.__init__`` calls
+    ``inspect.getmembers`` on the protocol and the handler for *every connection* only to find
+    their ``auth_*`` methods -- a third of a connection's set-up cost.  The names are the same
+    for every instance of a class, so they are looked up once per class; everything else is
+    the real ``inspect``."""
+
+    def __init__(self) -> None:
+        self._names: dict[type, tuple[str, ...]] = {}
+
+    def getmembers(self, obj: object) -> list[tuple[str, Any]]:
+        names = self._names.get(type(obj))
+        if names is None:
+            names = tuple(n for n in dir(type(obj)) if n.startswith("auth_"))
+            self._names[type(obj)] = names
+        return [(n, getattr(obj, n)) for n in names]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(inspect, name)
+
+
+def _speed_up_aiosmtpd() -> None:
+    import aiosmtpd.smtp
+
+    if not isinstance(aiosmtpd.smtp.inspect, _Members):  # type: ignore[attr-defined]
+        aiosmtpd.smtp.inspect = _Members()  # type: ignore[assignment,attr-defined]
+
+
 class GatewaySMTP(SMTP):
     """aiosmtpd's protocol with the few changes the handler API cannot make (module doc)."""
+
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        """``SMTP._getaddr`` with a fast path for the common ``<dot-atom@domain>`` form."""
+        text = arg.lstrip()
+        m = _SIMPLE_PATH.match(text)
+        rest = text[m.end():].lstrip(" \t") if m is not None else ""
+        if m is None or rest.startswith("("):     # comments (CFWS): the original parser
+            original: tuple[str | None, str | None] = super()._getaddr(arg)
+            return original
+        addr = m.group(1)
+        if self.local_part_limit and len(addr.rpartition("@")[0]) > self.local_part_limit:
+            return None, None
+        return addr, rest
 
     def __init__(self, handler: InboundHandler, *, tls_context: ssl.SSLContext | None,
                  loop: asyncio.AbstractEventLoop,
@@ -459,6 +509,7 @@ def tls_context(settings: InboundSettings) -> ssl.SSLContext | None:
 async def start_server(handler: InboundHandler, host: str, port: int) -> SMTPServer:
     """Listen on ``host:port`` (0 = a free port) in the running loop."""
     loop = asyncio.get_running_loop()
+    _speed_up_aiosmtpd()
     context = tls_context(handler.settings)
     connections: set[GatewaySMTP] = set()
     server = await loop.create_server(
