@@ -75,6 +75,14 @@ async def wait_for(cond: Callable[[], bool], event: asyncio.Event, timeout: floa
     await asyncio.wait_for(loop(), timeout)
 
 
+def x400_message(app: App, sender: str, rcpt: str, subject: str) -> Any:
+    """An X.400 message from ``sender`` to ``rcpt``, made with the gateway's own mapping."""
+    from bridge.convert.to_x400 import mime_to_x400
+
+    ctx = build_context(app.config, build_mapper(app.config))
+    return mime_to_x400(mime(sender, rcpt, subject), sender, [rcpt], ctx)
+
+
 async def settled(app: App, timeout: float = 30) -> None:
     """Wait until the queue has nothing active and no report left to make (bounded poll)."""
     async def loop() -> None:
@@ -176,17 +184,8 @@ def test_smtp_to_x400_over_p1(tmp_path: Path) -> None:
 def test_x400_to_smtp_and_probe(tmp_path: Path) -> None:
     async def main() -> None:
         async with world(tmp_path) as (app, remote, sink):
-            ctx = build_context(app.config, build_mapper(app.config))
-            from bridge.convert.to_x400 import mime_to_x400
-
-            res = mime_to_x400(mime("John.Smith@x400.example", "bob@internet.example",
-                                    "From X.400"), "John.Smith@x400.example",
-                               ["bob@internet.example"], ctx)
-            assoc = await Association.open(
-                Peer(key="gw", mta_name="gateway", password="gwpw", host="127.0.0.1",
-                     port=app.p1_port), LocalMTA(name="remote", password="rpw"))
-            await assoc.transfer(encode_apdu(res.apdu))
-            await assoc.release()
+            res = x400_message(app, "John.Smith@x400.example", "bob@internet.example", "From X.400")
+            await p1_send(app, encode_apdu(res.apdu))
             await wait_for(lambda: len(sink.messages) >= 1, sink.arrived)
             env = sink.messages[0]
             assert env.rcpt_tos == ["bob@internet.example"]
@@ -197,17 +196,8 @@ def test_x400_to_smtp_and_probe(tmp_path: Path) -> None:
 def test_smtp_failure_becomes_an_x400_ndr(tmp_path: Path) -> None:
     async def main() -> None:
         async with world(tmp_path) as (app, remote, sink):
-            ctx = build_context(app.config, build_mapper(app.config))
-            from bridge.convert.to_x400 import mime_to_x400
-
-            res = mime_to_x400(mime("John.Smith@x400.example", "nobody@internet.example",
-                                    "Doomed"), "John.Smith@x400.example",
-                               ["nobody@internet.example"], ctx)
-            assoc = await Association.open(
-                Peer(key="gw", mta_name="gateway", password="gwpw", host="127.0.0.1",
-                     port=app.p1_port), LocalMTA(name="remote", password="rpw"))
-            await assoc.transfer(encode_apdu(res.apdu))
-            await assoc.release()
+            res = x400_message(app, "John.Smith@x400.example", "nobody@internet.example", "Doomed")
+            await p1_send(app, encode_apdu(res.apdu))
             await wait_for(lambda: len(remote.apdus) >= 1, remote.arrived)
             report = decode_apdu(remote.apdus[0])
             assert isinstance(report, Report)

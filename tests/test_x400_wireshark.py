@@ -56,7 +56,8 @@ def check_clean(frames: list[Frame]) -> list[Frame]:
     return payload
 
 
-def test_our_bind_result_to_the_real_isode_bind(tmp_path: Path) -> None:
+def _answer_real_bind(tmp_path: Path, answer: BindAccept | BindReject) -> list[Frame]:
+    """Our responder's answer to the real Isode bind, dissected together with it."""
     require("tshark")
     frames = real_frames()
     res = Stack("responder", mode=None)
@@ -64,9 +65,14 @@ def test_our_bind_result_to_the_real_isode_bind(tmp_path: Path) -> None:
     res.data_to_send()
     res.receive_data(frames["I"])
     events(res)
-    res.send(BindAccept(responder=MTABind(name="guinevere.smhs.co.uk", password="merlin")))
+    res.send(answer)
     ours = res.data_to_send()
-    dissected = check_clean(dissect_stream([("I", frames["I"]), ("O", ours)], tmp_path))
+    return check_clean(dissect_stream([("I", frames["I"]), ("O", ours)], tmp_path))
+
+
+def test_our_bind_result_to_the_real_isode_bind(tmp_path: Path) -> None:
+    dissected = _answer_real_bind(tmp_path, BindAccept(
+        responder=MTABind(name="guinevere.smhs.co.uk", password="merlin")))
     answer = dissected[-1]
     assert "ses:pres:acse:rtse:ros:p1" in answer.protocols
     assert "guinevere.smhs.co.uk" in answer.text and "merlin" in answer.text
@@ -74,16 +80,7 @@ def test_our_bind_result_to_the_real_isode_bind(tmp_path: Path) -> None:
 
 
 def test_our_bind_error_to_the_real_isode_bind(tmp_path: Path) -> None:
-    require("tshark")
-    frames = real_frames()
-    res = Stack("responder", mode=None)
-    res.receive_data(COTPEngine("initiator").send(TConnect()))
-    res.data_to_send()
-    res.receive_data(frames["I"])
-    events(res)
-    res.send(BindReject(error=BindError.AUTHENTICATION_ERROR))
-    ours = res.data_to_send()
-    dissected = check_clean(dissect_stream([("I", frames["I"]), ("O", ours)], tmp_path))
+    dissected = _answer_real_bind(tmp_path, BindReject(error=BindError.AUTHENTICATION_ERROR))
     answer = dissected[-1]
     assert "acse" in answer.protocols and "rtse" in answer.protocols
     assert '"p1.MTABindError": "2"' in answer.text or "authentication-error" in answer.text
