@@ -97,8 +97,11 @@ class Gateway:
             self._committing = True
             asyncio.get_running_loop().create_task(self._commit())
         message_id = await future
-        log.info("queued %s %s from %s origin=%s rcpts=%d", message_id, sub.direction,
-                 sub.sender or "<>", sub.origin, len(sub.recipients))
+        # the queue id names the message in every later log line; here it is tied to the id
+        # the other side knows it by (the SMTP Received: id, or the X.400 MTS identifier)
+        known_as = sub.meta.get("tracking") or sub.meta.get("mts_id") or "-"
+        log.info("queued %s %s from %s origin=%s rcpts=%d known-as=%s", message_id,
+                 sub.direction, sub.sender or "<>", sub.origin, len(sub.recipients), known_as)
         if self.metrics is not None:
             self.metrics.accepted(sub.direction, sub.origin)
         self.wake[sub.direction].set()
@@ -197,7 +200,8 @@ class Gateway:
         if recipients:
             await self.submit(Submission(direction="to-smtp", origin=origin, sender=sender,
                                          recipients=tuple(recipients), data=apdu,
-                                         meta={"format": "apdu", "peer": peer.key}))
+                                         meta={"format": "apdu", "peer": peer.key,
+                                               "mts_id": str(env.identifier)}))
         if fates:
             report = message_report(message, fates, ctx)
             if report is not None:
