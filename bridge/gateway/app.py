@@ -183,7 +183,7 @@ class App:
             self._lock_file.close()
         log.info("gateway stopped")
 
-    def reload(self) -> None:
+    def reload(self, *, quiet: bool = False) -> None:
         """SIGHUP: reload mapping tables and X.400 routes (a fresh mapper memo)."""
         try:
             mapper = build_mapper(self.config)
@@ -195,7 +195,7 @@ class App:
         self.router.routes = routes
         self.gateway.context = build_context(self.config, mapper)
         self.converter.reload(self.gateway.context)
-        log.info("mapping tables and routes reloaded")
+        (log.debug if quiet else log.info)("mapping tables and routes reloaded")
 
     async def _spool_in(self) -> None:
         """Files an MTA (or `x400bridge x400 listen`) left in the spool's in/ folder."""
@@ -222,6 +222,10 @@ class App:
                                     for state, n in states.items()})
                 if rounds % 720 == 0:             # hourly: forget finished messages after 7 d
                     await asyncio.to_thread(self.queue.purge, older_than=_KEEP_FINISHED)
+            if rounds and rounds % 60 == 0 and self.config.gateway.dns_server is not None:
+                # every 5 minutes: the mapper memoises, so RFC 2163 answers would otherwise
+                # outlive their DNS TTL -- a fresh mapper looks them up again
+                self.reload(quiet=True)
             rounds += 1
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.gateway.wake_stop.wait(), _STATS_EVERY)
