@@ -13,27 +13,39 @@ generated header (STYLE §7: registries, not ``if`` chains):
   critical for transfer or delivery, make the conversion fail (X-11).
 
 Values are built as unfolded ASCII strings (``\\r\\n `` marks a forced fold point) and folded by
-:func:`fold`.  Text that is not ASCII becomes RFC 2047 encoded-words (RFC 2156 §3.5, B-4) or,
-when the policy says so, an ASCII down-mapping with a defect.
+:func:`~bridge.convert.mime_text.fold`.  Text that is not ASCII becomes RFC 2047 encoded-words
+(RFC 2156 §3.5, B-4) or, when the policy says so, an ASCII down-mapping with a defect.
+
+The lexical forms (encoded-words, basic types, folding) are in :mod:`bridge.convert.mime_text`,
+the conversion state :class:`Run` in :mod:`bridge.convert.mime_run`, the trace fields in
+:mod:`bridge.convert.mime_trace`; their names are importable from here as well.
 """
 
 from __future__ import annotations
 
-import email.policy
-import email.quoprimime
-import email.utils
 import re
-import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from bridge.codec.p22ext import ID_HEX, ID_HEX_MULTIPART_MESSAGE_V2, ID_RFC_822_FIELD_LIST
-from bridge.convert.context import Context
-from bridge.convert.result import Defect
+from bridge.convert.mime_run import Run
+from bridge.convert.mime_text import (
+    MAX_LINE,
+    Header,
+    content_type,
+    date,
+    dot_atom,
+    eits,
+    encoded_words,
+    extension_name,
+    fold,
+    labelled,
+    render,
+    word,
+)
+from bridge.convert.mime_trace import merge_trace, merged_trace, trace_headers, trace_value
 from bridge.convert.vocab import (
     AUTOSUBMITTED,
-    CONTENT_TYPES,
-    EIT_NAMES,
     IMPORTANCE,
     PRIORITY,
     REDIRECTION_REASONS,
@@ -42,16 +54,10 @@ from bridge.convert.vocab import (
 from bridge.errors import BridgeError, SMTPReply, X400Diagnostic
 from bridge.mapping.msgid import ipm_id_to_msgid
 from bridge.model.common import (
-    BuiltInEIT,
-    ContentType,
     Criticality,
-    EncodedInformationTypes,
     Extension,
-    OtherActions,
     Priority,
-    RoutingAction,
     StandardExtension,
-    TraceElement,
 )
 from bridge.model.envelope import (
     DeliveryEnvelope,
@@ -63,17 +69,51 @@ from bridge.model.envelope import (
     Redirection,
     RedirectionReason,
 )
-from bridge.model.ipm import (
-    Heading,
-    Importance,
-    IPMSExtension,
-    ORDescriptor,
-    RecipientSpecifier,
-)
+from bridge.model.ipm import Heading, Importance, IPMSExtension
 from bridge.model.oraddress import ORAddress, ORName
 
-Header = tuple[str, str]
-MAX_LINE = 78  # RFC 5322 §2.1.1 SHOULD limit (without CRLF)
+__all__ = [
+    "CRITICAL",
+    "DELIVERY_FIELDS",
+    "DeliveryRule",
+    "ENVELOPE_FIELDS",
+    "EnvelopeRule",
+    "ExtensionRule",
+    "HEADING_FIELDS",
+    "Header",
+    "HeadingRule",
+    "IPMS_EXTENSIONS",
+    "MAX_LINE",
+    "MTSRule",
+    "MTS_EXTENSIONS",
+    "RECIPIENT_COMMENTS",
+    "Run",
+    "UnsupportedCriticalFunction",
+    "content_type",
+    "date",
+    "delivery_headers",
+    "dot_atom",
+    "eits",
+    "encoded_words",
+    "envelope_headers",
+    "extension_name",
+    "fold",
+    "heading_extension_headers",
+    "heading_headers",
+    "labelled",
+    "merge_trace",
+    "merged_trace",
+    "mts_extension_headers",
+    "recipient_entry",
+    "redirect_comment",
+    "redirected_from",
+    "render",
+    "trace_headers",
+    "trace_value",
+    "unmapped",
+    "word",
+]
+
 CRITICAL = Criticality.FOR_TRANSFER | Criticality.FOR_DELIVERY  # §5.3.6: reject if either
 
 
@@ -83,209 +123,6 @@ class UnsupportedCriticalFunction(BridgeError):
 
     smtp = SMTPReply(code=554, enhanced="5.3.3", text="Critical X.400 function not supported")
     x400 = X400Diagnostic(reason=1, diagnostic=18)
-
-
-class Run:
-    """The state of one conversion: the context and the defects found so far."""
-
-    def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
-        self.defects: list[Defect] = []
-        self.smtp_originator = ctx.postmaster
-
-    def defect(self, kind: str, detail: str, rule: str, *, lossy: bool = True) -> None:
-        self.defects.append(Defect(kind, detail, rule, lossy))
-
-    # ------------------------------------------------------------------ text (§3.5, B-4)
-
-    def ascii_text(self, text: str, what: str) -> str | None:
-        """``text`` when ASCII, else its down-mapping (policy without encoded-words) or None
-        (the caller makes encoded-words)."""
-        if text.isascii():
-            return text
-        if self.ctx.policy.encoded_words:
-            return None
-        decomposed = unicodedata.normalize("NFKD", text)
-        out = "".join(c if c.isascii() else "?" for c in decomposed
-                      if not unicodedata.combining(c))
-        self.defect("downmapped", f"{what}: non-ASCII text down-mapped to {out!r}",
-                    "RFC 2156 §3.5 (B-4)")
-        return out
-
-    def phrase(self, text: str) -> str:
-        """822.phrase for a free-form name: atoms, a quoted-string or encoded-words."""
-        text = _controls_to_space(text).strip()
-        plain = self.ascii_text(text, "free-form name")
-        if plain is None:
-            return encoded_words(text)
-        if _PHRASE_ATOMS.fullmatch(plain):
-            return plain
-        return '"' + plain.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-    def comment(self, text: str, *, escaped: bool = False) -> str:
-        """822.comment with ``text`` (already backslash-escaped when ``escaped``)."""
-        text = _controls_to_space(text)
-        plain = self.ascii_text(text, "comment")
-        if plain is None:
-            return "(" + encoded_words(text.replace("\\", "") if escaped else text) + ")"
-        if not escaped:
-            plain = re.sub(r"([()\\])", r"\\\1", plain)
-        return "(" + plain + ")"
-
-    def unstructured(self, name: str, text: str) -> str:
-        """An unstructured field value (§5.3.4 Subject: CRLF become fold points)."""
-        parts = [_controls_to_space(p) for p in re.split(r"\r\n|\r|\n", text)]
-        if any(not p.isascii() for p in parts):
-            plain = self.ascii_text(" ".join(parts), name)
-            if plain is None:
-                # our own encoded-words: the stdlib folder can drop the space between two
-                # encoded-words (RFC 2047 §6.2 ignores whitespace between them)
-                return encoded_words(" ".join(parts))
-            parts = [plain]
-        return "\r\n ".join(p for p in parts if p.strip()) if len(parts) > 1 else parts[0]
-
-    # ------------------------------------------------------------------ addresses (§4.7.2)
-
-    def mailbox(self, name: ORName | ORAddress, what: str) -> str | None:
-        """EBNF.822-address for an O/R name, with its directory name as a comment (§4.5)."""
-        try:
-            result = self.ctx.mapper.to_rfc822(name)
-        except BridgeError as exc:
-            self.defect("address", f"{what} {name} cannot be mapped: {exc}", "RFC 2156 §4.3.5")
-            return None
-        if result.comment:
-            return result.address + " " + self.comment(result.comment, escaped=True)
-        return result.address
-
-    def addr_spec(self, name: ORName | ORAddress, what: str) -> str | None:
-        """The bare addr-spec (SMTP, §4.6.2.1: the directory name is discarded)."""
-        try:
-            return self.ctx.mapper.to_rfc822(name).address
-        except BridgeError as exc:
-            self.defect("address", f"{what} {name} cannot be mapped: {exc}", "RFC 2156 §4.6.2.1")
-            return None
-
-    def descriptor(self, d: ORDescriptor, what: str, *, reply_requested: bool = False
-                   ) -> str | None:
-        """§4.7.2 (A-32): ORDescriptor -> ``phrase <addr> (Tel ...) (DN) (Reply requested)``;
-        free-form name only -> group syntax ``Name: ;``."""
-        comments = []
-        if d.telephone:
-            comments.append(self.comment("Tel " + d.telephone))
-        if reply_requested:
-            comments.append("(Reply requested)")
-        if d.formal_name is not None:
-            try:
-                result = self.ctx.mapper.to_rfc822(d.formal_name)
-            except BridgeError as exc:
-                self.defect("address", f"{what} {d.formal_name} cannot be mapped: {exc}",
-                            "RFC 2156 §4.7.2")
-                result = None
-            if result is not None:
-                if result.comment:
-                    comments.insert(1 if d.telephone else 0,
-                                    self.comment(result.comment, escaped=True))
-                head = (f"{self.phrase(d.free_form_name)} <{result.address}>"
-                        if d.free_form_name else result.address)
-                return " ".join([head, *comments])
-        if d.free_form_name:
-            return " ".join([self.phrase(d.free_form_name) + ": ;", *comments])
-        if d.formal_name is None:
-            self.defect("address", f"{what}: an empty ORDescriptor", "X.420 §7.1.4")
-        return None
-
-    def descriptors(self, items: Iterable[ORDescriptor], what: str) -> str | None:
-        values = [v for v in (self.descriptor(d, what) for d in items) if v is not None]
-        return ", ".join(values) if values else None
-
-    def specifiers(self, items: Iterable[RecipientSpecifier], what: str) -> str | None:
-        values = []
-        for spec in items:
-            value = self.descriptor(spec.recipient, what, reply_requested=spec.reply_requested)
-            if value is not None:
-                values.append(value)
-            if spec.extensions:
-                self.defect("extension-discarded", f"{what}: recipient extensions "
-                            + ", ".join(e.type for e in spec.extensions), "RFC 2156 §4.7.2")
-        return ", ".join(values) if values else None
-
-
-_PHRASE_ATOMS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?: [A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
-_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+")
-
-
-def _controls_to_space(text: str) -> str:
-    return "".join(" " if unicodedata.category(c) in ("Cc", "Cs") else c for c in text)
-
-
-def encoded_words(text: str) -> str:
-    """RFC 2047 Q encoded-words (UTF-8) for ``text``, each at most 75 characters and never
-    splitting a character (§2, §5(3) "phrase" alphabet, so usable in phrases and comments)."""
-    words: list[str] = []
-    chunk = ""
-    for ch in text:
-        if chunk and len(email.quoprimime.header_encode((chunk + ch).encode(), "utf-8")) > 75:
-            words.append(email.quoprimime.header_encode(chunk.encode(), "utf-8"))
-            chunk = ch
-        else:
-            chunk += ch
-    words.append(email.quoprimime.header_encode(chunk.encode(), "utf-8"))
-    return " ".join(words)
-
-
-def word(text: str) -> str:
-    """822.word: an atom, else a quoted-string (§5.3.7 EBNF.mta)."""
-    if _ATOM.fullmatch(text):
-        return text
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def dot_atom(text: str) -> str:
-    """RFC 5322 dot-atom (a domain-like name), else a quoted-string."""
-    if all(_ATOM.fullmatch(p) for p in text.split(".")):
-        return text
-    return word(text)
-
-
-# ---------------------------------------------------------------------------- basic types
-
-
-def date(dt: datetime) -> str:
-    """§3.3.5: 822.date-time with a numeric zone, the zone preserved (not normalised)."""
-    return email.utils.format_datetime(dt)
-
-
-def eits(value: EncodedInformationTypes) -> str:
-    """§5.3.3.1 (X-3) encoded-info; non-basic parameters are ignored."""
-    names = [_eit_name(b) for b in sorted(value.builtin)]
-    return ", ".join([*names, *value.extended]) or EIT_NAMES[BuiltInEIT.UNDEFINED]
-
-
-def _eit_name(bit: int) -> str:
-    try:
-        return EIT_NAMES[BuiltInEIT(bit)]
-    except ValueError:
-        return str(bit)
-
-
-def labelled(label: str, number: int) -> str:
-    """§3.3.6 labelled-integer."""
-    return f"{label} ({number})"
-
-
-def content_type(ct: ContentType) -> str:
-    """§5.3.6 mts-content-type: labelled-integer or object-identifier ("P2" never alone)."""
-    if isinstance(ct, int):
-        return labelled(CONTENT_TYPES.get(ct, ""), ct).lstrip()
-    return ct
-
-
-def extension_name(ext: Extension) -> str:
-    """Discarded-X400-MTS-Extensions item: labelled-integer or object-identifier."""
-    std = ext.standard
-    if std is not None:
-        return labelled(std.name.lower().replace("_", "-"), int(std))
-    return str(ext.type)
 
 
 # ------------------------------------------------------------------ heading (§5.3.4, X-4)
@@ -404,73 +241,6 @@ def heading_extension_headers(run: Run, exts: Iterable[IPMSExtension], what: str
     if discarded:
         out.append(("Discarded-X400-IPMS-Extensions", ", ".join(discarded)))
     return out
-
-
-# ------------------------------------------------------------------ trace (§5.3.7, X-8)
-
-
-def trace_value(el: TraceElement) -> str:
-    """§5.3.7 x400-trace."""
-    parts = ["by " + (f"mta {word(el.mta_name)} in " if el.mta_name else "") + str(el.domain)]
-    if el.deferred_time is not None:
-        parts.append("deferred until " + date(el.deferred_time))
-    if el.converted_eits is not None:
-        parts.append(f"converted ({eits(el.converted_eits)})")
-    if el.attempted_domain is not None:
-        parts.append(f"attempted MD {el.attempted_domain}")
-    elif el.attempted_mta is not None:
-        parts.append(f"attempted MTA {word(el.attempted_mta)}")
-    actions = ["Rerouted" if el.routing_action == RoutingAction.REROUTED else "Relayed"]
-    if el.other_actions & OtherActions.DL_OPERATION:
-        actions.append("Expanded")
-    if el.other_actions & OtherActions.REDIRECTED:
-        actions.append("Redirected")
-    parts.append(", ".join(actions))
-    parts.append(date(el.arrival_time))
-    return "; ".join(parts)
-
-
-def merged_trace(env: Envelope) -> list[TraceElement]:
-    """§5.3.7: the envelope's trace and internal trace as one list (:func:`merge_trace`)."""
-    return merge_trace(env.trace, env.internal_trace)
-
-
-def merge_trace(trace: Sequence[TraceElement], internal_trace: Sequence[TraceElement]
-                ) -> list[TraceElement]:
-    """§5.3.7: trace and internal trace merged into one chronological list, by position
-    (never by time: "there is no guarantee of clock synchronisation").  The internal
-    elements of a domain follow the last external element of that domain; an external element
-    identical to an internal one except for the MTA is left out ("only the internal trace
-    element shall be presented").  Used for messages and for reports (§5.3.8.3, R-5)."""
-    internal = list(internal_trace)
-    last_of = {el.domain: i for i, el in enumerate(trace)}
-    out: list[TraceElement] = []
-    for i, el in enumerate(trace):
-        if last_of[el.domain] != i:
-            out.append(el)
-            continue
-        mine = [t for t in internal if t.domain == el.domain]
-        internal = [t for t in internal if t.domain != el.domain]
-        if not any(_same_but_mta(t, el) for t in mine):
-            out.append(el)
-        out.extend(mine)
-    return out + internal
-
-
-def _same_but_mta(internal: TraceElement, external: TraceElement) -> bool:
-    return (internal.arrival_time, internal.routing_action, internal.attempted_domain,
-            internal.deferred_time, internal.converted_eits, internal.other_actions) == (
-        external.arrival_time, external.routing_action, external.attempted_domain,
-        external.deferred_time, external.converted_eits, external.other_actions)
-
-
-def trace_headers(run: Run, env: Envelope) -> list[Header]:
-    """§5.3.7: the gateway's own Received: first, then X400-Received, most recent first."""
-    source = env.internal_trace[-1].mta_name if env.internal_trace else None
-    own = (f"from {dot_atom(source or run.ctx.mta_name)} by {run.ctx.gateway_domain} "
-           f"(MIXER Conversion following RFC 2156); {date(run.ctx.now)}")
-    return [("Received", own), *(("X400-Received", trace_value(el))
-                                 for el in reversed(merged_trace(env)))]
 
 
 # ----------------------------------------------------- MTS extensions (§5.3.6, X-7, A-28)
@@ -719,38 +489,3 @@ def delivery_headers(run: Run, d: DeliveryEnvelope, delivery_time: datetime | No
     if discarded:
         out.append(("Discarded-X400-MTS-Extensions", ", ".join(discarded)))
     return out
-
-
-# ---------------------------------------------------------------------------- output
-
-
-def fold(name: str, value: str, limit: int = MAX_LINE) -> str:
-    """``Name: value`` folded at white space outside quoted-strings (RFC 5322 §2.2.3) so that
-    lines stay within ``limit`` where possible; ``\\r\\n `` in ``value`` is kept as a fold."""
-    lines: list[str] = []
-    for seg in ((f"{name}: {value}" if value else f"{name}:").split("\r\n")):
-        start, last, quoted, escaped = 0, -1, False, False
-        for i, ch in enumerate(seg):
-            if quoted:
-                if escaped:
-                    escaped = False
-                elif ch == "\\":
-                    escaped = True
-                elif ch == '"':
-                    quoted = False
-            elif ch == '"':
-                quoted = True
-            elif ch in " \t" and i > start and seg[i - 1] not in " \t":
-                if i - start > limit and last > start:
-                    lines.append(seg[start:last])
-                    start = last
-                last = i
-        if len(seg) - start > limit and last > start:
-            lines.append(seg[start:last])
-            start = last
-        lines.append(seg[start:])
-    return "\r\n".join(lines) + "\r\n"
-
-
-def render(headers: Iterable[Header]) -> bytes:
-    return "".join(fold(n, v) for n, v in headers).encode("ascii")

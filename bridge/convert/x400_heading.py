@@ -8,30 +8,54 @@ heading extension (§5.1.3 "Other Fields": "the same treatment is applied to RFC
 where the content of the field does not conform").  Fields without a handler go there too
 (§5.1.2, H-1).  Trace fields (Received, X400-Received) belong to :mod:`x400_trace`; MIME
 fields to :mod:`x400_bodies` (RFC 2157).
+
+Field values (unfolding, the ``rfc-822-field`` form, upper bounds, T.61, message identifiers,
+dates) are in :mod:`bridge.convert.x400_fields`, addresses in
+:mod:`bridge.convert.x400_addresses`; their names are importable from here as well.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
-from email import _header_value_parser as hvp
-from email import utils as email_utils
-from email.errors import HeaderParseError, ObsoleteHeaderDefect
-from email.header import Header
+from datetime import datetime
 from email.policy import default as default_policy
-from typing import NamedTuple, Protocol, TypeVar
+from typing import TypeVar
 
 from bridge.codec.p22ext import ID_HEX, ID_RFC_822_FIELD_LIST
 from bridge.convert.context import Context
 from bridge.convert.result import Defect
 from bridge.convert.vocab import AUTOSUBMITTED, IMPORTANCE, SENSITIVITY, reverse
-from bridge.errors import BridgeError, SMTPReply, X400Diagnostic
-from bridge.mapping.address import Role
-from bridge.mapping.msgid import msgid_to_ipm_id, truncate_local
-from bridge.mapping.psencode import ps_encode
-from bridge.model.charsets import t61_can_encode, t61_encode
+from bridge.convert.x400_addresses import (
+    MailboxLike,
+    SimpleMailbox,
+    descriptor,
+    group_descriptor,
+    parse_address_list,
+    parse_mailboxes,
+)
+from bridge.convert.x400_fields import (
+    COMMENT,
+    MSG_ID,
+    UB_CONTENT_CORRELATOR,
+    UB_CONTENT_ID,
+    UB_FREE_FORM_NAME,
+    UB_LANGUAGES,
+    UB_SUBJECT,
+    BoundsError,
+    Invalid,
+    bound_ipm_id,
+    decode_raw,
+    human_t61,
+    ia5_field,
+    msg_ids,
+    parse_date,
+    printable_content_id,
+    truncate_safely,
+    unfold,
+)
+from bridge.errors import BridgeError
+from bridge.mapping.msgid import msgid_to_ipm_id
 from bridge.model.common import EncodedInformationTypes, Priority
 from bridge.model.envelope import DLExpansion
 from bridge.model.ipm import (
@@ -44,14 +68,43 @@ from bridge.model.ipm import (
     RecipientSpecifier,
     Sensitivity,
 )
-from bridge.model.oraddress import ORAddress, ORName
+from bridge.model.oraddress import ORAddress
 
-# X.420 upper bounds (Annex? "Upper bounds") and X.411 ones used by §5.1.3 / §5.1.5
-UB_SUBJECT = 128  # ub-subject-field
-UB_FREE_FORM_NAME = 64  # ub-free-form-name
-UB_CONTENT_ID = 16  # X.411 ub-content-id-length
-UB_CONTENT_CORRELATOR = 512  # X.411 ub-content-correlator-length
-UB_LANGUAGES = 64  # ub-languages
+__all__ = [
+    "BoundsError",
+    "COMMENT",
+    "HEADER_HANDLERS",
+    "Handler",
+    "HeadingBuilder",
+    "ID_HEX_AUTO_SUBMITTED",
+    "ID_HEX_INCOMPLETE_COPY",
+    "ID_HEX_LANGUAGES",
+    "Invalid",
+    "MTS_FIELDS",
+    "MailboxLike",
+    "MtsFields",
+    "SimpleMailbox",
+    "UB_CONTENT_CORRELATOR",
+    "UB_CONTENT_ID",
+    "UB_FREE_FORM_NAME",
+    "UB_LANGUAGES",
+    "UB_SUBJECT",
+    "bound_ipm_id",
+    "build_heading",
+    "decode_raw",
+    "descriptor",
+    "group_descriptor",
+    "human_t61",
+    "ia5_field",
+    "msg_ids",
+    "originator_asks",
+    "parse_address_list",
+    "parse_date",
+    "parse_mailboxes",
+    "printable_content_id",
+    "truncate_safely",
+    "unfold",
+]
 
 ID_HEX_LANGUAGES = ID_HEX + ".1"  # X.420 languages heading extension
 ID_HEX_AUTO_SUBMITTED = ID_HEX + ".2"  # X.420 auto-submitted heading extension
@@ -64,53 +117,6 @@ _AUTOSUBMITTED = reverse(AUTOSUBMITTED)
 _AUTO_SUBMITTED_3834 = {"no": 0, "auto-generated": 1, "auto-replied": 2}
 
 _T = TypeVar("_T")
-_MSG_ID = re.compile(r"<[^<>]*>")
-_FOLD = re.compile(r"\r?\n(?=[ \t])")
-COMMENT = re.compile(r"\((?:[^()\\]|\\.)*\)")
-
-
-class Invalid(Exception):
-    """A field body that does not conform (§5.1.3): it goes to the rfc-822-field extension."""
-
-
-class BoundsError(BridgeError):
-    """A value over an X.400 upper bound under a policy that forbids truncation (§5.1.3)."""
-
-    smtp = SMTPReply(code=554, enhanced="5.6.0", text="Header value exceeds an X.400 bound")
-    x400 = X400Diagnostic(reason=1, diagnostic=7)  # unable-to-transfer, content-too-long
-
-
-# ------------------------------------------------------------------------------ text helpers
-
-
-def unfold(value: str) -> str:
-    """RFC 5322 §2.2.3 unfolding (CRLF before WSP removed), trailing CRLF dropped."""
-    return _FOLD.sub("", value).rstrip("\r\n")
-
-
-def decode_raw(value: str) -> str:
-    """A raw header value as read by BytesParser (8-bit octets as surrogates) -> text:
-    UTF-8 when the octets are UTF-8, else Latin-1."""
-    if not any("\udc80" <= c <= "\udcff" for c in value):
-        return value
-    data = value.encode("ascii", "surrogateescape")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")
-
-
-def ia5_field(name: str, value: str, defects: list[Defect]) -> str:
-    """§5.1.2 RFC822Field: ``Name: value`` unfolded, no space before the colon, IA5.  8-bit
-    text (not allowed in RFC 5322) is carried as RFC 2047 encoded-words."""
-    text = unfold(value).strip()
-    if not text.isascii():
-        text = decode_raw(text)
-        encoded = Header(text, "utf-8", maxlinelen=10_000).encode()
-        defects.append(Defect("charset", f"8-bit {name}: field carried as RFC 2047 "
-                              "encoded-words", "RFC 2156 §5.1.2", lossy=False))
-        text = unfold(encoded).replace("\n", "")
-    return f"{name.strip()}: {text}"
 
 
 def _decoded(name: str, value: str) -> str:
@@ -122,233 +128,6 @@ def _decoded(name: str, value: str) -> str:
         return str(default_policy.header_factory(name, raw))
     except Exception:  # the email package's parser is fallible on torture input
         return raw
-
-
-def human_t61(text: str, raw: str, what: str, bound: int, ctx: Context,
-              defects: list[Defect], *, comments: bool = False) -> str:
-    """§3.3.4 / §3.5 human-oriented mapping to a T.61 string, within ``bound`` (§5.1.3).
-
-    The decoded text when T.61 has it; else the RFC 2047 encoded form (readable by an MIME
-    UA after the reverse mapping, B-4); else characters replaced by "?".  Over the bound the
-    value is truncated (``comments``: without breaking a comment or an encoded-word, H-3).
-    """
-    if not t61_can_encode(text):
-        if raw != text and t61_can_encode(raw):
-            defects.append(Defect("charset", f"{what} kept as RFC 2047 encoded-words (not in "
-                                  "the T.61 repertoire)", "RFC 2156 §3.5", lossy=False))
-            text = raw
-        else:
-            text = "".join(c if t61_can_encode(c) else "?" for c in text)
-            defects.append(Defect("charset", f"{what}: characters outside T.61 replaced by "
-                                  "'?'", "RFC 2156 §3.3.4"))
-    # the bound is applied to the T.61 octets: a letter with a diacritic takes two, and
-    # strict decoders (Wireshark) check the octet count of a TeletexString
-    size = len(t61_encode(text))
-    if size > bound:
-        if not ctx.policy.truncate_to_bounds:
-            raise BoundsError(f"{what} is {size} T.61 octets, over the X.400 bound {bound}")
-        limit = bound
-        while True:
-            cut = truncate_safely(text, limit) if comments else text[:limit]
-            if len(t61_encode(cut)) <= bound or limit == 0:
-                break
-            limit -= 1
-        text = cut
-        defects.append(Defect("truncated", f"{what} truncated to {bound} T.61 octets",
-                              "RFC 2156 §5.1.3"))
-    return text
-
-
-def truncate_safely(text: str, bound: int) -> str:
-    """H-3: cut ``text`` to ``bound`` characters without breaking an RFC 822 comment or an
-    RFC 2047 encoded-word: cut before the construct the bound falls into."""
-    cut = bound
-    for pattern in (COMMENT, re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=")):
-        for m in pattern.finditer(text):
-            if m.start() < cut < m.end():
-                cut = m.start()
-    out = text[:cut].rstrip()
-    if not out:  # one construct longer than the bound: nothing better than a hard cut
-        out = text[:bound]
-    depth = 0
-    for c in out:  # an unbalanced "(" left by a nested comment: drop from there
-        depth += {"(": 1, ")": -1}.get(c, 0)
-    if depth > 0:
-        out = out[: out.rfind("(")].rstrip() or out
-    return out
-
-
-def printable_content_id(subject: str) -> str:
-    """§5.1.5 content-identifier: a PrintableString form of Subject (§3.4 ps-encoding); over
-    16 characters -> 13 characters and "..." (without cutting a "(xxx)" escape)."""
-    text = ps_encode("".join(c if c.isascii() and c.isprintable() else "?" for c in subject))
-    if len(text) <= UB_CONTENT_ID:
-        return text
-    head = text[:13]
-    if "(" in head and ")" not in head[head.rfind("("):]:
-        head = head[: head.rfind("(")]
-    return head + "..."
-
-
-# ------------------------------------------------------------------------------ addresses
-
-
-class MailboxLike(Protocol):
-    """What :func:`descriptor` reads of a mailbox: ``email``'s ``Mailbox`` token or a
-    :class:`SimpleMailbox`."""
-
-    @property
-    def display_name(self) -> str | None: ...
-
-    @property
-    def comments(self) -> list[str]: ...
-
-    @property
-    def addr_spec(self) -> str: ...
-
-
-class SimpleMailbox(NamedTuple):
-    """A mailbox read by the fast path of :func:`parse_mailboxes`: the values the ``email``
-    package's parser gives for the same text."""
-
-    display_name: str | None
-    comments: list[str]
-    addr_spec: str
-
-
-# The common shapes of an address-list element, ``local@domain`` and ``Some Name
-# <local@domain>``: dot-atoms (RFC 5322 §3.2.3) and a phrase of atoms separated by single
-# spaces, no comments, quotes, routes, groups or literals.  For these the email package's
-# parser yields exactly the display name and addr-spec matched here, without defects (values
-# with RFC 2047 encoded-words, which it decodes even in an addr-spec, take the general path).
-_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
-_DOT_ATOM = rf"{_ATEXT}(?:\.{_ATEXT})*"
-_SIMPLE_MAILBOX = re.compile(
-    rf"[ \t]*(?:({_ATEXT}(?: {_ATEXT})*)[ \t]*<({_DOT_ATOM}@{_DOT_ATOM})>"
-    rf"|({_DOT_ATOM}@{_DOT_ATOM}))[ \t]*(?:,|$)")
-
-
-def _simple_mailboxes(value: str) -> list[SimpleMailbox] | None:
-    """The mailboxes of ``value`` when it is a list of simple mailboxes only (see
-    ``_SIMPLE_MAILBOX``), else None."""
-    if "=?" in value:
-        return None  # encoded-words: the email package decodes them
-    out: list[SimpleMailbox] = []
-    pos, end = 0, len(value)
-    match = _SIMPLE_MAILBOX.match
-    while pos < end:
-        m = match(value, pos)
-        if m is None or m.end() == pos:
-            return None
-        name, routed, bare = m.groups()
-        out.append(SimpleMailbox(name, [], routed) if routed is not None
-                   else SimpleMailbox(None, [], bare))
-        pos = m.end()
-        if value[pos - 1] == "," and pos == end:
-            return None  # a trailing comma: the general parser decides
-    return out or None
-
-
-def parse_mailboxes(value: str) -> list[tuple[str | None, list[MailboxLike]]]:
-    """:func:`parse_address_list`, with a fast path for the common simple mailboxes (the
-    general parser costs most of a typical conversion's header mapping)."""
-    simple = _simple_mailboxes(value)
-    if simple is not None:
-        return [(None, [m]) for m in simple]
-    return [(g, list(mbs)) for g, mbs in parse_address_list(value)]
-
-
-def parse_address_list(value: str) -> list[tuple[str | None, list[hvp.Mailbox]]]:
-    """822 address-list -> [(group display name or None, mailboxes)]; Invalid if any part
-    of it does not parse (§5.1.3: the whole field then goes to the extension)."""
-    try:
-        tokens, rest = hvp.get_address_list(value)
-    except (HeaderParseError, IndexError, ValueError):  # the stdlib parser's own failures
-        raise Invalid("not an RFC 5322 address-list") from None
-    if rest.strip() or any(not isinstance(d, ObsoleteHeaderDefect) for d in tokens.all_defects):
-        raise Invalid("not an RFC 5322 address-list")
-    out: list[tuple[str | None, list[hvp.Mailbox]]] = []
-    for address in tokens.addresses:
-        first = address[0]
-        if isinstance(first, hvp.Group):
-            out.append((first.display_name or "", list(first.mailboxes)))
-        elif isinstance(first, hvp.Mailbox):
-            out.append((None, [first]))
-        else:
-            raise Invalid("invalid mailbox")
-    return out
-
-
-def descriptor(mailbox: MailboxLike, ctx: Context, defects: list[Defect]) -> ORDescriptor:
-    """§4.7.1 (A-31): formal-name from the addr-spec (source route removed) by the §4.3.4
-    mapping; free-form-name = the phrase and the comments, in order, parentheses kept."""
-    parts = [mailbox.display_name] if mailbox.display_name else []
-    parts += [f"({c})" for c in mailbox.comments]
-    ffn = " ".join(parts)
-    free_form = (human_t61(ffn, ffn, "free-form name", UB_FREE_FORM_NAME, ctx, defects,
-                           comments=True) if ffn else None)
-    addr_spec = mailbox.addr_spec
-    try:
-        mapped = ctx.to_x400(addr_spec, Role.HEADER)
-    except BridgeError as exc:
-        defects.append(Defect("address", f"{addr_spec!r} has no X.400 form ({exc}); only a "
-                              "free-form name is kept", "RFC 2156 §4.7.1"))
-        text = free_form or human_t61(addr_spec, addr_spec, "address", UB_FREE_FORM_NAME,
-                                      ctx, defects)
-        return ORDescriptor(free_form_name=text)
-    if mapped.truncated:
-        defects.append(Defect("truncated", f"{addr_spec!r}: RFC-822 DDA truncated",
-                              "RFC 2156 §4.3.4 / §5.1.3"))
-    return ORDescriptor(formal_name=ORName(address=mapped.address), free_form_name=free_form)
-
-
-def group_descriptor(name: str, ctx: Context, defects: list[Defect]) -> ORDescriptor:
-    """§4.7.1: a descriptor with only the group name as free-form-name."""
-    return ORDescriptor(free_form_name=human_t61(name, name, "group name", UB_FREE_FORM_NAME,
-                                                 ctx, defects, comments=True))
-
-
-def msg_ids(value: str) -> list[IPMIdentifier]:
-    """Message-ID lists (§4.7.3.3) with the §4.7.3.5 phrase form: the text outside the
-    msg-ids (comments removed) is one phrase."""
-    text = unfold(value)
-    ids = _MSG_ID.findall(text)
-    phrase = " ".join(COMMENT.sub(" ", _MSG_ID.sub(" ", text)).split())
-    items = ids + ([phrase] if phrase else [])
-    out = []
-    for item in items:
-        if not item.isascii():
-            raise Invalid("non-ASCII message identifier")
-        try:
-            out.append(msgid_to_ipm_id(item))
-        except BridgeError as exc:
-            raise Invalid(str(exc)) from None
-    return out
-
-
-def bound_ipm_id(ident: IPMIdentifier, ctx: Context, defects: list[Defect],
-                 what: str) -> IPMIdentifier:
-    local, cut = truncate_local(ident.local)
-    if cut:
-        if not ctx.policy.truncate_to_bounds:
-            raise BoundsError(f"{what} is longer than the X.400 bound of 64 characters")
-        defects.append(Defect("truncated", f"{what} truncated to 64 characters",
-                              "RFC 2156 §4.7.3.1 / §5.1.3"))
-        return IPMIdentifier(user=ident.user, local=local)
-    return ident
-
-
-def parse_date(value: str) -> datetime:
-    """RFC 5322 date-time -> aware datetime (-0000 / no zone = UTC); Invalid otherwise."""
-    try:
-        dt = email_utils.parsedate_to_datetime(unfold(value).strip())
-    except (TypeError, ValueError, IndexError, OverflowError):
-        raise Invalid("not an RFC 5322 date-time") from None
-    if dt is None:
-        raise Invalid("not an RFC 5322 date-time")
-    if not 1950 <= dt.year < 2050:  # UTCTime carries years 1950..2049 (X.680 §47)
-        raise Invalid("date outside the UTCTime range")
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt
 
 
 # ------------------------------------------------------------------------------ the builder
@@ -501,7 +280,7 @@ def _disposition_notification_to(b: HeadingBuilder, name: str, value: str) -> No
 
 
 def _message_id(b: HeadingBuilder, name: str, value: str) -> None:
-    ids = _MSG_ID.findall(unfold(value))
+    ids = MSG_ID.findall(unfold(value))
     if len(ids) != 1 or not ids[0].isascii() or b.this_ipm is not None:
         raise Invalid("not exactly one msg-id")
     try:

@@ -4,13 +4,18 @@ One sans-IO engine per layer (STYLE.md §1), each named after its standard, stac
 
     tpkt.py          RFC 1006 §6 TPKT framing
     cotp.py          X.224 class 0 (RFC 1006 §5 exceptions: user data in CR/CC, 65531 max TPDU)
+                     (+ cotp_tpdu.py: the TPDU codec)
     session.py       X.225 (kernel, half-duplex/duplex, exceptions, minor sync, activities)
+                     (+ spdu.py codec, session_primitives.py, session_states.py table,
+                     session_base/_connect/_activity.py procedures)
     presentation.py  X.226 kernel (CP/CPA/CPR/TD/ARU/ARP), BER transfer syntax only
     acse.py          X.227 (AARQ/AARE/RLRQ/RLRE/ABRT)
     rtse.py          X.228 normal mode over ACSE+presentation, X.410-1984 mode over session
+                     (+ rtse_primitives.py)
     mta.py           X.419 P1: MTA bind (name + password), MTS-APDU transfer, release
     stack.py         all of the above as one engine: bytes in, P1 events out
     shell.py         the asyncio responder and initiator (sockets, timers)
+    peers.py         the peer table (who may bind, with which password, in which mode)
     spool.py         the file-spool transport (directories of BER MTS-APDUs)
 
 Conventions shared by every engine:
