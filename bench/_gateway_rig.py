@@ -43,7 +43,7 @@ STOP_TIMEOUT = 20.0      # seconds for SIGTERM's drain before SIGKILL
 
 
 def write_config(directory: Path, *, remote_port: int, smarthost_port: int, workers: int,
-                 log_level: str) -> Path:
+                 log_level: str, smtp_processes: int = 1) -> Path:
     """The gateway's config file (and its tables and routes) under ``directory``.
 
     ``smarthost_port``: where mail for the Internet would go -- nothing listens there, and
@@ -65,6 +65,7 @@ state-dir = "var"
 [smtp.in]
 listen = "127.0.0.1:0"
 relay-networks = ["127.0.0.0/8"]
+processes = {smtp_processes}
 
 [smtp.out]
 smarthost = "127.0.0.1:{smarthost_port}"

@@ -239,7 +239,8 @@ async def gateway_run(args: argparse.Namespace) -> tuple[Throughput, Latency, in
         with tempfile.TemporaryDirectory(prefix="x400bridge-bench-gw-") as tmp:
             work = Path(tmp)
             config = write_config(work, remote_port=responder.port, smarthost_port=free_port(),
-                                  workers=args.workers, log_level=args.log_level)
+                                  workers=args.workers, log_level=args.log_level,
+                                  smtp_processes=args.smtp_processes)
             gateway = GatewayProcess(config, work / "gateway.log")
             try:
                 await gateway.start()
@@ -261,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-messages", type=int, default=500)
     parser.add_argument("--clients", type=int, default=4, help="latency: SMTP sessions")
     parser.add_argument("--workers", type=int, default=4, help="the gateway's queue.workers")
+    parser.add_argument("--smtp-processes", type=int, default=1,
+                        help="the gateway's smtp.in.processes")
     parser.add_argument("--log-level", default="info", help="the gateway's log.level")
     args = parser.parse_args(argv)
     if min(args.messages, args.size, args.latency_messages, args.clients, args.workers) < 1:

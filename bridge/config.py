@@ -98,6 +98,7 @@ class SmtpInConfig:
     relay_networks: tuple[IPNetwork, ...] = (ipaddress.ip_network("127.0.0.0/8"),
                                              ipaddress.ip_network("::1/128"))
     timeout: float = 300.0                        # RFC 5321 §4.5.3.2.7: server timeout 5 min
+    processes: int = 1                            # SMTP server processes (SO_REUSEPORT)
 
     @property
     def tls(self) -> bool:
@@ -242,7 +243,8 @@ def _smtp_in(data: object, gateway: GatewayConfig, base: Path) -> SmtpInConfig:
         tls_cert=cert, tls_key=key, auth=MappingProxyType(auth),
         require_auth_for_relay=s.boolean("require-auth-for-relay", False),
         relay_networks=s.networks("relay-networks", ("127.0.0.0/8", "::1/128")),
-        timeout=_positive(s, "timeout", 300.0))
+        timeout=_positive(s, "timeout", 300.0),
+        processes=s.integer("processes", 1, minimum=1))
 
 
 def _smtp_out(data: object, gateway: GatewayConfig, base: Path) -> SmtpOutConfig:
@@ -387,6 +389,7 @@ max-message-size = 10485760              # 10 MiB
 require-auth-for-relay = false
 relay-networks = ["127.0.0.0/8", "::1/128"]
 timeout = "5m"
+processes = 1
 
 [smtp.in.auth]
 # alice = "secret"
@@ -460,7 +463,8 @@ def render_config(config: Config, *, secrets: bool = True) -> str:
         out.append("# tls-cert, tls-key: none (no STARTTLS)")
     out += [_line("require-auth-for-relay", si.require_auth_for_relay),
             _line("relay-networks", [str(n) for n in si.relay_networks]),
-            _line("timeout", format_duration(si.timeout)), "", "[smtp.in.auth]"]
+            _line("timeout", format_duration(si.timeout)), _line("processes", si.processes), "",
+            "[smtp.in.auth]"]
     out += [_line(user, pw) if secrets else f"# {format_key(user)} = {_HIDDEN}"
             for user, pw in si.auth.items()]
     out += ["", "[smtp.out]",

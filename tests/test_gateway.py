@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import smtplib
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
@@ -363,4 +364,37 @@ def test_notify_success_gets_a_relayed_dsn_and_never_gets_none(tmp_path: Path) -
             assert not any(b"Loop quietly" in (m.original_content or b"")
                            for m in sink.messages)
             assert len(remote.apdus) == 1              # only the first message crossed
+    run(main)
+
+
+def test_extra_intake_processes_share_the_port(tmp_path: Path) -> None:
+    """[smtp.in] processes = 2: a spawned process takes part of the connections on the same
+    port (SO_REUSEPORT), queues durably, and wakes the gateway's workers."""
+    async def main() -> None:
+        async with world(tmp_path, smtp__in={"listen": "127.0.0.1:0", "processes": 2,
+                                             "relay-networks": ["127.0.0.0/8"]}) as (app, remote,
+                                                                                     _):
+            assert len(app.intake) == 1 and app.intake[0].is_alive()
+            subjects = [f"Parallel {n}" for n in range(24)]
+
+            def send(subject: str) -> None:
+                with smtplib.SMTP("127.0.0.1", app.smtp_port, timeout=30) as s:
+                    s.sendmail("alice@internet.example", ["John.Smith@x400.example"],
+                               mime("alice@internet.example", "John.Smith@x400.example",
+                                    subject))
+            # the clients get threads of their own: the default executor is the gateway's
+            loop = asyncio.get_running_loop()
+            with ThreadPoolExecutor(max_workers=8) as clients:
+                await asyncio.gather(*(loop.run_in_executor(clients, send, s)
+                                       for s in subjects))
+            await wait_for(lambda: len(remote.apdus) >= len(subjects), remote.arrived, 60)
+            got = set()
+            for apdu in remote.apdus:
+                msg = decode_apdu(apdu)
+                assert isinstance(msg, Message)
+                got.add(decode_content(msg.content).heading.subject)  # type: ignore[union-attr]
+            assert got == set(subjects)
+            origins = {info.origin for info in app.queue.list(limit=100)}
+            assert origins == {"smtp"}
+        assert not app.intake                     # stopped with the gateway
     run(main)

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 from datetime import UTC, datetime
@@ -73,6 +74,17 @@ def build_context(config: Config, mapper: AddressMapper) -> Context:
     return context_for(config.gateway, mapper)
 
 
+def inbound_settings(config: Config) -> Any:
+    """The SMTP server settings of ``[smtp.in]``."""
+    from bridge.smtp.server import InboundSettings
+
+    s = config.smtp_in
+    return InboundSettings(hostname=s.hostname, max_message_size=s.max_message_size,
+                           relay_networks=tuple(str(n) for n in s.relay_networks),
+                           auth=s.auth, require_auth_for_relay=s.require_auth_for_relay,
+                           timeout=s.timeout, tls_cert=s.tls_cert, tls_key=s.tls_key)
+
+
 class App:
     """One running gateway."""
 
@@ -114,6 +126,8 @@ class App:
         self.p1_port = 0
         self.metrics_port = 0
         self._lock_file: Any = None
+        self.intake: list[Any] = []
+        self._notify: Any = None
 
     def _lock_queue(self) -> None:
         """One gateway per queue (it releases every lease at start): an exclusive flock on
@@ -130,7 +144,7 @@ class App:
                               "queue") from None
 
     async def start(self) -> None:
-        from bridge.smtp.server import InboundHandler, InboundSettings, start_server
+        from bridge.smtp.server import InboundHandler, start_server
 
         c = self.config
         self._lock_queue()
@@ -140,14 +154,13 @@ class App:
                         "(a transfer that was confirmed but not recorded is sent twice)",
                         released)
         s = c.smtp_in
-        handler = InboundHandler(
-            InboundSettings(hostname=s.hostname, max_message_size=s.max_message_size,
-                            relay_networks=tuple(str(n) for n in s.relay_networks),
-                            auth=s.auth, require_auth_for_relay=s.require_auth_for_relay,
-                            timeout=s.timeout, tls_cert=s.tls_cert, tls_key=s.tls_key),
-            check_recipient=self.gateway.check_recipient, submit=self.gateway.submit)
-        self.smtp = await start_server(handler, s.listen.host, s.listen.port)
+        handler = InboundHandler(inbound_settings(c), check_recipient=self.gateway.check_recipient,
+                                 submit=self.gateway.submit)
+        self.smtp = await start_server(handler, s.listen.host, s.listen.port,
+                                       reuse_port=s.processes > 1)
         self.smtp_port = self.smtp.port
+        if s.processes > 1:
+            await self._start_intake(s.processes - 1)
         self.responder = Responder(self.peers, self.gateway.on_apdu)
         await self.responder.start(c.x400.listen.host, c.x400.listen.port)
         self.p1_port = self.responder.port
@@ -163,8 +176,33 @@ class App:
         log.info("gateway up: SMTP %s:%d, P1 %s:%d, queue %s", s.listen.host, self.smtp_port,
                  c.x400.listen.host, self.p1_port, c.queue.path)
 
+    async def _start_intake(self, count: int) -> None:
+        from bridge.gateway.intake import Notifications, spawn
+
+        loop = asyncio.get_running_loop()
+        transport, _ = await loop.create_datagram_endpoint(
+            lambda: Notifications(self.gateway.wake), local_addr=("127.0.0.1", 0))
+        self._notify = transport
+        notify_port = transport.get_extra_info("sockname")[1]
+        self.intake = await asyncio.to_thread(spawn, self.config, self.smtp_port, notify_port,
+                                              count)
+
+    async def _stop_intake(self, drain: float) -> None:
+        for proc in self.intake:
+            if proc.is_alive():
+                proc.terminate()                # SIGTERM: finish the transactions in flight
+        for proc in self.intake:
+            await asyncio.to_thread(proc.join, drain)
+            if proc.is_alive():
+                proc.kill()
+        self.intake = []
+        if self._notify is not None:
+            self._notify.close()
+            self._notify = None
+
     async def stop(self, *, drain: float = 30.0) -> None:
         """Stop accepting, finish what is in flight (bounded by ``drain`` seconds)."""
+        await self._stop_intake(drain)
         if self.smtp is not None:
             await self.smtp.close()
         if self.responder is not None:
@@ -195,6 +233,9 @@ class App:
         self.router.routes = routes
         self.gateway.context = build_context(self.config, mapper)
         self.converter.reload(self.gateway.context)
+        for proc in self.intake:
+            if proc.is_alive() and proc.pid is not None:
+                os.kill(proc.pid, signal.SIGHUP)
         (log.debug if quiet else log.info)("mapping tables and routes reloaded")
 
     async def _spool_in(self) -> None:

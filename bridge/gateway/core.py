@@ -73,8 +73,9 @@ class Gateway:
                      "reports": asyncio.Event(), "spool": asyncio.Event()}
         self.wake_stop = asyncio.Event()
         self._locks: dict[str, asyncio.Lock] = {}
-        self._pending: list[tuple[Submission, asyncio.Future[str]]] = []
-        self._committing = False
+        from bridge.gateway.commit import Committer
+
+        self.committer = Committer(queue)
         self._associations: dict[str, tuple[Association, float]] = {}
         self._stopping = False
 
@@ -91,12 +92,7 @@ class Gateway:
         one and share it (``Queue.submit_many``), so concurrent SMTP sessions and P1
         associations do not queue up behind one fsync each.
         """
-        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        self._pending.append((sub, future))
-        if not self._committing:
-            self._committing = True
-            asyncio.get_running_loop().create_task(self._commit())
-        message_id = await future
+        message_id = await self.committer.submit(sub)
         # the queue id names the message in every later log line; here it is tied to the id
         # the other side knows it by (the SMTP Received: id, or the X.400 MTS identifier)
         known_as = sub.meta.get("tracking") or sub.meta.get("mts_id") or "-"
@@ -106,31 +102,6 @@ class Gateway:
             self.metrics.accepted(sub.direction, sub.origin)
         self.wake[sub.direction].set()
         return message_id
-
-    async def _commit(self) -> None:
-        try:
-            while self._pending:
-                batch, self._pending = self._pending, []
-                try:
-                    ids = await asyncio.to_thread(self.queue.submit_many,
-                                                  [sub for sub, _ in batch])
-                except (BridgeError, ValueError, OSError):
-                    # one bad submission must not fail the others: commit them one by one
-                    for sub, future in batch:
-                        try:
-                            one = await asyncio.to_thread(self.queue.submit, sub)
-                        except (BridgeError, ValueError, OSError) as exc:
-                            if not future.done():
-                                future.set_exception(exc)
-                        else:
-                            if not future.done():
-                                future.set_result(one)
-                    continue
-                for (_, future), message_id in zip(batch, ids, strict=True):
-                    if not future.done():
-                        future.set_result(message_id)
-        finally:
-            self._committing = False
 
     # ================================================================== intake: SMTP
 

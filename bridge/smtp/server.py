@@ -506,13 +506,15 @@ def tls_context(settings: InboundSettings) -> ssl.SSLContext | None:
     return context
 
 
-async def start_server(handler: InboundHandler, host: str, port: int) -> SMTPServer:
-    """Listen on ``host:port`` (0 = a free port) in the running loop."""
+async def start_server(handler: InboundHandler, host: str, port: int, *,
+                       reuse_port: bool = False) -> SMTPServer:
+    """Listen on ``host:port`` (0 = a free port) in the running loop; ``reuse_port`` lets
+    several processes listen on the same port (SO_REUSEPORT, the kernel spreads connections)."""
     loop = asyncio.get_running_loop()
     _speed_up_aiosmtpd()
     context = tls_context(handler.settings)
     connections: set[GatewaySMTP] = set()
     server = await loop.create_server(
         lambda: GatewaySMTP(handler, tls_context=context, loop=loop, connections=connections),
-        host=host, port=port)
+        host=host, port=port, reuse_port=reuse_port or None)
     return SMTPServer(server, connections)

@@ -1,0 +1,137 @@
+"""Extra SMTP intake processes: more CPUs for taking mail in (``[smtp.in] processes``).
+
+Python runs one thread at a time, and SMTP intake (aiosmtpd parsing, RCPT mapping, the queue
+commit) is most of the gateway's CPU per message.  With ``processes = N`` the gateway process
+listens with SO_REUSEPORT and spawns N - 1 processes that listen on the same port (the kernel
+spreads connections between them).  Each runs the same aiosmtpd handler with its own address
+mapper and routes, and commits into the same SQLite queue (WAL: one writer at a time, readers
+never blocked; ``busy_timeout`` waits for the lock) -- "250" still only after the commit.  After
+each commit it sends one datagram to the gateway process, which wakes its delivery workers.
+They never claim or deliver: the gateway process alone does (so its start-up lease release
+stays safe).  They die with the gateway (PR_SET_PDEATHSIG), stop on SIGTERM after the
+transactions in flight, and reload the tables on SIGHUP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import multiprocessing
+import signal
+import socket
+from typing import Any
+
+from bridge.config import Config
+from bridge.queue.model import Submission
+
+log = logging.getLogger("x400bridge.intake")
+
+_DIRECTIONS = {b"x": "to-x400", b"s": "to-smtp"}
+
+
+def picklable(config: Config) -> Config:
+    """The config with its read-only mapping proxies turned into dicts (for spawn)."""
+    return dataclasses.replace(
+        config, smtp_in=dataclasses.replace(config.smtp_in, auth=dict(config.smtp_in.auth)),
+        x400=dataclasses.replace(config.x400, peers=dict(config.x400.peers)))
+
+
+class Intake:
+    """One intake process: handler, router, committer (no delivery)."""
+
+    def __init__(self, config: Config, notify_port: int) -> None:
+        from bridge.gateway.app import mapper_for
+        from bridge.gateway.commit import Committer
+        from bridge.gateway.routing import Router, X400Routes
+        from bridge.queue.store import Queue
+
+        self.config = config
+        self.queue = Queue(config.queue.path, create=False)
+        self.committer = Committer(self.queue)
+        self.router = Router(mapper_for(config.gateway), X400Routes.load(config.x400.routes_file),
+                             peers=frozenset(config.x400.peers))
+        self._notify = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._notify_to = ("127.0.0.1", notify_port)
+
+    async def check_recipient(self, address: str) -> Any:
+        from bridge.smtp.server import RcptDecision
+
+        decision = await asyncio.to_thread(self.router.smtp_recipient, address)
+        if decision.direction is None:
+            return RcptDecision(accept=False, reply=decision.reply)
+        return RcptDecision(accept=True, direction=decision.direction, route=decision.route,
+                            extra={"or": decision.or_address} if decision.or_address else {})
+
+    async def submit(self, sub: Submission) -> str:
+        message_id = await self.committer.submit(sub)
+        log.info("queued %s %s from %s origin=%s rcpts=%d known-as=%s", message_id,
+                 sub.direction, sub.sender or "<>", sub.origin, len(sub.recipients),
+                 sub.meta.get("tracking") or "-")
+        try:
+            self._notify.sendto(b"x" if sub.direction == "to-x400" else b"s", self._notify_to)
+        except OSError:
+            pass                          # the gateway polls the queue anyway
+        return message_id
+
+    def reload(self) -> None:
+        from bridge.gateway.app import mapper_for
+        from bridge.gateway.routing import X400Routes
+
+        try:
+            self.router.mapper = mapper_for(self.config.gateway)
+            self.router.routes = X400Routes.load(self.config.x400.routes_file)
+        except Exception as exc:  # noqa: BLE001 -- keep the old tables on any failure
+            log.error("reload failed, keeping the old tables: %s", exc)
+
+
+async def _serve(config: Config, port: int, notify_port: int) -> None:
+    from bridge.gateway.app import inbound_settings
+    from bridge.smtp.server import InboundHandler, start_server
+
+    intake = Intake(config, notify_port)
+    handler = InboundHandler(inbound_settings(config), check_recipient=intake.check_recipient,
+                             submit=intake.submit)
+    server = await start_server(handler, config.smtp_in.listen.host, port, reuse_port=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, intake.reload)
+    await stop.wait()
+    await server.close()
+    intake.queue.close()
+
+
+def intake_main(config: Config, port: int, notify_port: int) -> None:
+    """Entry point of a spawned intake process."""
+    from bridge.gateway.app import setup_logging
+    from bridge.gateway.convertpool import _die_with_parent
+
+    _die_with_parent()
+    setup_logging(config)
+    asyncio.run(_serve(config, port, notify_port))
+
+
+class Notifications(asyncio.DatagramProtocol):
+    """The gateway side: a datagram per commit in an intake process wakes its workers."""
+
+    def __init__(self, wake: dict[str, asyncio.Event]) -> None:
+        self.wake = wake
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        direction = _DIRECTIONS.get(data[:1])
+        if direction is not None:
+            self.wake[direction].set()
+
+
+def spawn(config: Config, port: int, notify_port: int, count: int) -> list[Any]:
+    """Start ``count`` intake processes on ``port``."""
+    ctx = multiprocessing.get_context("spawn")
+    procs = []
+    for n in range(count):
+        proc = ctx.Process(target=intake_main, args=(picklable(config), port, notify_port),
+                           name=f"x400bridge-intake-{n + 1}", daemon=True)
+        proc.start()
+        procs.append(proc)
+    return procs
