@@ -394,7 +394,11 @@ def test_extra_intake_processes_share_the_port(tmp_path: Path) -> None:
                 assert isinstance(msg, Message)
                 got.add(decode_content(msg.content).heading.subject)  # type: ignore[union-attr]
             assert got == set(subjects)
-            origins = {info.origin for info in app.queue.list(limit=100)}
-            assert origins == {"smtp"}
+            queued = [app.queue.get(m.message_id) for m in app.queue.list(limit=100)]
+            assert {info.origin for info in queued if info} == {"smtp"}
+            takers = {info.meta.get("intake") for info in queued if info}
+            # 24 connections spread by the kernel: both processes took some (the chance that
+            # all went to one of two sockets is 2**-23)
+            assert None in takers and app.intake[0].pid in takers
         assert not app.intake                     # stopped with the gateway
     run(main)

@@ -180,12 +180,17 @@ class App:
         from bridge.gateway.intake import Notifications, spawn
 
         loop = asyncio.get_running_loop()
-        transport, _ = await loop.create_datagram_endpoint(
-            lambda: Notifications(self.gateway.wake), local_addr=("127.0.0.1", 0))
+        notes = Notifications(self.gateway.wake, count)
+        transport, _ = await loop.create_datagram_endpoint(lambda: notes,
+                                                           local_addr=("127.0.0.1", 0))
         self._notify = transport
         notify_port = transport.get_extra_info("sockname")[1]
         self.intake = await asyncio.to_thread(spawn, self.config, self.smtp_port, notify_port,
                                               count)
+        try:                                    # "serving" only once every one listens
+            await asyncio.wait_for(notes.all_ready.wait(), 60)
+        except TimeoutError:
+            log.error("intake processes did not start listening; serving without them")
 
     async def _stop_intake(self, drain: float) -> None:
         for proc in self.intake:

@@ -18,6 +18,7 @@ import asyncio
 import dataclasses
 import logging
 import multiprocessing
+import os
 import signal
 import socket
 from typing import Any
@@ -64,6 +65,8 @@ class Intake:
                             extra={"or": decision.or_address} if decision.or_address else {})
 
     async def submit(self, sub: Submission) -> str:
+        # which process took it (logs, `queue show`)
+        sub = dataclasses.replace(sub, meta={**sub.meta, "intake": os.getpid()})
         message_id = await self.committer.submit(sub)
         log.info("queued %s %s from %s origin=%s rcpts=%d known-as=%s", message_id,
                  sub.direction, sub.sender or "<>", sub.origin, len(sub.recipients),
@@ -93,6 +96,7 @@ async def _serve(config: Config, port: int, notify_port: int) -> None:
     handler = InboundHandler(inbound_settings(config), check_recipient=intake.check_recipient,
                              submit=intake.submit)
     server = await start_server(handler, config.smtp_in.listen.host, port, reuse_port=True)
+    intake._notify.sendto(b"r", intake._notify_to)          # listening: tell the gateway
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
@@ -116,10 +120,17 @@ def intake_main(config: Config, port: int, notify_port: int) -> None:
 class Notifications(asyncio.DatagramProtocol):
     """The gateway side: a datagram per commit in an intake process wakes its workers."""
 
-    def __init__(self, wake: dict[str, asyncio.Event]) -> None:
+    def __init__(self, wake: dict[str, asyncio.Event], expected: int) -> None:
         self.wake = wake
+        self.expected = expected
+        self.all_ready = asyncio.Event()
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
+        if data[:1] == b"r":                  # an intake process is listening
+            self.expected -= 1
+            if self.expected <= 0:
+                self.all_ready.set()
+            return
         direction = _DIRECTIONS.get(data[:1])
         if direction is not None:
             self.wake[direction].set()
