@@ -402,3 +402,31 @@ def test_extra_intake_processes_share_the_port(tmp_path: Path) -> None:
             assert None in takers and app.intake[0].pid in takers
         assert not app.intake                     # stopped with the gateway
     run(main)
+
+
+def test_file_spool_both_ways(tmp_path: Path) -> None:
+    """The spool transport: an APDU dropped in spool/in reaches SMTP; mail for an O/R address
+    routed to "spool" lands in spool/out as a BER MTS-APDU."""
+    async def main() -> None:
+        async with world(tmp_path) as (app, remote, sink):
+            (tmp_path / "routes.txt").write_text(ROUTES + "O$spooled.PRMD$acme.ADMD$ .C$gb#"
+                                                 "spool#\n")
+            (tmp_path / "tables" / "table2").write_text(
+                TABLE2 + "spool.example#O$spooled.PRMD$acme.ADMD$ .C$gb#\n")
+            app.reload()
+            # in: a message from X.400 left in the spool by another MTA
+            res = x400_message(app, "John.Smith@x400.example", "carol@internet.example",
+                               "Via the spool")
+            app.gateway.spool.put("in", encode_apdu(res.apdu))
+            await wait_for(lambda: len(sink.messages) >= 1, sink.arrived)
+            assert sink.messages[0].rcpt_tos == ["carol@internet.example"]
+            # out: mail for an O/R address routed to the spool
+            await smtp_send(app.smtp_port, "alice@internet.example", ["Dave@spool.example"],
+                            mime("alice@internet.example", "Dave@spool.example", "To a file"))
+            await settled(app)
+            [out] = list((app.config.x400.spool / "out").glob("*.ber"))
+            msg = decode_apdu(out.read_bytes())
+            assert isinstance(msg, Message)
+            assert decode_content(msg.content).heading.subject == "To a file"  # type: ignore[union-attr]
+            assert remote.apdus == []
+    run(main)
