@@ -18,6 +18,7 @@ from email.policy import SMTP as SMTP_POLICY
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from bridge.codec import decode_apdu, decode_content, encode_apdu
@@ -429,4 +430,32 @@ def test_file_spool_both_ways(tmp_path: Path) -> None:
             assert isinstance(msg, Message)
             assert decode_content(msg.content).heading.subject == "To a file"  # type: ignore[union-attr]
             assert remote.apdus == []
+    run(main)
+
+
+def test_deferred_mapping_lookups_are_temporary(tmp_path: Path) -> None:
+    """A-12 (RFC 2156 §4.2.1): a mapping lookup that cannot be answered now (DNS timeout) is a
+    temporary refusal at RCPT (451 4.4.3), and a refused -- not a failed -- P1 transfer."""
+    from bridge.errors import AssociationError
+    from bridge.mapping.source import LookupDeferred
+
+    def deferred(*args: object, **kwargs: object) -> object:
+        raise LookupDeferred("DNS timed out")
+
+    async def main() -> None:
+        async with world(tmp_path) as (app, remote, sink):
+            res = x400_message(app, "John.Smith@x400.example", "bob@internet.example", "Later")
+            app.router.mapper.to_x400 = deferred  # type: ignore[method-assign]
+            app.gateway.context.mapper.to_rfc822 = deferred  # type: ignore[method-assign]
+
+            def rcpt() -> tuple[int, bytes]:
+                with smtplib.SMTP("127.0.0.1", app.smtp_port, timeout=20) as s:
+                    s.ehlo("client.test")
+                    s.mail("alice@internet.example")
+                    return s.rcpt("John.Smith@x400.example")
+            code, text = await asyncio.to_thread(rcpt)
+            assert code == 451 and b"4.4.3" in text
+            with pytest.raises(AssociationError):
+                await p1_send(app, encode_apdu(res.apdu))
+            assert app.queue.stats().messages == 0 and not remote.apdus
     run(main)

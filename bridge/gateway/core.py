@@ -32,6 +32,7 @@ from bridge.convert.gateway_reports import RecipientFate, message_report
 from bridge.errors import AssociationError, BridgeError
 from bridge.gateway.dsn import DSNRecipient, make_dsn, wanted
 from bridge.gateway.routing import SPOOL, Router
+from bridge.mapping.source import LookupDeferred
 from bridge.model.apdu import Message, Probe
 from bridge.model.envelope import PerRecipientIndicators
 from bridge.model.report import Report
@@ -150,6 +151,8 @@ class Gateway:
         for r in targets:
             try:
                 address = ctx.mapper.to_rfc822(r.name).address
+            except LookupDeferred:
+                raise                  # A-12: not known yet -- refuse the transfer, the MTA retries
             except BridgeError as exc:
                 fates[r.number] = RecipientFate(status=exc.smtp.enhanced, diagnostic=str(exc))
                 continue
@@ -259,8 +262,7 @@ class Gateway:
                 to_x400, job.data, job.sender, [r.address for r in job.recipients],
                 _smtp_envelope(job))
         if isinstance(converted, Refusal):
-            return {r.address: Failed(status=converted.status, diagnostic=converted.reason)
-                    for r in job.recipients}
+            return {r.address: _refused(converted) for r in job.recipients}
         apdus = converted
         if job.route == SPOOL:
             for apdu in apdus:
@@ -319,8 +321,7 @@ class Gateway:
         else:
             out = await self.converter.run(to_mime, job.data)
             if isinstance(out, Refusal):
-                return {r.address: Failed(status=out.status, diagnostic=out.reason)
-                        for r in job.recipients}
+                return {r.address: _refused(out) for r in job.recipients}
             data, sender, envid, ret = out.message, out.mail_from, out.envid, out.ret
         result: dict[str, Outcome] = await self.deliver_smtp(
             sender=sender, recipients=job.recipients, data=data, settings=self.smtp_out,
@@ -410,6 +411,14 @@ class Gateway:
         for event in self.wake.values():
             event.set()
         await self._close_idle(everything=True)
+
+
+def _refused(refusal: Any) -> Outcome:
+    """A conversion refusal as an outcome: 4.x.x (e.g. a deferred RFC 2163 lookup, A-12) is
+    tried again later, 5.x.x is final."""
+    if refusal.status.startswith("4"):
+        return Deferred(status=refusal.status, diagnostic=refusal.reason)
+    return Failed(status=refusal.status, diagnostic=refusal.reason)
 
 
 def _reportable(job: Any, outcomes: Mapping[str, Outcome]) -> bool:

@@ -25,6 +25,7 @@ from typing import Literal
 from bridge.errors import ConfigError, MappingError, SMTPReply
 from bridge.mapping.address import AddressMapper, Role
 from bridge.mapping.orprefix import ORPrefix, ORPrefixSyntaxError
+from bridge.mapping.source import LookupDeferred
 from bridge.model.oraddress import ORAddress
 
 SPOOL = "spool"
@@ -103,7 +104,8 @@ class Router:
         """RFC 5321 RCPT: to X.400 (Stage I) or to the Internet (Stage II), or refused."""
         try:
             result = self.mapper.to_x400(address, Role.SMTP_RECIPIENT)
-        except MappingError as exc:
+        except (MappingError, LookupDeferred) as exc:
+            # LookupDeferred (RFC 2156 §4.2.1, A-12): 451 4.4.3, the client asks again later
             return Decision(direction=None, reply=exc.smtp)
         domain = address.rpartition("@")[2].lower()
         if result.stage == 1:
