@@ -533,3 +533,20 @@ def test_fast_path_parses_like_aiosmtpd(arg: str) -> None:
     for proto in (ours, stock):
         proto.local_part_limit = 64
     assert ours._getaddr(arg) == stock._getaddr(arg)
+
+
+@pytest.mark.parametrize(("received", "x400_received", "accepted"),
+                         [(100, 0, True), (101, 0, False), (60, 41, False), (0, 100, True)])
+def test_hop_count_loop_detection(gw: Gateway, received: int, x400_received: int,
+                                  accepted: bool) -> None:
+    """RFC 5321 §6.3 (and CONFORMANCE T-4): more than 100 trace fields -- Received and
+    X400-Received both count -- is a loop: 554 5.4.6, nothing queued."""
+    trace = b"Received: h\r\n" * received + b"X400-Received: x\r\n" * x400_received
+    lines = _raw_session(gw.port, b"MAIL FROM:<a@example.org>\r\nRCPT TO:<bob@x400.example>\r\n"
+                                  b"DATA\r\n" + trace + b"Subject: loop\r\n\r\nbody\r\n.\r\n")
+    if accepted:
+        assert lines[3].startswith(b"250 2.0.0 Ok: queued")
+        assert len(gw.submissions) == 1
+    else:
+        assert lines[3].startswith(b"554 5.4.6")
+        assert gw.submissions == []

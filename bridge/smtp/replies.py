@@ -84,6 +84,7 @@ NON_ASCII_ADDRESS = _r(553, "5.6.7", "Non-ASCII address requires SMTPUTF8")
 # -- DATA (RFC 5321 §4.1.1.4, §2.3.8)
 QUEUED = "250 2.0.0 Ok: queued as {id}"
 BARE_LINE_ENDING = _r(550, "5.6.0", "Bare CR or LF in message data (RFC 5321 2.3.8)")
+MAIL_LOOP = _r(554, "5.4.6", "Routing loop detected: too many hops (RFC 5321 6.3)")
 QUEUE_FAILED = _r(451, "4.3.0", "Temporary failure queueing the message, try again later")
 # -- other
 AUTH_FAILED = _r(535, "5.7.8", "Authentication credentials invalid")

@@ -144,6 +144,19 @@ def _sender_value(address: str) -> str:
     return "" if address == "<>" else address
 
 
+#: RFC 5321 §6.3: a message with this many trace fields is in a loop ("a rule of thumb ... at
+#: least 100 Received header fields"); X400-Received fields count too (CONFORMANCE T-4: IDA
+#: and V8 sendmail count them, since each is a hop through an X.400 MTA).
+MAX_HOPS = 100
+_TRACE_FIELD = re.compile(rb"^(?:X400-)?Received:", re.IGNORECASE | re.MULTILINE)
+
+
+def _hops(content: bytes) -> int:
+    """Trace fields in the header section of ``content``."""
+    end = content.find(b"\r\n\r\n")
+    return len(_TRACE_FIELD.findall(content if end < 0 else content[:end]))
+
+
 class InboundHandler:
     """The aiosmtpd handler: hooks ``handle_EHLO/MAIL/RCPT/DATA`` plus the AUTH check."""
 
@@ -241,6 +254,8 @@ class InboundHandler:
         content = envelope.original_content or b""
         if _BARE_CR_OR_LF.search(content):
             return str(replies.BARE_LINE_ENDING)
+        if _hops(content) > MAX_HOPS:
+            return str(replies.MAIL_LOOP)
         assert envelope.direction is not None and envelope.mail_from is not None
         tracking = secrets.token_hex(8)
         protocol = _protocol_name(session, envelope)
