@@ -100,3 +100,21 @@ def test_teletex_ous_stay_aligned_with_printable_ous() -> None:  # A-4, A-16
                   teletex_org_units=("Vertrieb", "Nörd"))
     assert str(a) == "/OU=Nord*N{200}ord/OU=Vertrieb/ADMD=DBP/C=DE/"
     assert ORAddress.parse(str(a)) == a
+
+
+def test_teletex_only_surname_with_printable_given_name() -> None:
+    """§4.1.1: S given only in teletex form, G printable: one teletex personal name with both
+    (no crash), and the text form parses back to the same address."""
+    a = ORAddress.parse("/S=*M{200}uller/G=Hans/O=W/ADMD=B/C=DE/")
+    assert a.personal_name is None
+    assert a.teletex_personal_name is not None
+    assert (a.teletex_personal_name.surname, a.teletex_personal_name.given_name) == \
+        ("Müller", "Hans")
+    assert ORAddress.parse(str(a)) == a
+
+
+@pytest.mark.parametrize("text", ["/G=Hans/O=W/ADMD=B/C=DE/", "/G=*H{200}ns/O=W/ADMD=B/C=DE/",
+                                  "/I=HJ/GQ=III/O=W/ADMD=B/C=DE/"])
+def test_personal_name_without_surname_is_a_syntax_error(text: str) -> None:
+    with pytest.raises(ORAddressSyntaxError, match="surname"):
+        ORAddress.parse(text)

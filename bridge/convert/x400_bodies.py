@@ -2,7 +2,8 @@
 
 The conformance minimum of RFC 2157 §8 in the MIME -> X.400 direction:
 
-* text/plain us-ascii -> IA5Text (§6.1); other charsets -> GeneralText with the ISO-IR sets
+* text/plain us-ascii -> IA5Text (§6.1); charset=Teletex -> Teletex, pages split on FF
+  (§6.7, :mod:`bridge.convert.x400_teletex`); other charsets -> GeneralText with the ISO-IR sets
   the text needs (§6.2), IA5Text when the text is ASCII; no registration -> BP15 (§6.2: "the
   generic body part approach is used");
 * application/octet-stream with a file name -> FTBP EMA unknown attachment (§6.4, parameters
@@ -49,6 +50,7 @@ from bridge.convert.x400_heading import (
     parse_date,
     unfold,
 )
+from bridge.convert.x400_teletex import TELETEX_CHARSET, teletex_body
 from bridge.mapping.msgid import is_msg_id, msgid_to_ipm_id
 from bridge.model.charsets import CharsetError, general_text_charsets, iso2022_encode
 from bridge.model.ipm import (
@@ -410,7 +412,8 @@ class BodyConverter:
     def text_plain(self, part: Message, raw: bytes) -> BodyPart:
         charset = (part.get_content_charset() or "us-ascii").lower()
         try:
-            body = self.plain_text(self.payload(part), charset, "RFC 2157 §6.1-6.2")
+            body = (teletex_body(self.payload(part)) if charset == TELETEX_CHARSET  # §6.7
+                    else self.plain_text(self.payload(part), charset, "RFC 2157 §6.1-6.2"))
         except Invalid as exc:
             self.defect("encapsulated", f"text/plain ({exc}): encapsulated", "RFC 2157 §6.2",
                         lossy=False)

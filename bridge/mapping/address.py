@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from enum import Enum
 
 from bridge.errors import AddressSyntaxError, BridgeError, MappingError, SMTPReply, X400Diagnostic
+from bridge.mapping.downgrade import decode_x400_88, downgrade_address, is_1984_form
 from bridge.mapping.orprefix import ORPrefix
 from bridge.mapping.psencode import ps_decode, ps_encode
 from bridge.mapping.rfc822 import format_address, is_domain_syntax, parse_address
@@ -136,26 +137,27 @@ def bounds_problem(a: ORAddress) -> str | None:
 
 def _x400_1984_form(a: ORAddress) -> bool:
     """App B: only the 84/88 attributes of the §4.1.1 table (a non-teletex CN is allowed: it
-    becomes the DDA "Common"), no teletex values."""
-    return (not a.postal and a.extended_network_address is None and a.terminal_type is None
-            and not a.universal and not a.unknown and a.teletex_common_name is None
-            and a.teletex_organization is None and a.teletex_personal_name is None
-            and not a.teletex_org_units and not a.teletex_ddas)
+    becomes the DDA "Common"), no teletex values (RFC 1328 §3)."""
+    return is_1984_form(a)
 
 
-def downgrade_1984(result: X400Result) -> X400Result:
-    """App B / RFC 1328: a non-teletex common name becomes the domain-defined attribute
-    "Common" for an X.400(1984) peer (which has no extension attributes)."""
+def downgrade_1984(result: X400Result, gateway: ORAddress | None = None) -> X400Result:
+    """App B / RFC 1328 §3.2: a non-teletex common name becomes the domain-defined attribute
+    "Common" for an X.400(1984) peer (which has no extension attributes); with ``gateway``
+    (the gateway's own O/R address) any other 88-only address -- or a CN with no free DDA --
+    is carried in the DDA "X400-88" under it (RFC 1328 §3.1)."""
     addr = result.address
-    if addr.common_name is None:
+    if gateway is None:
+        if addr.common_name is None or not is_1984_form(addr):
+            return result
+        if len(addr.ddas) >= MAX_DDAS:
+            raise MappingError(f"{addr}: no room for the CN as DDA \"Common\" (App B)",
+                               address=str(addr), x400=X400Diagnostic(reason=1, diagnostic=11))
+    down = downgrade_address(addr, gateway if gateway is not None else ORAddress())
+    if not down.rule:
         return result
-    ddas = addr.ddas + (DomainDefinedAttribute(type="Common", value=addr.common_name),)
-    if len(ddas) > MAX_DDAS:
-        raise MappingError(f"{addr}: no room for the CN as DDA \"Common\" (App B)",
-                           address=str(addr), x400=X400Diagnostic(reason=1, diagnostic=11))
-    new = replace(addr, common_name=None, ddas=ddas)
-    return replace(result, address=new, steps=result.steps + (
-        Step("App B", "common name as DDA \"Common\" for an X.400(1984) peer", value=new),))
+    return replace(result, address=down.address, steps=result.steps + (
+        Step(down.rule, down.text, value=down.address),))
 
 
 def _x402_valid(a: ORAddress) -> bool:
@@ -194,7 +196,7 @@ class AddressMapper:
     def _to_x400(self, address: str, role: Role = Role.HEADER, *,
                  x400_1984: bool = False) -> X400Result:
         result = self._map_to_x400(address, role, x400_1984)
-        return downgrade_1984(result) if x400_1984 else result
+        return downgrade_1984(result, self.gateway.or_address) if x400_1984 else result
 
     def _map_to_x400(self, address: str, role: Role, x400_1984: bool) -> X400Result:
         steps: list[Step] = []
@@ -399,6 +401,11 @@ class AddressMapper:
         addr = name.address if isinstance(name, ORName) else name
         comment = dn_comment(name) if isinstance(name, ORName) else None
         steps: list[Step] = []
+        inner = decode_x400_88(addr)
+        if inner is not None:  # RFC 1328 §3.1 reverse: the 88 address an 84 peer carried
+            steps.append(Step("RFC 1328 §3.1", "DDA \"X400-88\": the X.400(1988) address",
+                              value=inner))
+            addr = inner
         rfc822 = self._mapping_a(addr, steps)
         if rfc822 is not None:
             return RFC822Result(address=rfc822, steps=tuple(steps), mapping="A", comment=comment)

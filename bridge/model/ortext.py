@@ -220,6 +220,24 @@ def _pt_parse(value: str) -> tuple[str | None, str | None]:
         _teletex_value(teletex) if teletex is not None else None)
 
 
+def _complete_names(pn: dict[str, str], tpn: dict[str, str]) -> tuple[dict[str, str],
+                                                                        dict[str, str]]:
+    """X.411 personal-name and teletex-personal-name each need a surname.  §4.1.1 lets a
+    value be given in one form only (``S=*...`` is teletex only): the printable parts then
+    also serve the teletex name (printable is a subset of teletex); a name with no surname
+    in either form is a syntax error, not an exception."""
+    if pn and "surname" not in pn:
+        if "surname" not in tpn:
+            raise ORAddressSyntaxError("a personal name needs a surname (S=)")
+        tpn = {**pn, **tpn}
+        pn = {}
+    if tpn and "surname" not in tpn:
+        if "surname" not in pn:
+            raise ORAddressSyntaxError("a personal name needs a surname (S=)")
+        tpn = {**pn, **tpn}
+    return pn, tpn
+
+
 def parse_or_address(text: str) -> ORAddress:
     """Parse RFC 2156 §4.1.3 std-or-address-input (also RFC 1685 ``K=V; K=V`` text)."""
     source = text.strip()
@@ -326,6 +344,7 @@ def parse_or_address(text: str) -> ORAddress:
     # §4.1.3: C present and ADMD absent reads as ADMD=" "
     if "country" in fields and "admd" not in fields:
         fields["admd"] = " "
+    pn, tpn = _complete_names(pn, tpn)
     addr = ORAddress(**fields)  # type: ignore[arg-type]
     return replace(
         addr,
