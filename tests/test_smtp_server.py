@@ -19,7 +19,7 @@ from pathlib import Path
 from types import TracebackType
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bridge.errors import MappingError, SMTPReply
@@ -550,3 +550,14 @@ def test_hop_count_loop_detection(gw: Gateway, received: int, x400_received: int
     else:
         assert lines[3].startswith(b"554 5.4.6")
         assert gw.submissions == []
+
+
+@settings(max_examples=500)
+@given(st.binary(max_size=300).map(lambda b: b.replace(b"a", b"\r").replace(b"b", b"\n")))
+def test_bare_line_ending_check_matches_the_definition(data: bytes) -> None:
+    """has_bare_cr_or_lf agrees with RFC 5321 §2.3.8 written as a regular expression."""
+    import re
+
+    from bridge.smtp.server import has_bare_cr_or_lf
+
+    assert has_bare_cr_or_lf(data) == bool(re.search(rb"\r(?!\n)|(?<!\r)\n", data))
