@@ -24,7 +24,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from bridge.codec import decode_apdu, decode_content, encode_apdu
 from bridge.config import Config, parse_config
 from bridge.convert.gateway_reports import RecipientFate, message_report
-from bridge.gateway.app import App, build_context, build_mapper
+from bridge.gateway.app import App
 from bridge.model.apdu import Message
 from bridge.model.report import NonDeliveryOutcome, Report
 from bridge.x400.peers import LocalMTA, Peer, PeerTable
@@ -81,7 +81,7 @@ def x400_message(app: App, sender: str, rcpt: str, subject: str) -> Any:
     """An X.400 message from ``sender`` to ``rcpt``, made with the gateway's own mapping."""
     from bridge.convert.to_x400 import mime_to_x400
 
-    ctx = build_context(app.config, build_mapper(app.config))
+    ctx = app.gateway.ctx()
     return mime_to_x400(mime(sender, rcpt, subject), sender, [rcpt], ctx)
 
 
@@ -213,7 +213,7 @@ def test_smtp_failure_becomes_an_x400_ndr(tmp_path: Path) -> None:
 def test_x400_ndr_becomes_a_dsn(tmp_path: Path) -> None:
     async def main() -> None:
         async with world(tmp_path) as (app, remote, sink):
-            ctx = build_context(app.config, build_mapper(app.config))
+            ctx = app.gateway.ctx()
             from bridge.convert.to_x400 import mime_to_x400
 
             # a message alice@internet.example sent earlier into X.400, refused there
@@ -283,7 +283,7 @@ def test_probe_is_answered_by_the_gateway(tmp_path: Path) -> None:
         async with world(tmp_path) as (app, remote, _):
             from bridge.model.apdu import Probe
 
-            ctx = build_context(app.config, build_mapper(app.config))
+            ctx = app.gateway.ctx()
             from bridge.convert.to_x400 import mime_to_x400
 
             msg = mime_to_x400(mime("John.Smith@x400.example", "bob@internet.example", "P"),
@@ -309,7 +309,7 @@ def test_delivery_report_when_the_x400_originator_asks(tmp_path: Path) -> None:
             from bridge.model.envelope import PerRecipientIndicators as PRI
             from bridge.model.report import DeliveryOutcome
 
-            ctx = build_context(app.config, build_mapper(app.config))
+            ctx = app.gateway.ctx()
             from bridge.convert.to_x400 import mime_to_x400
 
             msg = mime_to_x400(mime("John.Smith@x400.example", "bob@internet.example", "DR"),

@@ -30,7 +30,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from bridge.codec import decode_apdu, decode_content, encode_apdu
 from bridge.convert.gateway_reports import RecipientFate, message_report
-from bridge.gateway.app import App, build_context, build_mapper
+from bridge.gateway.app import App
 from bridge.mapping.address import Role
 from bridge.model.apdu import Message
 from bridge.model.envelope import PerRecipientIndicators, Recipient
@@ -136,7 +136,7 @@ def test_round_trip_through_x400_to_a_maildir() -> None:
             ipm = decode_content(got.content)
             assert ipm.heading.subject == "Round trip"  # type: ignore[union-attr]
             # the X.400 side sends the same IPM on to an Internet recipient
-            ctx = build_context(app.config, build_mapper(app.config))
+            ctx = app.gateway.ctx()
             bob = ctx.mapper.to_x400("bob@dest.example", Role.SMTP_RECIPIENT).address
             onward = dataclasses.replace(got, envelope=dataclasses.replace(
                 got.envelope, recipients=(Recipient(
@@ -161,7 +161,7 @@ def test_x400_ndr_becomes_a_dsn_delivered_to_the_sender() -> None:
             await wait_for(lambda: len(remote.apdus) >= 1, remote.arrived, 90)
             got = decode_apdu(remote.apdus[0])
             assert isinstance(got, Message)
-            ctx = build_context(app.config, build_mapper(app.config))
+            ctx = app.gateway.ctx()
             ndr = message_report(got, {got.envelope.recipients[0].number: RecipientFate(
                 status="5.1.1", diagnostic="unknown recipient")}, ctx)
             assert ndr is not None
@@ -178,7 +178,7 @@ def test_x400_ndr_becomes_a_dsn_delivered_to_the_sender() -> None:
 def test_postfix_bounce_becomes_an_x400_ndr() -> None:
     async def main() -> None:
         async with rig() as (app, remote, a, b):
-            ctx = build_context(app.config, build_mapper(app.config))
+            ctx = app.gateway.ctx()
             from bridge.convert.to_x400 import mime_to_x400
 
             doomed = mime_to_x400(mime("John.Smith@x400.example", "nobody@bounce.example",

@@ -32,7 +32,7 @@ from bridge.config import load_config
 from bridge.convert.context import Context
 from bridge.convert.to_x400 import mime_to_x400
 from bridge.errors import BridgeError
-from bridge.gateway.app import build_context, build_mapper
+from bridge.gateway.app import context_for, mapper_for
 from bridge.model.apdu import Message
 from bridge.queue import Queue
 from bridge.x400.peers import LocalMTA, Peer
@@ -277,7 +277,7 @@ def test_kill_9_under_p1_load_loses_nothing_accepted(tmp_path: Path) -> None:
         cfg = write_config(tmp_path, remote_port=remote.port, workers=WORKERS,
                            smarthost_port=sink.port)
         config = load_config(cfg)
-        load = P1Load(SEED + 2, build_context(config, build_mapper(config)))
+        load = P1Load(SEED + 2, context_for(config.gateway, mapper_for(config.gateway)))
         with GatewayProcess(cfg, tmp_path / "serve.log") as gw:
             stranded = _kill_under_load(gw, load, lambda p: p.p1, db)
             _drain(gw, sink, load.accepted, mime_fingerprint, db)

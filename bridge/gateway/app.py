@@ -66,12 +66,10 @@ def context_for(g: GatewayConfig, mapper: AddressMapper) -> Context:
                    policy=g.mapping_policy)
 
 
-def build_mapper(config: Config) -> AddressMapper:
-    return mapper_for(config.gateway)
-
-
-def build_context(config: Config, mapper: AddressMapper) -> Context:
-    return context_for(config.gateway, mapper)
+def router_for(config: Config, mapper: AddressMapper | None = None) -> Router:
+    """RCPT decisions and X.400 routes from the configured tables (read now)."""
+    return Router(mapper or mapper_for(config.gateway), X400Routes.load(config.x400.routes_file),
+                  peers=frozenset(config.x400.peers))
 
 
 def inbound_settings(config: Config) -> Any:
@@ -100,16 +98,15 @@ class App:
             initial=q.retry_initial, factor=q.retry_factor, maximum=q.retry_max,
             expire_after=q.expire_after, delay_warning=q.delay_warning or None))
         self.metrics = Metrics()
-        mapper = build_mapper(config)
+        mapper = mapper_for(config.gateway)
         self.peers = config.x400.peer_table
-        self.router = Router(mapper, X400Routes.load(config.x400.routes_file),
-                             peers=frozenset(self.peers.peers))
+        self.router = router_for(config, mapper)
         out = config.smtp_out
         outbound = OutboundSettings(
             smarthost=(out.smarthost.host, out.smarthost.port) if out.smarthost else None,
             port=out.port, timeout=out.timeout, helo=out.helo,
             tls=out.tls)  # type: ignore[arg-type]
-        context = build_context(config, mapper)
+        context = context_for(config.gateway, mapper)
         from bridge.gateway.convertpool import Converter
 
         self.converter = Converter(config.gateway, context,
@@ -229,14 +226,12 @@ class App:
     def reload(self, *, quiet: bool = False) -> None:
         """SIGHUP: reload mapping tables and X.400 routes (a fresh mapper memo)."""
         try:
-            mapper = build_mapper(self.config)
-            routes = X400Routes.load(self.config.x400.routes_file)
+            router = router_for(self.config)
         except BridgeError as exc:
             log.error("reload failed, keeping the old tables: %s", exc)
             return
-        self.router.mapper = mapper
-        self.router.routes = routes
-        self.gateway.context = build_context(self.config, mapper)
+        self.router = self.gateway.router = router
+        self.gateway.context = context_for(self.config.gateway, router.mapper)
         self.converter.reload(self.gateway.context)
         for proc in self.intake:
             if proc.is_alive() and proc.pid is not None:

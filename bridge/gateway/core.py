@@ -108,13 +108,7 @@ class Gateway:
 
     async def check_recipient(self, address: str) -> Any:
         """RCPT TO: where the recipient goes, or the refusal (RFC 5321 §4.1.1.3)."""
-        from bridge.smtp.server import RcptDecision
-
-        decision = await asyncio.to_thread(self.router.smtp_recipient, address)
-        if decision.direction is None:
-            return RcptDecision(accept=False, reply=decision.reply)
-        return RcptDecision(accept=True, direction=decision.direction, route=decision.route,
-                            extra={"or": decision.or_address} if decision.or_address else {})
+        return await rcpt_decision(self.router, address)
 
     # ================================================================== intake: X.400
 
@@ -141,8 +135,6 @@ class Gateway:
         return True
 
     async def _message_in(self, message: Message, apdu: bytes, origin: str, peer: Peer) -> None:
-        from bridge.convert.to_mime import x400_to_mime
-
         ctx = self.ctx()
         env = message.envelope
         targets = [r for r in env.recipients if r.responsible] or list(env.recipients)
@@ -162,17 +154,11 @@ class Gateway:
             recipients.append(Recipient(address=address,
                                         route=address.rpartition("@")[2].lower(),
                                         extra=extra))
-        sender = ""
         if recipients:
-            try:
-                sender = x400_to_mime(message, ctx).mail_from   # checks it converts at all
-            except BridgeError as exc:
-                for rc in recipients:
-                    fates[rc.extra["number"]] = RecipientFate(status=exc.smtp.enhanced,
-                                                              diagnostic=str(exc))
-                recipients = []
-        if recipients:
-            await self.submit(Submission(direction="to-smtp", origin=origin, sender=sender,
+            # converted once, by the delivery worker: a message that does not convert fails
+            # there and is reported like any other failure (X.400 NDR)
+            await self.submit(Submission(direction="to-smtp", origin=origin,
+                                         sender=str(env.originator.address),
                                          recipients=tuple(recipients), data=apdu,
                                          meta={"format": "apdu", "peer": peer.key,
                                                "mts_id": str(env.identifier)}))
@@ -411,6 +397,17 @@ class Gateway:
         for event in self.wake.values():
             event.set()
         await self._close_idle(everything=True)
+
+
+async def rcpt_decision(router: Router, address: str) -> Any:
+    """The SMTP handler's RcptDecision for ``address`` (shared with the intake processes)."""
+    from bridge.smtp.server import RcptDecision
+
+    decision = await asyncio.to_thread(router.smtp_recipient, address)
+    if decision.direction is None:
+        return RcptDecision(accept=False, reply=decision.reply)
+    return RcptDecision(accept=True, direction=decision.direction, route=decision.route,
+                        extra={"or": decision.or_address} if decision.or_address else {})
 
 
 def _refused(refusal: Any) -> Outcome:

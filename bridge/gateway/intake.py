@@ -24,6 +24,7 @@ import socket
 from typing import Any
 
 from bridge.config import Config
+from bridge.errors import BridgeError
 from bridge.queue.model import Submission
 
 log = logging.getLogger("x400bridge.intake")
@@ -42,27 +43,21 @@ class Intake:
     """One intake process: handler, router, committer (no delivery)."""
 
     def __init__(self, config: Config, notify_port: int) -> None:
-        from bridge.gateway.app import mapper_for
+        from bridge.gateway.app import router_for
         from bridge.gateway.commit import Committer
-        from bridge.gateway.routing import Router, X400Routes
         from bridge.queue.store import Queue
 
         self.config = config
         self.queue = Queue(config.queue.path, create=False)
         self.committer = Committer(self.queue)
-        self.router = Router(mapper_for(config.gateway), X400Routes.load(config.x400.routes_file),
-                             peers=frozenset(config.x400.peers))
+        self.router = router_for(config)
         self._notify = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._notify_to = ("127.0.0.1", notify_port)
 
     async def check_recipient(self, address: str) -> Any:
-        from bridge.smtp.server import RcptDecision
+        from bridge.gateway.core import rcpt_decision
 
-        decision = await asyncio.to_thread(self.router.smtp_recipient, address)
-        if decision.direction is None:
-            return RcptDecision(accept=False, reply=decision.reply)
-        return RcptDecision(accept=True, direction=decision.direction, route=decision.route,
-                            extra={"or": decision.or_address} if decision.or_address else {})
+        return await rcpt_decision(self.router, address)
 
     async def submit(self, sub: Submission) -> str:
         # which process took it (logs, `queue show`)
@@ -78,13 +73,11 @@ class Intake:
         return message_id
 
     def reload(self) -> None:
-        from bridge.gateway.app import mapper_for
-        from bridge.gateway.routing import X400Routes
+        from bridge.gateway.app import router_for
 
         try:
-            self.router.mapper = mapper_for(self.config.gateway)
-            self.router.routes = X400Routes.load(self.config.x400.routes_file)
-        except Exception as exc:  # noqa: BLE001 -- keep the old tables on any failure
+            self.router = router_for(self.config)
+        except BridgeError as exc:
             log.error("reload failed, keeping the old tables: %s", exc)
 
 
