@@ -12,23 +12,20 @@ The SMTP status codes map to X.411 reason and diagnostic codes through the same
 from __future__ import annotations
 
 import hashlib
-import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from bridge.convert.context import Context
 from bridge.convert.dsn_status import status_tables
+from bridge.convert.report_common import NOT_PRINTABLE, UB_LOCAL_ID, UB_SUPPLEMENTARY_INFO
 from bridge.model.apdu import Message
 from bridge.model.common import MTSIdentifier, TraceElement
-from bridge.model.envelope import PerRecipientIndicators
+from bridge.model.envelope import Envelope, PerRecipientIndicators, Recipient
 from bridge.model.report import DeliveryOutcome, NonDeliveryOutcome, Report, ReportedRecipient
 
-_NOT_PRINTABLE = re.compile(r"[^A-Za-z0-9 '()+,\-./:=?]")
-_UB_SUPPLEMENTARY_INFO = 256          # X.411 ub-supplementary-info-length
-_UB_LOCAL_ID = 32                     # X.411 ub-local-id-length
-
-_WANTS_DR = (PerRecipientIndicators.ORIGINATOR_REPORT
-             | PerRecipientIndicators.ORIGINATING_MTA_REPORT)
+#: X.411 §12.2.1.1.1.16: the per-recipient indicator bits that ask for a delivery report
+WANTS_DELIVERY_REPORT = (PerRecipientIndicators.ORIGINATOR_REPORT
+                         | PerRecipientIndicators.ORIGINATING_MTA_REPORT)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -40,6 +37,29 @@ class RecipientFate:
     diagnostic: str = ""
 
 
+def reported(r: Recipient, outcome: DeliveryOutcome | NonDeliveryOutcome, ctx: Context,
+             note: str) -> ReportedRecipient:
+    """One recipient of a report the gateway writes, its supplementary information ``note``
+    made a PrintableString within its upper bound."""
+    return ReportedRecipient(
+        actual_recipient=r.name, number=r.number, indicators=r.indicators, arrival_time=ctx.now,
+        outcome=outcome,
+        supplementary_information=NOT_PRINTABLE.sub("?", note)[:UB_SUPPLEMENTARY_INFO])
+
+
+def gateway_report(env: Envelope, recipients: Sequence[ReportedRecipient], ctx: Context, *,
+                   local: str) -> Report:
+    """A report from this gateway (its domain, its trace element) on the message or probe
+    with envelope ``env``, to that envelope's originator (X.411 §12.2.1.2)."""
+    return Report(
+        identifier=MTSIdentifier(domain=ctx.domain_id, local=local),
+        destination=env.originator,
+        trace=(TraceElement(domain=ctx.domain_id, arrival_time=ctx.now),),
+        subject_identifier=env.identifier, subject_intermediate_trace=env.trace or None,
+        original_eits=env.original_eits, content_type=env.content_type,
+        content_identifier=env.content_identifier, recipients=tuple(recipients))
+
+
 def message_report(message: Message, fates: Mapping[int, RecipientFate], ctx: Context) -> \
         Report | None:
     """The X.411 Report on ``message`` for the recipients (by recipient number) in ``fates``.
@@ -49,32 +69,22 @@ def message_report(message: Message, fates: Mapping[int, RecipientFate], ctx: Co
     """
     env = message.envelope
     tables = status_tables()
-    reported = []
+    out = []
     for r in env.recipients:
         fate = fates.get(r.number)
         if fate is None:
             continue
         outcome: DeliveryOutcome | NonDeliveryOutcome
         if fate.status is None:
-            if not r.indicators & _WANTS_DR:
+            if not r.indicators & WANTS_DELIVERY_REPORT:
                 continue
             outcome = DeliveryOutcome(delivery_time=ctx.now)
         else:
             code = tables.to_x400(fate.status)
             outcome = NonDeliveryOutcome(reason=code.reason, diagnostic=code.diagnostic)
-        note = _NOT_PRINTABLE.sub("?", fate.diagnostic or f"MIXER gateway {ctx.gateway_domain}")
-        reported.append(ReportedRecipient(
-            actual_recipient=r.name, number=r.number, indicators=r.indicators,
-            arrival_time=ctx.now, outcome=outcome,
-            supplementary_information=note[:_UB_SUPPLEMENTARY_INFO]))
-    if not reported:
+        out.append(reported(r, outcome, ctx,
+                            fate.diagnostic or f"MIXER gateway {ctx.gateway_domain}"))
+    if not out:
         return None
     digest = hashlib.sha256(repr((env.identifier, sorted(fates))).encode()).hexdigest()
-    return Report(
-        identifier=MTSIdentifier(domain=ctx.domain_id,
-                                 local=("rpt." + digest)[:_UB_LOCAL_ID]),
-        destination=env.originator,
-        trace=(TraceElement(domain=ctx.domain_id, arrival_time=ctx.now),),
-        subject_identifier=env.identifier, subject_intermediate_trace=env.trace or None,
-        original_eits=env.original_eits, content_type=env.content_type,
-        content_identifier=env.content_identifier, recipients=tuple(reported))
+    return gateway_report(env, out, ctx, local=("rpt." + digest)[:UB_LOCAL_ID])

@@ -28,22 +28,18 @@ from collections.abc import Callable
 
 from bridge.convert.context import Context
 from bridge.convert.dsn_from_report import report_to_dsn
+from bridge.convert.gateway_reports import gateway_report, reported
 from bridge.convert.report_common import (
-    NOT_PRINTABLE,
-    UB_SUPPLEMENTARY_INFO,
     digest,
     local_id,
 )
 from bridge.convert.report_from_dsn import NotADSNError, dsn_to_report
 from bridge.model import (
     DeliveryOutcome,
-    MTSIdentifier,
     NonDeliveryOutcome,
     ORName,
     Probe,
     Report,
-    ReportedRecipient,
-    TraceElement,
 )
 
 __all__ = ["NotADSNError", "answer_probe", "dsn_to_report", "report_to_dsn"]
@@ -61,22 +57,11 @@ def answer_probe(probe: Probe, ctx: Context, deliverable: Callable[[ORName], boo
     information names the gateway, as §5.3.9 requires.
     """
     env = probe.envelope
-    note = NOT_PRINTABLE.sub("?", f"Probe serviced by MIXER gateway {ctx.gateway_domain}")
+    note = f"Probe serviced by MIXER gateway {ctx.gateway_domain}"
     targets = [r for r in env.recipients if r.responsible] or list(env.recipients)
-    recipients = []
-    for r in targets:
-        outcome: DeliveryOutcome | NonDeliveryOutcome = (
-            DeliveryOutcome(delivery_time=ctx.now) if deliverable(r.name)
-            else NonDeliveryOutcome(reason=1, diagnostic=0))
-        recipients.append(ReportedRecipient(
-            actual_recipient=r.name, number=r.number, indicators=r.indicators,
-            arrival_time=ctx.now, outcome=outcome,
-            supplementary_information=note[:UB_SUPPLEMENTARY_INFO]))
-    return Report(
-        identifier=MTSIdentifier(domain=ctx.domain_id,
-                                 local=local_id("probe." + digest(env.identifier)[:20])),
-        destination=env.originator,
-        trace=(TraceElement(domain=ctx.domain_id, arrival_time=ctx.now),),
-        subject_identifier=env.identifier, subject_intermediate_trace=env.trace or None,
-        original_eits=env.original_eits, content_type=env.content_type,
-        content_identifier=env.content_identifier, recipients=tuple(recipients))
+    recipients = [
+        reported(r, DeliveryOutcome(delivery_time=ctx.now) if deliverable(r.name)
+                 else NonDeliveryOutcome(reason=1, diagnostic=0), ctx, note)
+        for r in targets]
+    return gateway_report(env, recipients, ctx,
+                          local=local_id("probe." + digest(env.identifier)[:20]))

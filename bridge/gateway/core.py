@@ -28,13 +28,12 @@ from typing import Any
 
 from bridge.codec import decode_apdu, encode_apdu
 from bridge.convert.context import Context
-from bridge.convert.gateway_reports import RecipientFate, message_report
+from bridge.convert.gateway_reports import WANTS_DELIVERY_REPORT, RecipientFate, message_report
 from bridge.errors import AssociationError, BridgeError
 from bridge.gateway.dsn import DSNRecipient, make_dsn, wanted
 from bridge.gateway.routing import SPOOL, Router
 from bridge.mapping.source import LookupDeferred
 from bridge.model.apdu import Message, Probe
-from bridge.model.envelope import PerRecipientIndicators
 from bridge.model.report import Report
 from bridge.queue.model import Deferred, Delivered, Failed, Outcome, Recipient, Submission
 from bridge.x400.peers import Peer, PeerTable
@@ -42,8 +41,6 @@ from bridge.x400.shell import Association, Timeouts
 
 log = logging.getLogger("x400bridge.gateway")
 
-_WANTS_DR = (PerRecipientIndicators.ORIGINATOR_REPORT
-             | PerRecipientIndicators.ORIGINATING_MTA_REPORT)
 _IDLE_ASSOCIATION = 30.0      # seconds an unused outbound association stays bound
 _POLL = 1.0                   # seconds between queue scans when nobody woke the worker
 
@@ -149,7 +146,7 @@ class Gateway:
                 fates[r.number] = RecipientFate(status=exc.smtp.enhanced, diagnostic=str(exc))
                 continue
             extra: dict[str, Any] = {"number": r.number}
-            if r.indicators & _WANTS_DR:
+            if r.indicators & WANTS_DELIVERY_REPORT:
                 extra["report"] = "delivery"     # X.411 §12.2.1.1.1.16, RFC 2156 §4.6.2.3
             recipients.append(Recipient(address=address,
                                         route=address.rpartition("@")[2].lower(),
