@@ -98,25 +98,15 @@ def convert_one(item: Item, ctx: Context, direction: str) -> tuple[list[tuple[st
         if item.kind != "eml":
             raise BridgeError("--to x400 takes RFC 5322 messages (.eml, mbox, Maildir)")
         mail_from, rcpts = _envelope_from_headers(data)
-        if _is_dsn(data):
-            from bridge.convert.reports import dsn_to_report
+        from bridge.convert.reports import internet_to_x400
 
-            res = dsn_to_report(data, mail_from, rcpts, ctx)
-        else:
-            from bridge.convert.to_x400 import mime_to_x400
-
-            res = mime_to_x400(data, mail_from, rcpts, ctx)
+        res = internet_to_x400(data, mail_from, rcpts, ctx)
         outputs = [(".p1", encode_apdu(res.apdu))]
         outputs += [(f".{n}.p1", encode_apdu(extra)) for n, extra in enumerate(res.extra, 2)]
         return outputs, [str(d) for d in res.defects]
     if item.kind != "ber":
         raise BridgeError("--to mime takes BER X.400 files (.p1, .ber, .p22)")
     return _x400_to_mime(data, ctx)
-
-
-def _is_dsn(data: bytes) -> bool:
-    head = data[:8192].lower()
-    return b"multipart/report" in head and b"delivery-status" in head
 
 
 def _x400_to_mime(data: bytes, ctx: Context) -> tuple[list[tuple[str, bytes]], list[str]]:

@@ -24,16 +24,18 @@ recorded as defects.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from bridge.convert.context import Context
 from bridge.convert.dsn_from_report import report_to_dsn
 from bridge.convert.gateway_reports import gateway_report, reported
+from bridge.convert.notary import SmtpEnvelope
 from bridge.convert.report_common import (
     digest,
     local_id,
 )
 from bridge.convert.report_from_dsn import NotADSNError, dsn_to_report
+from bridge.convert.result import X400Result
 from bridge.model import (
     DeliveryOutcome,
     NonDeliveryOutcome,
@@ -42,7 +44,26 @@ from bridge.model import (
     Report,
 )
 
-__all__ = ["NotADSNError", "answer_probe", "dsn_to_report", "report_to_dsn"]
+__all__ = ["NotADSNError", "answer_probe", "dsn_to_report", "internet_to_x400", "is_dsn",
+           "report_to_dsn"]
+
+
+def is_dsn(data: bytes) -> bool:
+    """An RFC 3464 DSN (``multipart/report; report-type=delivery-status``), judged from the
+    first 8 KiB -- the header and the start of the body."""
+    head = data[:8192].lower()
+    return b"multipart/report" in head and b"delivery-status" in head
+
+
+def internet_to_x400(data: bytes, mail_from: str, rcpt_to: Sequence[str], ctx: Context, *,
+                     smtp: SmtpEnvelope | None = None) -> X400Result:
+    """An RFC 5322 message towards X.400: a DSN becomes an X.400 report (RFC 2156 §5.1.8),
+    anything else an IPM (§5.1)."""
+    if is_dsn(data):
+        return dsn_to_report(data, mail_from, rcpt_to, ctx)
+    from bridge.convert.to_x400 import mime_to_x400
+
+    return mime_to_x400(data, mail_from, rcpt_to, ctx, smtp=smtp)
 
 
 # ============================================================== probes (§5.3.9, G-3)

@@ -80,16 +80,10 @@ def to_x400(data: bytes, sender: str, rcpts: Sequence[str], smtp: Any,
     """RFC 5322 message + SMTP envelope -> the BER MTS-APDUs to transfer (§5.1; a DSN -> a
     report, §5.1.8)."""
     from bridge.codec import encode_apdu
-    from bridge.convert.batch import _is_dsn
-    from bridge.convert.reports import dsn_to_report
-    from bridge.convert.to_x400 import mime_to_x400
+    from bridge.convert.reports import internet_to_x400
 
     try:
-        ctx = _ctx(ctx)
-        if _is_dsn(data):
-            res = dsn_to_report(data, sender, list(rcpts), ctx)
-        else:
-            res = mime_to_x400(data, sender, list(rcpts), ctx, smtp=smtp)
+        res = internet_to_x400(data, sender, list(rcpts), _ctx(ctx), smtp=smtp)
         return [encode_apdu(res.apdu), *(encode_apdu(x) for x in res.extra)]
     except BridgeError as exc:
         return Refusal(status=exc.smtp.enhanced, reason=str(exc))
