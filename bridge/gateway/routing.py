@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Literal
 
 from bridge.errors import ConfigError, MappingError, SMTPReply
-from bridge.mapping.address import AddressMapper, Role
+from bridge.mapping.address import AddressMapper, Role, lookup_key
 from bridge.mapping.orprefix import ORPrefix, ORPrefixSyntaxError
 from bridge.mapping.source import LookupDeferred
 from bridge.model.oraddress import ORAddress
@@ -68,12 +68,7 @@ class X400Routes:
 
     def route(self, address: ORAddress) -> str:
         """The route for ``address``: the longest matching prefix, else the default."""
-        parts: list[tuple[str, str | None]] = [
-            ("C", address.country), ("ADMD", address.admd), ("PRMD", address.prmd),
-            ("O", address.organization)]
-        parts += [("OU", ou) for ou in address.org_units]
-        key = ORPrefix(tuple((k, None if v is None else (" ".join(v.split()) or " "))
-                             for k, v in parts)).key()
+        key = lookup_key(address).key()
         for n in range(len(key), 0, -1):
             found = self.routes.get(key[:n])
             if found is not None:

@@ -455,7 +455,7 @@ class AddressMapper:
     def _mapping_b(self, addr: ORAddress, steps: list[Step]) -> str:
         """Mapping B: longest MCGAM over C, ADMD, PRMD, O, OU; subdomains below it; the rest on
         the left as encoded-pn or std-or (§4.3.5 steps 1–5)."""
-        key = _lookup_key(addr)
+        key = lookup_key(addr)
         entry = self.source.lookup_or(Table.TABLE1, key) if key.parts else None
         if entry is not None and len(entry.domain.split(".")) < 2:
             steps.append(Step("§4.3.5 B3", f"MCGAM domain {entry.domain!r} has one label and "
@@ -560,8 +560,9 @@ def _hierarchy_values(addr: ORAddress) -> list[tuple[str, str | None]]:
             ("O", addr.organization)] + [("OU", ou) for ou in addr.org_units]
 
 
-def _lookup_key(addr: ORAddress) -> ORPrefix:
-    """§4.3.5 B1: spaces trimmed and collapsed for lookup; a zero-length ADMD is " "."""
+def lookup_key(addr: ORAddress) -> ORPrefix:
+    """§4.3.5 B1: the O/R hierarchy of ``addr`` (C, ADMD, PRMD, O, OU1..n) as a prefix for
+    longest-match table lookups; spaces trimmed and collapsed, a zero-length ADMD is " "."""
     parts = []
     for key, value in _hierarchy_values(addr):
         if value is not None:
