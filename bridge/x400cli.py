@@ -20,6 +20,7 @@ import signal
 import sys
 from pathlib import Path
 
+from bridge.configschema import parse_endpoint
 from bridge.errors import BridgeError, ConfigError
 from bridge.x400.peers import Peer, PeerTable, read_peer_table
 
@@ -100,10 +101,8 @@ def _listen(args: argparse.Namespace) -> int:
     table = _table(args)
     host, port = table.local.listen_host, table.local.listen_port
     if args.listen:
-        h, sep, p = args.listen.rpartition(":")
-        if not sep or not p.isdigit():
-            raise ConfigError(f"--listen: expected HOST:PORT, got {args.listen!r}")
-        host, port = h.strip("[]") or host, int(p)
+        listen = parse_endpoint(args.listen, "--listen", any_port=True)
+        host, port = listen.host, listen.port
     return asyncio.run(_listen_async(table, host, port, args.spool, args.count))
 
 

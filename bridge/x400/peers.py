@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from bridge.codec.rtpdu import MTABind
+from bridge.configschema import parse_endpoint
 from bridge.errors import ConfigError
 from bridge.x400.mta import BindError, Selectors
 
@@ -201,13 +202,6 @@ def _mta_name(value: str, where: str) -> str:
     return value
 
 
-def _host_port(text: str, where: str) -> tuple[str, int]:
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:   # 0: any free port
-        raise ConfigError(f"{where}: expected HOST:PORT, got {text!r}")
-    return host.strip("[]"), int(port)
-
-
 def load_peer_table(data: Mapping[str, Any], *, where: str = "") -> PeerTable:
     """A :class:`PeerTable` from parsed TOML; unknown keys are errors naming their path."""
     prefix = f"{where}." if where else ""
@@ -219,8 +213,9 @@ def load_peer_table(data: Mapping[str, Any], *, where: str = "") -> PeerTable:
         if key not in _LOCAL_KEYS:
             raise ConfigError(f"{prefix}local.{key}: unknown key")
     lw = f"{prefix}local"
-    host, port = _host_port(_typed(local_t, "listen", str, lw, "127.0.0.1:1102"),
-                            f"{lw}.listen")
+    listen = parse_endpoint(_typed(local_t, "listen", str, lw, "127.0.0.1:1102"),
+                            f"{lw}.listen", any_port=True)        # 0: any free port
+    host, port = listen.host, listen.port
     local = LocalMTA(name=_mta_name(_typed(local_t, "name", str, lw, "x400bridge"),
                                     f"{lw}.name"),
                      password=_typed(local_t, "password", str, lw, None),
