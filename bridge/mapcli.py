@@ -10,9 +10,9 @@ from pathlib import Path
 
 from bridge.errors import BridgeError
 from bridge.mapping.address import AddressMapper, GatewayIdentity, Role
-from bridge.mapping.source import ChainedSource, Entry, MappingSource, Table
+from bridge.mapping.source import Entry, MappingSource, Table
 from bridge.mapping.tablefile import FORMATS, Level, export_lines, import_lines, parse_line
-from bridge.mapping.tables import MappingTables, add_entry, check, remove_entry
+from bridge.mapping.tables import MappingTables, add_entry, check, mapping_source, remove_entry
 from bridge.model.ortext import parse_or_address
 from bridge.resources import data_dir
 
@@ -77,14 +77,10 @@ def _dir(args: argparse.Namespace) -> Path:
 
 
 def _source(args: argparse.Namespace) -> MappingSource:
-    tables = MappingTables.load(_dir(args))
     if not args.dns:
-        return tables
-    from bridge.mapping.dns import DNSConfig, DNSSource
-
+        return mapping_source(_dir(args))
     host, _, port = args.dns.partition(":")
-    return ChainedSource(tables, DNSSource(DNSConfig(nameservers=(host,),
-                                                     port=int(port or 53))))
+    return mapping_source(_dir(args), (host, int(port or 53)))
 
 
 def _mapper(args: argparse.Namespace) -> AddressMapper:

@@ -31,8 +31,7 @@ from bridge.gateway.core import Gateway
 from bridge.gateway.metrics import Metrics
 from bridge.gateway.routing import Router, X400Routes
 from bridge.mapping.address import AddressMapper, GatewayIdentity
-from bridge.mapping.source import ChainedSource, MappingSource
-from bridge.mapping.tables import MappingTables
+from bridge.mapping.tables import mapping_source
 from bridge.model.common import GlobalDomainIdentifier
 from bridge.x400.peers import Peer
 from bridge.x400.shell import Responder
@@ -46,12 +45,8 @@ _KEEP_FINISHED = 7 * 86400.0        # seconds a finished message stays for `queu
 
 def mapper_for(g: GatewayConfig) -> AddressMapper:
     """RFC 2156 App F tables (+ RFC 2163 DNS when configured) and the gateway identity."""
-    source: MappingSource = MappingTables.load(g.tables_dir)
-    if g.dns_server is not None:
-        from bridge.mapping.dns import DNSConfig, DNSSource
-
-        source = ChainedSource(source, DNSSource(DNSConfig(
-            nameservers=(g.dns_server.host,), port=g.dns_server.port)))
+    dns = (g.dns_server.host, g.dns_server.port) if g.dns_server is not None else None
+    source = mapping_source(g.tables_dir, dns)
     return AddressMapper(source, GatewayIdentity(domain=g.domain, or_address=g.or_address))
 
 

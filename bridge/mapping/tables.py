@@ -42,7 +42,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from bridge.mapping.orprefix import ORPrefix
-from bridge.mapping.source import Entry, Table
+from bridge.mapping.source import ChainedSource, Entry, MappingSource, Table
 from bridge.mapping.tablefile import (
     Finding,
     Level,
@@ -243,6 +243,17 @@ class MappingTables:
                 path = directory / table.value
                 if self._entries[table] or self._headers[table] or path.exists():
                     _write_atomic(path, self.export_lines(table))
+
+
+def mapping_source(directory: Path, dns: tuple[str, int] | None = None) -> MappingSource:
+    """The App F tables in ``directory``, then -- when ``dns`` (server, port) is given -- the
+    RFC 2163 PX records from that DNS server (RFC 2156 App F / RFC 2163 §4: tables first)."""
+    tables = MappingTables.load(directory)
+    if dns is None:
+        return tables
+    from bridge.mapping.dns import DNSConfig, DNSSource
+
+    return ChainedSource(tables, DNSSource(DNSConfig(nameservers=(dns[0],), port=dns[1])))
 
 
 def _normalise_key(table: Table, key: str | ORPrefix) -> str | _ORKey:
