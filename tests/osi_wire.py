@@ -19,6 +19,34 @@ from typing import Any
 
 from tests.oracle import require
 
+#: The Isode M-Switch association start (x400-samples/README.md), next to the checkout as in CI
+#: (../shared), or where X400BRIDGE_SAMPLES points.
+ISODE_SAMPLE = Path(__file__).parents[2] / "shared" / "x400-samples" / \
+    "ping-success-bind.hexdump"
+#: TPKT header (RFC 1006 §6, 4 octets) + COTP DT (X.224 §13.7, 02 f0 80)
+TPKT_COTP_DT = 7
+
+
+def isode_frames() -> dict[str, bytes]:
+    """The two frames of the Isode sample: "I" (initiator -> responder) and "O" (back), each
+    TPKT + COTP DT + a session SPDU.  Skips the test when the sample is not there."""
+    import os
+
+    import pytest
+
+    path = Path(os.environ.get("X400BRIDGE_SAMPLES", ISODE_SAMPLE))
+    if not path.exists():
+        pytest.skip(f"x400-samples not available ({path})", allow_module_level=True)
+    frames: dict[str, bytearray] = {}
+    current = ""
+    for line in path.read_text().splitlines():
+        if line.strip() in ("I", "O"):
+            current = line.strip()
+            frames[current] = bytearray()
+        elif line.strip():
+            frames[current] += bytes.fromhex("".join(line.split()[1:]))
+    return {k: bytes(v) for k, v in frames.items()}
+
 CLIENT = ("10.0.0.1", 40000)
 SERVER = ("10.0.0.2", 102)
 

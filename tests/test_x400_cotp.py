@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 import tracemalloc
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -24,9 +23,7 @@ from bridge.x400.cotp import (
     TransportPrimitive,
 )
 from bridge.x400.tpkt import TPKTFramer
-
-HEXDUMP = Path("/work/shared/x400-samples/ping-success-bind.hexdump")
-
+from tests.osi_wire import isode_frames
 
 # -- helpers ----------------------------------------------------------------------------------
 
@@ -73,18 +70,6 @@ def connect(
 
 def tpkt(tpdu: bytes) -> bytes:
     return TPKTFramer.frame(tpdu)
-
-
-def read_hexdump(path: Path) -> list[tuple[str, bytes]]:
-    """The frames of a text2pcap hexdump: (direction letter, bytes)."""
-    frames: list[tuple[str, bytearray]] = []
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if line in ("I", "O"):
-            frames.append((line, bytearray()))
-        elif line:
-            frames[-1][1].extend(bytes.fromhex(" ".join(line.split()[1:])))
-    return [(d, bytes(b)) for d, b in frames]
 
 
 # -- TPKT -------------------------------------------------------------------------------------
@@ -582,15 +567,15 @@ def test_engine_buffer_bounded_while_reading_valid_stream() -> None:
 
 
 def test_real_isode_frame_parses() -> None:
-    frames = read_hexdump(HEXDUMP)
-    direction, first = frames[0]
-    assert direction == "I" and first[:7] == b"\x03\x00\x00\xcd\x02\xf0\x80"
+    frames = isode_frames()
+    first = frames["I"]
+    assert first[:7] == b"\x03\x00\x00\xcd\x02\xf0\x80"
     responder = COTPEngine("responder")
     deliver(COTPEngine("initiator").send(TConnect()), responder)
     responder.send(TConnectAccept())
     assert deliver(first, responder) == [TData(data=first[7:])]
     # the responder's answer, fed to an initiator, parses the same way
-    _, answer = frames[1]
+    answer = frames["O"]
     initiator = COTPEngine("initiator")
     initiator.send(TConnect())
     deliver(tpkt(b"\x06\xd0\x00\x01\x00\x02\x00"), initiator)  # a plain class 0 CC

@@ -9,9 +9,6 @@ the asn1tools path, and random bytes as CP / TD user data give ProtocolError and
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -45,8 +42,8 @@ from bridge.x400.session import (
     SUAbort,
     Token,
 )
+from tests.osi_wire import isode_frames
 
-HEXDUMP = Path("/work/shared/x400-samples/ping-success-bind.hexdump")
 MTA_RTSE = "2.6.0.2.12"  # id-as-mta-rtse (X.419)
 MTSE = "2.6.0.2.7"  # id-as-mtse (X.419)
 AC_MTS_TRANSFER = "2.6.0.1.6"
@@ -61,16 +58,8 @@ FU = FunctionalUnit.DUPLEX | FunctionalUnit.NEGOTIATED_RELEASE
 
 
 def frames() -> dict[str, bytes]:
-    """The two TPKT frames of the hexdump: "I" (initiator -> responder) and "O"."""
-    out: dict[str, bytes] = {}
-    current = ""
-    for line in HEXDUMP.read_text().splitlines():
-        if line.strip() in ("I", "O"):
-            current = line.strip()
-            out[current] = b""
-        elif current and re.match(r"^[0-9a-f]{6} ", line):
-            out[current] += bytes.fromhex("".join(line.split()[1:]))
-    return out
+    """The two TPKT frames of the Isode sample: "I" (initiator -> responder) and "O"."""
+    return isode_frames()
 
 
 def tsdu(frame: bytes) -> bytes:

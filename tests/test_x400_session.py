@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import time
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -50,30 +49,22 @@ from bridge.x400.session import (
     TokenSide,
 )
 from bridge.x400.session_states import INCOMING, OUTGOING, STATES, TRANSITIONS
-
-SAMPLE = Path("/work/shared/x400-samples/ping-success-bind.hexdump")
-TPKT_COTP_DT = 7  # 03 00 LL LL (TPKT, RFC 1006 §6) + 02 f0 80 (COTP DT, X.224 §13.7)
+from tests.osi_wire import TPKT_COTP_DT, isode_frames
 
 P1_FU = (FunctionalUnit.HALF_DUPLEX | FunctionalUnit.MINOR_SYNC | FunctionalUnit.ACTIVITY
          | FunctionalUnit.EXCEPTIONS)  # 0x0249, what the Isode MTA proposes
 
 
-def _frames() -> dict[str, bytes]:
-    out: dict[str, bytes] = {}
-    cur = ""
-    for line in SAMPLE.read_text().splitlines():
-        line = line.strip()
-        if line in ("I", "O"):
-            cur = line
-            out[cur] = b""
-        elif line:
-            out[cur] += bytes.fromhex("".join(line.split()[1:]))
-    return out
+def real_cn() -> bytes:
+    """The real CN SPDU (frame I of the Isode sample, after TPKT + COTP DT)."""
+    return isode_frames()["I"][TPKT_COTP_DT:]
 
 
-FRAMES = _frames()
-REAL_CN = FRAMES["I"][TPKT_COTP_DT:]
-REAL_AC = FRAMES["O"][TPKT_COTP_DT:]
+def real_ac() -> bytes:
+    """The real AC SPDU (frame O)."""
+    return isode_frames()["O"][TPKT_COTP_DT:]
+
+
 REAL_CID = ConnectionIdentifier(calling_ss_user_reference=b"\x04\x08Percival",
                                 common_reference=b"\x17\x0d051001144852Z")
 
@@ -122,7 +113,7 @@ def drain(e: SessionEngine) -> list[SessionPrimitive]:
 # ---------------------------------------------------------------------- real bytes
 def test_real_cn_indication() -> None:
     r = SessionEngine("responder")
-    r.receive(REAL_CN)
+    r.receive(real_cn())
     [ind] = drain(r)
     assert isinstance(ind, SConnect)
     assert ind.requirements == P1_FU == 0x0249
@@ -137,20 +128,20 @@ def test_real_cn_indication() -> None:
 
 
 def test_our_cn_is_octet_for_octet_the_real_one() -> None:
-    user_data = REAL_CN[-148:]
+    user_data = real_cn()[-148:]
     cn = SessionEngine("initiator").send(SConnect(requirements=P1_FU, connection_id=REAL_CID,
                                                   user_data=user_data))
-    assert cn == REAL_CN
+    assert cn == real_cn()
 
 
 def test_initiator_accepts_real_ac() -> None:
     i = SessionEngine("initiator")
-    i.send(SConnect(requirements=P1_FU, connection_id=REAL_CID, user_data=REAL_CN[-148:]))
-    i.receive(REAL_AC)
+    i.send(SConnect(requirements=P1_FU, connection_id=REAL_CID, user_data=real_cn()[-148:]))
+    i.receive(real_ac())
     [cnf] = drain(i)
     assert isinstance(cnf, SConnectAccept)
     assert cnf.requirements == P1_FU and cnf.version == 2
-    assert cnf.user_data == REAL_AC[-127:] and cnf.user_data[:2] == b"\x31\x7d"  # CPA-PPDU
+    assert cnf.user_data == real_ac()[-127:] and cnf.user_data[:2] == b"\x31\x7d"  # CPA-PPDU
     assert cnf.connection_id == REAL_CID
     assert i.state == "STA713"
     assert i.tokens_available == Token.DATA | Token.MINOR_SYNC | Token.MAJOR_ACTIVITY
@@ -159,12 +150,12 @@ def test_initiator_accepts_real_ac() -> None:
 
 def test_responder_answers_real_cn_with_an_ac_the_initiator_takes() -> None:
     r = SessionEngine("responder")
-    r.receive(REAL_CN)
+    r.receive(real_cn())
     drain(r)
     ac = r.send(SConnectAccept(requirements=P1_FU, connection_id=REAL_CID,
-                               user_data=REAL_AC[-127:]))
+                               user_data=real_ac()[-127:]))
     [parsed] = sp.decode_tsdu(ac)
-    real = sp.decode_tsdu(REAL_AC)[0]
+    real = sp.decode_tsdu(real_ac())[0]
     assert parsed.si == real.si == sp.SI.AC
     assert parsed.get(sp.PI.CONNECT_ACCEPT_ITEM) == real.get(sp.PI.CONNECT_ACCEPT_ITEM)
     assert parsed.get(sp.PI.SESSION_USER_REQUIREMENTS) == b"\x02\x49"
@@ -187,7 +178,7 @@ def test_roles_and_single_use() -> None:
     with pytest.raises(ProtocolError, match="local"):
         SessionEngine("responder").send(SConnect(requirements=P1_FU))
     with pytest.raises(ProtocolError, match="initiator"):
-        SessionEngine("initiator").receive(REAL_CN)
+        SessionEngine("initiator").receive(real_cn())
     p = Pair()
     p.connect()
     p.send(p.i, SUAbort())
@@ -612,7 +603,7 @@ def _sample_tsdus() -> list[bytes]:
     q = Pair()
     q.send(q.i, SConnect(requirements=P1_FU))
     q.send(q.r, SConnectRefuse(reason=2, user_data=b"no"))
-    return seen + q.wire + [REAL_CN, REAL_AC, b"\x01\x00\x00\x00"]
+    return seen + q.wire + [real_cn(), real_ac(), b"\x01\x00\x00\x00"]
 
 
 SAMPLE_TSDUS = _sample_tsdus()

@@ -9,22 +9,22 @@ from hypothesis import strategies as st
 from bridge.errors import ProtocolError
 from bridge.x400 import spdu as sp
 from bridge.x400.spdu import PI, SI, SPDU, Token, TokenSide
-from tests.test_x400_session import REAL_AC, REAL_CN, SAMPLE_TSDUS
+from tests.test_x400_session import SAMPLE_TSDUS, real_ac, real_cn
 
 
 def test_real_cn_structure() -> None:
-    [cn] = sp.decode_tsdu(REAL_CN)
+    [cn] = sp.decode_tsdu(real_cn())
     assert cn.si == SI.CN and cn.category == 1
     assert [c for c, _ in cn.params] == [1, 5, 20, 193]  # PGI 1, PGI 5, PI 20, PI 193
     assert cn.get_group(PI.CONNECT_ACCEPT_ITEM) == {19: b"\x00", 22: b"\x02", 26: b"\x00"}
-    assert sp.encode(cn) == REAL_CN  # parse then generate gives the input back
+    assert sp.encode(cn) == real_cn()  # parse then generate gives the input back
 
 
 def test_real_ac_structure() -> None:
-    [ac] = sp.decode_tsdu(REAL_AC)
+    [ac] = sp.decode_tsdu(real_ac())
     assert ac.si == SI.AC
     assert ac.get(PI.CALLED_SSAP) == b""  # Isode sends an empty Responding SSAP
-    assert sp.encode(ac) == REAL_AC
+    assert sp.encode(ac) == real_ac()
 
 
 @pytest.mark.parametrize("n, li", [(0, b"\x00"), (254, b"\xfe"), (255, b"\xff\x00\xff"),

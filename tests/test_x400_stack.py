@@ -31,27 +31,9 @@ from bridge.x400.mta import (
     TransferConfirm,
 )
 from bridge.x400.stack import Stack
-from tests.osi_wire import events, pump
+from tests.osi_wire import events, isode_frames, pump
 
-SAMPLES = Path(__file__).parents[2] / "shared" / "x400-samples" / "ping-success-bind.hexdump"
 APDU_DIR = Path(__file__).parent / "data" / "samples"
-
-
-def real_frames() -> dict[str, bytes]:
-    """The two frames of the Isode sample ("I" initiator -> responder, "O" back)."""
-    path = Path(os.environ.get("X400BRIDGE_SAMPLES", SAMPLES))
-    if not path.exists():
-        pytest.skip("x400-samples not available")
-    frames: dict[str, bytearray] = {}
-    current = ""
-    for line in path.read_text().splitlines():
-        if line.strip() in ("I", "O"):
-            current = line.strip()
-            frames[current] = bytearray()
-        elif line.strip():
-            frames[current] += bytes.fromhex("".join(line.split()[1:]))
-    return {k: bytes(v) for k, v in frames.items()}
-
 
 def apdus() -> list[bytes]:
     return [p.read_bytes() for p in sorted(APDU_DIR.glob("*.p1.ber"))]
@@ -166,7 +148,7 @@ def test_transport_closed_mid_transfer() -> None:
 
 def test_real_isode_bind_is_accepted() -> None:
     """The real M-Switch connect/bind bytes: our responder sees percival/excalibur."""
-    frames = real_frames()
+    frames = isode_frames()
     res = Stack("responder", mode=None)
     cr = COTPEngine("initiator").send(TConnect())
     res.receive_data(cr)
@@ -183,7 +165,7 @@ def test_real_isode_bind_is_accepted() -> None:
 
 def test_real_isode_bind_result_is_accepted_by_initiator() -> None:
     """Our initiator takes the real M-Switch bind result (frame O) as a bind result."""
-    frames = real_frames()
+    frames = isode_frames()
     ini = Stack("initiator", mode="normal")
     ini.send(BindRequest(name="percival.smhs.co.uk", password="excalibur", checkpoint_size=63))
     responder_cotp = COTPEngine("responder")

@@ -34,8 +34,7 @@ from bridge.x400.peers import LocalMTA, Peer, PeerTable
 from bridge.x400.shell import Association, Responder
 from bridge.x400.stack import Stack
 from tests.oracle import require
-from tests.osi_wire import Frame, dissect_file, dissect_stream, events
-from tests.test_x400_stack import real_frames
+from tests.osi_wire import Frame, dissect_file, dissect_stream, events, isode_frames
 
 pytestmark = pytest.mark.oracle
 
@@ -59,7 +58,7 @@ def check_clean(frames: list[Frame]) -> list[Frame]:
 def _answer_real_bind(tmp_path: Path, answer: BindAccept | BindReject) -> list[Frame]:
     """Our responder's answer to the real Isode bind, dissected together with it."""
     require("tshark")
-    frames = real_frames()
+    frames = isode_frames()
     res = Stack("responder", mode=None)
     res.receive_data(COTPEngine("initiator").send(TConnect()))
     res.data_to_send()
