@@ -7,8 +7,6 @@ conformance IDs they cover.
 from __future__ import annotations
 
 import dataclasses
-import json
-import mailbox
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -54,7 +52,6 @@ from tests.helpers import gateway_context
 
 DATA = Path(__file__).parent / "data"
 SAMPLES = DATA / "convert" / "to_x400"
-CORPUS = Path("/work/shared/corpus")
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 GW_GDI = GlobalDomainIdentifier(country="gb", admd=" ", prmd="uk.ac")
 RFC822_FIELD = "1.3.6.1.7.1.3.2"
@@ -599,30 +596,18 @@ def test_x_ftbp_without_oid_is_bp15() -> None:  # §3.3: the subtype must be OID
 # ------------------------------------------------------------------------------ robustness
 
 
-def _corpus_messages() -> list[tuple[str, bytes]]:
-    manifest = json.loads((CORPUS / "manifest.json").read_text())
-    out = []
-    for rel, info in sorted(manifest["files"].items()):
-        path = CORPUS / rel
-        if info["format"] == "mbox":
-            box = mailbox.mbox(path, create=False)
-            try:
-                out += [(f"{rel}#{i}", m.as_bytes()) for i, m in enumerate(box)]
-            finally:
-                box.close()
-        else:
-            out.append((rel, path.read_bytes()))
-    return out
-
-
 def test_corpus() -> None:
     """Every corpus message converts (and round-trips through BER) or raises a BridgeError
     with a reason; never another exception."""
-    if not (CORPUS / "manifest.json").exists():
+    from tests.test_corpus import corpus_dir, corpus_messages
+
+    root = corpus_dir()
+    if root is None:
         pytest.skip("corpus not available")
     failures = []
     converted = 0
-    for name, data in _corpus_messages():
+    for message in corpus_messages(root):
+        name, data = message.id, message.read()
         try:
             check(mime_to_x400(data, "<sender@example.com>", ["c@AC.UK"], CTX))
             converted += 1
