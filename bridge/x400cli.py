@@ -78,7 +78,6 @@ async def _send_all(table: PeerTable, peer: Peer, apdus: list[tuple[Path, bytes]
     timeouts = Timeouts(connect=peer.timeout, bind=peer.timeout, transfer=peer.timeout,
                         release=peer.timeout)
     assoc = await Association.open(peer, table.local, timeouts=timeouts)
-    failed = 0
     try:
         for path, data in apdus:
             try:
@@ -86,15 +85,13 @@ async def _send_all(table: PeerTable, peer: Peer, apdus: list[tuple[Path, bytes]
                 print(f"{path}: transferred to {peer.mta_name}")
             except BridgeError as exc:
                 print(f"{path}: {exc}", file=sys.stderr)
-                failed += 1
-                break
+                break                      # the association is gone: the rest stay unsent
     finally:
-        if failed:
+        if assoc.transferred < len(apdus):
             await assoc.abort()
         else:
             await assoc.release()
-    failed += len(apdus) - assoc.transferred - failed
-    return 1 if failed else 0
+    return 1 if assoc.transferred < len(apdus) else 0
 
 
 def _listen(args: argparse.Namespace) -> int:
