@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
 import signal
 import sqlite3
@@ -148,6 +149,30 @@ class GatewayProcess:
             return self.log_file.read_text(errors="replace")[-chars:]
         except FileNotFoundError:
             return ""
+
+
+def tree_cpu_seconds(pid: int, *, descendants: bool = True) -> float:
+    """User + system CPU seconds of process ``pid`` and (unless not ``descendants``) its live
+    descendants (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    children: dict[int, list[int]] = {}
+    cpu: dict[int, float] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue                      # gone meanwhile
+        child = int(stat.parent.name)
+        children.setdefault(int(fields[1]), []).append(child)
+        cpu[child] = (int(fields[11]) + int(fields[12])) / tick
+    total, todo = 0.0, [pid]
+    if not descendants:
+        return cpu.get(pid, 0.0)
+    while todo:
+        current = todo.pop()
+        total += cpu.get(current, 0.0)
+        todo.extend(children.get(current, ()))
+    return total
 
 
 def first_accept(queue_db: Path, *, since: float) -> float | None:

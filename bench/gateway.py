@@ -29,10 +29,13 @@ import argparse
 import asyncio
 import contextlib
 import re
+import resource
+import signal
 import smtplib
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -49,6 +52,7 @@ from bench._gateway_rig import (  # noqa: E402
     RemoteMTA,
     first_accept,
     remote_responder,
+    tree_cpu_seconds,
     write_config,
 )
 from bench.postfix_baseline import SESSIONS, postfix_accept_rate  # noqa: E402
@@ -74,6 +78,9 @@ class Throughput:
     intake_done: float               # time.time() smtp-source exited (all "250"s received)
     last_confirmed: float            # time.time() of the last P1 transfer confirmation
     source_started: float            # time.time() smtp-source was started
+    cpu_gateway: float               # CPU s of the gateway and its children (conversion pool)
+    cpu_remote: float                # CPU s of this process (the remote MTA, P1 responder side)
+    cpu_source: float                # CPU s of smtp-source
 
     @property
     def rate(self) -> float:
@@ -117,6 +124,10 @@ async def throughput(gateway: GatewayProcess, remote: RemoteMTA, work: Path, *, 
                      size: int) -> Throughput:
     """Run smtp-source against the gateway until the remote MTA has confirmed all ``n``."""
     base = remote.count
+    assert gateway.proc is not None
+    cpu_gateway = tree_cpu_seconds(gateway.proc.pid)
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(
+        resource.RUSAGE_CHILDREN)
     source_log = work / "smtp-source.log"
     argv = ["smtp-source", "-4", "-c", "-m", str(n), "-s", str(SESSIONS), "-l", str(size),
             "-f", SENDER, "-t", RECIPIENT, f"127.0.0.1:{gateway.smtp_port}"]
@@ -151,12 +162,20 @@ async def throughput(gateway: GatewayProcess, remote: RemoteMTA, work: Path, *, 
     if source.returncode != 0:
         raise RuntimeError(f"smtp-source exited {source.returncode}: "
                            f"{source_log.read_text(errors='replace')[-2000:]}")
+    cpu_gateway = tree_cpu_seconds(gateway.proc.pid) - cpu_gateway
+    own_end, kids_end = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(
+        resource.RUSAGE_CHILDREN)
     first = first_accept(work / "var" / "queue.sqlite", since=started)
     if first is None:
         raise RuntimeError("no to-x400 message in the gateway's queue")
     return Throughput(messages=n, first_accept=first, intake_done=intake_done[0],
                       last_confirmed=max(remote.confirmed[base:base + n]),
-                      source_started=started)
+                      source_started=started, cpu_gateway=cpu_gateway,
+                      cpu_remote=_cpu(own_end) - _cpu(own), cpu_source=_cpu(kids_end) - _cpu(kids))
+
+
+def _cpu(usage: resource.struct_rusage) -> float:
+    return usage.ru_utime + usage.ru_stime
 
 
 def _tagged_message(tag: str, size: int) -> bytes:
@@ -230,6 +249,25 @@ def _check_sample(apdu: bytes | None) -> None:
         raise RuntimeError(f"unexpected P1 recipients {names}")
 
 
+@contextlib.asynccontextmanager
+async def profiler(gateway: GatewayProcess, out: Path | None) -> AsyncIterator[None]:
+    """With ``out``: py-spy samples the gateway and its children (on CPU) while the block runs,
+    raw folded stacks of the threads holding the GIL to ``out`` (py-spy from PyPI)."""
+    if out is None:
+        yield
+        return
+    assert gateway.proc is not None
+    spy = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / "py-spy"), "record", "--subprocesses", "--gil",
+        "-r", "250", "-f", "raw", "-o", str(out), "-p", str(gateway.proc.pid),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    try:
+        yield
+    finally:
+        spy.send_signal(signal.SIGINT)
+        await asyncio.wait_for(spy.wait(), MIN_TIMEOUT)
+
+
 async def gateway_run(args: argparse.Namespace) -> tuple[Throughput, Latency, int | None]:
     """Phases 2 and 3 against one gateway process; everything stopped on the way out."""
     remote = RemoteMTA(TAG)
@@ -244,7 +282,9 @@ async def gateway_run(args: argparse.Namespace) -> tuple[Throughput, Latency, in
             gateway = GatewayProcess(config, work / "gateway.log")
             try:
                 await gateway.start()
-                tp = await throughput(gateway, remote, work, n=args.messages, size=args.size)
+                async with profiler(gateway, args.profile):
+                    tp = await throughput(gateway, remote, work, n=args.messages,
+                                          size=args.size)
                 _check_sample(remote.sample)
                 lat = await latency(gateway, remote, n=args.latency_messages, size=args.size,
                                     clients=args.clients)
@@ -264,6 +304,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=4, help="the gateway's queue.workers")
     parser.add_argument("--smtp-processes", type=int, default=1,
                         help="the gateway's smtp.in.processes")
+    parser.add_argument("--profile", type=Path, metavar="FILE",
+                        help="py-spy raw stacks of the gateway during the throughput phase")
     parser.add_argument("--log-level", default="info", help="the gateway's log.level")
     args = parser.parse_args(argv)
     if min(args.messages, args.size, args.latency_messages, args.clients, args.workers) < 1:
@@ -287,6 +329,10 @@ def main(argv: list[str] | None = None) -> int:
           f"({tp.last_confirmed - tp.first_accept:.2f} s)")
     print(f"    from starting smtp-source (Postfix's clock): {tp.rate_from_start:,.0f} msgs/s;"
           f" intake alone (all 250s): {tp.intake_rate:,.0f} msgs/s")
+    per = 1e3 / n
+    print(f"    CPU per message: gateway {tp.cpu_gateway * per:.2f} ms (incl. its conversion "
+          f"process), remote MTA {tp.cpu_remote * per:.2f} ms, smtp-source "
+          f"{tp.cpu_source * per:.2f} ms")
     print(f"    ratio to Postfix: {ratio:.2f}   goal >= {GOAL_RATIO}: "
           f"{'met' if ratio >= GOAL_RATIO else 'NOT met'}")
     print(f"  latency SMTP 250 -> P1 transfer confirmed, {len(lat.samples)} messages, "
