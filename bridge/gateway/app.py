@@ -212,7 +212,7 @@ class App:
             await asyncio.gather(*self.tasks, return_exceptions=True)
         await self.gateway.stop()           # associations opened by the last jobs
         self.metrics.close()
-        self.converter.close()
+        await self.converter.aclose()
         self.queue.close()
         if self._lock_file is not None:
             self._lock_file.close()

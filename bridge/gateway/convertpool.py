@@ -6,21 +6,26 @@ pool of N processes (``spawn``ed: no fork of a threaded asyncio process), each w
 address mapper and tables built once from the same :class:`~bridge.config.Config`, while the
 gateway process keeps the SMTP and P1 endpoints and the queue.  The functions here are pure
 (bytes and plain values in, bytes out); a conversion failure comes back as a
-:class:`Refusal` value, not an exception, so nothing depends on pickling exceptions.
+:class:`Refusal` value, not an exception, so nothing depends on pickling exceptions.  The
+processes are fed over pipes by the event loop (:class:`Converter`): pickles of module-level
+functions and plain values only, between processes of the same gateway.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
 import multiprocessing
+import os
+import pickle
+import struct
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from bridge.errors import BridgeError
+from bridge.errors import BridgeError, SMTPReply
 
 T = TypeVar("T")
 
@@ -107,36 +112,211 @@ def to_mime(apdu: bytes, ctx: Any = None) -> MimeOut | Refusal:
                    envid=getattr(smtp, "envid", None), ret=getattr(smtp, "ret", None))
 
 
+class ConversionCrash(BridgeError):
+    """A conversion process died, or a conversion raised something other than a
+    :class:`~bridge.errors.BridgeError` (a bug): the message is kept and tried again."""
+
+    smtp = SMTPReply(code=451, enhanced="4.3.0", text="Conversion failed; will retry")
+
+
+#: a frame on a conversion pipe: 4-octet length, then a pickle of (request id, payload)
+_FRAME = struct.Struct("!I")
+
+
+def _read_exactly(fd: int, n: int) -> bytes | None:
+    parts, left = [], n
+    while left:
+        chunk = os.read(fd, left)
+        if not chunk:
+            return None                        # EOF: the gateway closed the pipe or died
+        parts.append(chunk)
+        left -= len(chunk)
+    return b"".join(parts)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _serve(gateway: Any, requests: Any, replies: Any) -> None:
+    """A conversion process: read (id, function, args) frames, answer (id, result) frames,
+    until the request pipe ends.  A non-BridgeError exception is a bug: it is answered as a
+    :class:`ConversionCrash` text, never allowed to end the process."""
+    _init(gateway)
+    rfd, wfd = os.dup(requests.fileno()), os.dup(replies.fileno())
+    requests.close()
+    replies.close()
+    while (head := _read_exactly(rfd, _FRAME.size)) is not None:
+        body = _read_exactly(rfd, _FRAME.unpack(head)[0])
+        if body is None:
+            break
+        ident, fn, args = pickle.loads(body)
+        try:
+            result = (True, fn(*args))
+        except Exception as exc:  # noqa: BLE001 - a converter bug must not stop the process
+            result = (False, f"{type(exc).__name__}: {exc}")
+        out = pickle.dumps((ident, result), pickle.HIGHEST_PROTOCOL)
+        _write_all(wfd, _FRAME.pack(len(out)) + out)
+
+
+class _Replies(asyncio.Protocol):
+    """The gateway's end of one process's reply pipe: frames -> the waiting futures."""
+
+    def __init__(self, worker: _Worker) -> None:
+        self.worker = worker
+        self.buffer = bytearray()
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while len(self.buffer) >= _FRAME.size:
+            (n,) = _FRAME.unpack_from(self.buffer)
+            if len(self.buffer) < _FRAME.size + n:
+                return
+            frame = bytes(self.buffer[_FRAME.size:_FRAME.size + n])
+            del self.buffer[:_FRAME.size + n]
+            ident, (ok, value) = pickle.loads(frame)
+            future = self.worker.pending.pop(ident, None)
+            if future is None or future.done():
+                continue
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(ConversionCrash(f"conversion failed: {value}"))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.worker.ended()
+
+
+class _Worker:
+    """One conversion process and its two pipes, driven by the event loop: requests are
+    written without blocking (the transport buffers), replies arrive in :class:`_Replies`."""
+
+    def __init__(self, gateway: Any) -> None:
+        """Start the process (call from the event loop; :meth:`connect` wires the pipes)."""
+        context = multiprocessing.get_context("spawn")   # no fork of a threaded process
+        child_requests, self._requests = context.Pipe(duplex=False)
+        self._replies, child_replies = context.Pipe(duplex=False)
+        self.process = context.Process(target=_serve, name="x400bridge-convert", daemon=True,
+                                       args=(gateway, child_requests, child_replies))
+        self.process.start()
+        child_requests.close()
+        child_replies.close()
+        self.pending: dict[int, asyncio.Future[Any]] = {}
+        self.alive = True
+        self._ids = itertools.count()
+        self._writer: asyncio.WriteTransport | None = None
+        self._reader: asyncio.ReadTransport | None = None
+        self.connected: asyncio.Future[None] | None = None    # set by the Converter
+        self.gone: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    async def stop(self, grace: float) -> None:
+        """Let the process answer what it has and exit; killed after ``grace`` seconds."""
+        self.finish()
+        if self.connected is not None and not self.connected.done():
+            self.connected.cancel()
+            await asyncio.gather(self.connected, return_exceptions=True)
+        if self._reader is None:                # never connected: nothing will report its end
+            self.process.kill()
+            self.process.join(timeout=5)
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(self.gone), grace)
+        except TimeoutError:
+            self.process.kill()                 # its reply pipe ends now: ended() runs
+            await self.gone
+
+    async def connect(self) -> None:
+        loop = asyncio.get_running_loop()
+        rfd, wfd = os.dup(self._replies.fileno()), os.dup(self._requests.fileno())
+        self._replies.close()
+        self._requests.close()
+        self._reader, _ = await loop.connect_read_pipe(
+            lambda: _Replies(self), os.fdopen(rfd, "rb", buffering=0))
+        self._writer, _ = await loop.connect_write_pipe(
+            asyncio.Protocol, os.fdopen(wfd, "wb", buffering=0))
+
+    def call(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> asyncio.Future[Any]:
+        if not self.alive or self._writer is None or self._writer.is_closing():
+            raise ConversionCrash("the conversion process has ended")
+        ident = next(self._ids)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.pending[ident] = future
+        frame = pickle.dumps((ident, fn, args), pickle.HIGHEST_PROTOCOL)
+        self._writer.write(_FRAME.pack(len(frame)) + frame)
+        return future
+
+    def finish(self) -> None:
+        """No more requests: the process answers those it has, then sees EOF and exits."""
+        self.alive = False
+        if self._writer is not None:
+            self._writer.close()
+
+    def ended(self) -> None:
+        """The reply pipe closed: the process exited (or was killed)."""
+        self.alive = False
+        if self._writer is not None:
+            self._writer.close()
+        if self._reader is not None:
+            self._reader.close()
+        if not self.gone.done():
+            self.gone.set_result(None)
+        for future in self.pending.values():
+            if not future.done():
+                future.set_exception(ConversionCrash("the conversion process ended"))
+        self.pending.clear()
+        self.process.join(timeout=5)           # it has closed its pipe: it is exiting
+
+
 class Converter:
-    """Runs :func:`to_x400` / :func:`to_mime` in a process pool, or in a thread of this
-    process when ``processes`` is 0."""
+    """Runs :func:`to_x400` / :func:`to_mime` in ``processes`` conversion processes (a
+    request goes to the one with the fewest outstanding), or in a thread of this process when
+    ``processes`` is 0.
+
+    Each process is fed over a pipe by the event loop itself -- no executor thread, no
+    cross-thread wake-ups per message -- and started on first use.  A process that dies fails
+    its outstanding conversions with :class:`ConversionCrash` (a temporary error: the messages
+    stay queued) and is replaced on the next request.
+    """
 
     def __init__(self, gateway: Any, context: Any, *, processes: int) -> None:
         self.gateway = gateway            # the [gateway] config section (picklable)
         self.context = context            # used here when processes == 0
         self.processes = processes
-        self._pool: ProcessPoolExecutor | None = None
+        self._workers: list[_Worker] = []
+        self._retired: list[_Worker] = []       # finishing after a reload
 
-    def _executor(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(
-                max_workers=self.processes, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_init, initargs=(self.gateway,))
-        return self._pool
+    async def _worker(self) -> _Worker:
+        self._workers = [w for w in self._workers if w.alive]
+        if len(self._workers) < self.processes:
+            worker = _Worker(self.gateway)
+            worker.connected = asyncio.ensure_future(worker.connect())
+            self._workers.append(worker)
+        else:
+            worker = min(self._workers, key=lambda w: len(w.pending))
+        assert worker.connected is not None
+        await asyncio.shield(worker.connected)    # callers that came meanwhile wait too
+        return worker
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         if self.processes <= 0:
             return await asyncio.to_thread(fn, *args, self.context)
-        loop = asyncio.get_running_loop()
-        result: T = await loop.run_in_executor(self._executor(), fn, *args)
+        worker = await self._worker()
+        result: T = await worker.call(fn, args)
         return result
 
     def reload(self, context: Any) -> None:
-        """New tables (SIGHUP): new processes build new mappers."""
+        """New tables (SIGHUP): the running processes finish what they have and exit; new
+        ones, started on demand, build new mappers."""
         self.context = context
-        self.close()
+        for worker in self._workers:
+            worker.finish()
+        self._retired = [w for w in self._retired if not w.gone.done()] + self._workers
+        self._workers = []
 
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+    async def aclose(self, grace: float = 10.0) -> None:
+        """Stop every process (each answers what it has first, up to ``grace`` seconds)."""
+        workers, self._workers = self._workers + self._retired, []
+        self._retired = []
+        await asyncio.gather(*(w.stop(grace) for w in workers))

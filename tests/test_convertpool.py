@@ -1,0 +1,158 @@
+"""The conversion processes (bridge/gateway/convertpool.py): RFC 2156 §5.1 conversions run in
+spawned processes fed over pipes by the event loop.
+
+What a delivery worker relies on: every request gets its own answer, also when many arrive
+before the first process has started; a process that dies or a conversion with a bug fails
+only the requests in flight, with a temporary error (the messages stay queued), and the next
+request gets a fresh process; reload and close let the running processes finish first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from bridge.codec import decode_apdu, decode_content
+from bridge.errors import BridgeError
+from bridge.gateway.app import context_for, mapper_for
+from bridge.gateway.convertpool import ConversionCrash, Converter, Refusal, to_x400
+from bridge.model.apdu import Message
+from bridge.model.ipm import IPM
+from tests.test_gateway import make_config
+
+SENDER = "alice@internet.example"
+RECIPIENT = "John.Smith@x400.example"
+TIMEOUT = 60.0
+
+
+def _message(i: int) -> bytes:
+    return (f"From: <{SENDER}>\r\nTo: <{RECIPIENT}>\r\nSubject: pool {i}\r\n"
+            f"Message-ID: <{i}.pool@internet.example>\r\n\r\nbody {i}\r\n").encode()
+
+
+def _explode(_: int) -> int:
+    """A conversion with a bug (runs in the conversion process)."""
+    raise ZeroDivisionError("a bug in a converter")
+
+
+def _pid() -> int:
+    return os.getpid()
+
+
+def _config(tmp: Path) -> object:
+    return make_config(tmp, remote_port=1, sink_port=2)
+
+
+def _converter(tmp: Path, processes: int = 1) -> Converter:
+    config = _config(tmp)
+    gateway = config.gateway  # type: ignore[attr-defined]
+    return Converter(gateway, context_for(gateway, mapper_for(gateway)), processes=processes)
+
+
+def _subjects(apdus: list[bytes]) -> str:
+    message = decode_apdu(apdus[0])
+    assert isinstance(message, Message) and isinstance(message.content, bytes)
+    ipm = decode_content(message.content)
+    assert isinstance(ipm, IPM)
+    return str(ipm.heading.subject)
+
+
+def test_concurrent_first_requests_all_converted_by_the_process(tmp_path: Path) -> None:
+    """30 requests before the process is up: each gets its own message back (no request is
+    refused while the first process starts, none gets another's answer)."""
+    async def main() -> list[list[bytes] | Refusal]:
+        converter = _converter(tmp_path)
+        try:
+            return await asyncio.wait_for(asyncio.gather(*(
+                converter.run(to_x400, _message(i), SENDER, [RECIPIENT], None)
+                for i in range(30))), TIMEOUT)
+        finally:
+            await converter.aclose()
+
+    results = asyncio.run(main())
+    for i, result in enumerate(results):
+        assert isinstance(result, list), result
+        assert _subjects(result) == f"pool {i}"
+
+
+def test_a_refusal_is_a_value_and_a_bug_a_temporary_error(tmp_path: Path) -> None:
+    async def main() -> tuple[object, BaseException, int, int]:
+        converter = _converter(tmp_path)
+        try:
+            refusal = await converter.run(to_x400, b"no header section at all", SENDER,
+                                          [RECIPIENT], None)
+            with pytest.raises(ConversionCrash) as crash:
+                await converter.run(_explode, 1)
+            before = await converter.run(_pid)
+            after = await converter.run(_pid)       # the bug did not end the process
+            return refusal, crash.value, before, after
+        finally:
+            await converter.aclose()
+
+    refusal, crash, before, after = asyncio.run(main())
+    assert isinstance(refusal, (Refusal, list))
+    assert isinstance(crash, BridgeError) and crash.smtp.enhanced.startswith("4.")
+    assert "ZeroDivisionError" in str(crash)
+    assert before == after != os.getpid()
+
+
+def test_a_killed_process_fails_its_requests_and_is_replaced(tmp_path: Path) -> None:
+    async def main() -> tuple[int, int]:
+        converter = _converter(tmp_path)
+        try:
+            first = await converter.run(_pid)
+            slow = asyncio.ensure_future(converter.run(time.sleep, 30))
+            await asyncio.sleep(0)                   # the request is on its way
+            os.kill(first, signal.SIGKILL)
+            with pytest.raises(ConversionCrash):
+                await asyncio.wait_for(slow, TIMEOUT)
+            second = await asyncio.wait_for(converter.run(_pid), TIMEOUT)
+            return first, second
+        finally:
+            await converter.aclose()
+
+    first, second = asyncio.run(main())
+    assert first != second
+
+
+def test_reload_and_close_let_requests_in_flight_finish(tmp_path: Path) -> None:
+    async def main() -> tuple[int, int, int]:
+        converter = _converter(tmp_path)
+        try:
+            old = await converter.run(_pid)
+            in_flight = asyncio.ensure_future(converter.run(to_x400, _message(1), SENDER,
+                                                            [RECIPIENT], None))
+            await asyncio.sleep(0)
+            converter.reload(converter.context)
+            new = await converter.run(_pid)          # a new process for new tables
+            done = await asyncio.wait_for(in_flight, TIMEOUT)
+            assert isinstance(done, list) and _subjects(done) == "pool 1"
+            last = asyncio.ensure_future(converter.run(to_x400, _message(2), SENDER,
+                                                       [RECIPIENT], None))
+            await asyncio.sleep(0)
+        finally:
+            await converter.aclose()
+        result = last.result()
+        assert isinstance(result, list) and _subjects(result) == "pool 2"
+        return old, new, os.getpid()
+
+    old, new, own = asyncio.run(main())
+    assert old != new and own not in (old, new)
+    for pid in (old, new):                            # both exited (and were reaped)
+        assert not Path(f"/proc/{pid}").exists()
+
+
+def test_processes_zero_converts_here(tmp_path: Path) -> None:
+    async def main() -> int:
+        return await _converter(tmp_path, processes=0).run(_pid_here)
+
+    assert asyncio.run(main()) == os.getpid()
+
+
+def _pid_here(_context: object) -> int:
+    return os.getpid()
