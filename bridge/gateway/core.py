@@ -187,39 +187,69 @@ class Gateway:
 
     async def run(self, direction: str, slot: int = 0) -> None:
         """A worker loop for one direction until :meth:`stop`.  Each to-x400 worker (``slot``)
-        has its own association to a peer, so N workers keep N transfers going at once."""
-        if direction == "to-x400":
-            async def deliver(job: Any) -> dict[str, Outcome]:
-                return await self._deliver_x400(job, slot)
-        else:
-            deliver = self._deliver_to_smtp
+        has its own association to a peer, so N workers keep N transfers going at once.
+
+        The conversions of a claimed batch all start at once (in the conversion processes),
+        so the next message is converted while this one is being transferred; transfers and
+        records stay one job at a time, in order."""
         while not self._stopping:
             jobs = await asyncio.to_thread(self.queue.claim, direction, limit=8)
-            for job in jobs:
-                if self._stopping:
-                    await asyncio.to_thread(self.queue.release, job)
-                    continue
-                started = time.monotonic()
-                try:
-                    outcomes = await deliver(job)
-                except BridgeError as exc:        # anything unforeseen: keep it, retry later
-                    log.exception("delivery of %s failed unexpectedly", job.message_id)
-                    outcomes = {r.address: Deferred(status="4.3.0", diagnostic=str(exc))
-                                for r in job.recipients}
-                # recorded at once, job by job: what a crash can make us send twice is at
-                # most the one job per worker between the next hop's "yes" and this commit
-                try:
-                    await asyncio.to_thread(self.queue.record, job, outcomes)
-                except BridgeError as exc:        # e.g. the database stayed locked: the
-                    log.error("recording %s failed (%s); it comes back after its lease",
-                              job.message_id, exc)
-                    continue
-                self._log_outcomes(job, outcomes, time.monotonic() - started)
-                if _reportable(job, outcomes):
-                    self.wake["reports"].set()    # else the report loop's own scan suffices
+            ahead = [self._convert_ahead(job) for job in jobs]
+            try:
+                for job, conversion in zip(jobs, ahead, strict=True):
+                    if self._stopping:
+                        await asyncio.to_thread(self.queue.release, job)
+                        continue
+                    await self._attempt(job, conversion, slot)
+            finally:
+                pending = [c for c in ahead if c is not None and not c.done()]
+                for conversion in pending:
+                    conversion.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
             if not jobs:
                 await self._close_idle()
                 await self._sleep(direction)
+
+    def _convert_ahead(self, job: Any) -> asyncio.Future[Any] | None:
+        """The conversion ``job`` needs before it is sent, started now; None if none."""
+        from bridge.gateway.convertpool import to_mime, to_x400
+
+        if job.direction == "to-x400" and job.meta.get("format") != "apdu":
+            run = self.converter.run(to_x400, job.data, job.sender,
+                                     [r.address for r in job.recipients], _smtp_envelope(job))
+        elif job.direction == "to-smtp" and job.meta.get("format") == "apdu":
+            run = self.converter.run(to_mime, job.data)
+        else:
+            return None
+        task: asyncio.Future[Any] = asyncio.ensure_future(run)
+        task.add_done_callback(_retrieved)        # a batch cut short never awaits it
+        return task
+
+    async def _attempt(self, job: Any, conversion: asyncio.Future[Any] | None,
+                       slot: int) -> None:
+        """Deliver one job and record its outcomes at once: what a crash can make us send
+        twice is at most the one job per worker between the next hop's "yes" and this
+        commit."""
+        started = time.monotonic()
+        try:
+            converted = None if conversion is None else await conversion
+            if job.direction == "to-x400":
+                outcomes = await self._deliver_x400(job, slot, converted)
+            else:
+                outcomes = await self._deliver_to_smtp(job, converted)
+        except BridgeError as exc:                # anything unforeseen: keep it, retry later
+            log.exception("delivery of %s failed unexpectedly", job.message_id)
+            outcomes = {r.address: Deferred(status="4.3.0", diagnostic=str(exc))
+                        for r in job.recipients}
+        try:
+            await asyncio.to_thread(self.queue.record, job, outcomes)
+        except BridgeError as exc:                # e.g. the database stayed locked: the
+            log.error("recording %s failed (%s); it comes back after its lease",
+                      job.message_id, exc)
+            return
+        self._log_outcomes(job, outcomes, time.monotonic() - started)
+        if _reportable(job, outcomes):
+            self.wake["reports"].set()            # else the report loop's own scan suffices
 
     async def _sleep(self, key: str) -> None:
         event = self.wake[key]
@@ -235,12 +265,15 @@ class Gateway:
             if self.metrics is not None:
                 self.metrics.outcome(job.direction, kind, took)
 
-    async def _deliver_x400(self, job: Any, slot: int = 0) -> dict[str, Outcome]:
+    async def _deliver_x400(self, job: Any, slot: int = 0,
+                            converted: Any = None) -> dict[str, Outcome]:
+        """``converted``: what :func:`~bridge.gateway.convertpool.to_x400` made of the job,
+        or None (a ready APDU, or not converted yet)."""
         from bridge.gateway.convertpool import Refusal, to_x400
 
         if job.meta.get("format") == "apdu":
-            converted: list[bytes] | Refusal = [job.data]
-        else:
+            converted = [job.data]
+        elif converted is None:
             converted = await self.converter.run(
                 to_x400, job.data, job.sender, [r.address for r in job.recipients],
                 _smtp_envelope(job))
@@ -295,14 +328,16 @@ class Gateway:
 
     # ================================================================== delivery: to SMTP
 
-    async def _deliver_to_smtp(self, job: Any) -> dict[str, Outcome]:
+    async def _deliver_to_smtp(self, job: Any, out: Any = None) -> dict[str, Outcome]:
+        """``out``: what :func:`~bridge.gateway.convertpool.to_mime` made of the job, or None."""
         from bridge.gateway.convertpool import Refusal, to_mime
 
         if job.meta.get("format") != "apdu":      # relayed SMTP mail, DSNs: already MIME
             data, sender = job.data, job.sender
             envid, ret = job.meta.get("envid"), job.meta.get("ret")
         else:
-            out = await self.converter.run(to_mime, job.data)
+            if out is None:
+                out = await self.converter.run(to_mime, job.data)
             if isinstance(out, Refusal):
                 return {r.address: _refused(out) for r in job.recipients}
             data, sender, envid, ret = out.message, out.mail_from, out.envid, out.ret
@@ -405,6 +440,12 @@ async def rcpt_decision(router: Router, address: str) -> Any:
         return RcptDecision(accept=False, reply=decision.reply)
     return RcptDecision(accept=True, direction=decision.direction, route=decision.route,
                         extra={"or": decision.or_address} if decision.or_address else {})
+
+
+def _retrieved(task: asyncio.Future[Any]) -> None:
+    """Mark a conversion's exception as seen (a cancelled batch never awaits it)."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _refused(refusal: Any) -> Outcome:
