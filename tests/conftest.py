@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -28,3 +30,18 @@ def encode_sample(obj: object) -> bytes:
 @pytest.fixture(scope="session")
 def all_samples() -> dict[str, object]:
     return samples.all_samples()
+
+
+@pytest.fixture(scope="session")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A throw-away self-signed certificate and key (openssl) for gw.test and 127.0.0.1."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl not installed")
+    directory = tmp_path_factory.mktemp("tls")
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=gw.test",
+         "-addext", "subjectAltName=IP:127.0.0.1,DNS:gw.test"],
+        check=True, capture_output=True, timeout=60)
+    return cert, key

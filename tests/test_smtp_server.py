@@ -7,11 +7,9 @@ doubles that record what they were given.  Every reply is checked for its RFC 34
 from __future__ import annotations
 
 import asyncio
-import shutil
 import smtplib
 import socket
 import ssl
-import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
@@ -379,20 +377,6 @@ def test_proper_end_of_data_then_next_command(gw: Gateway) -> None:
 
 
 # ---------------------------------------------------------------------------- STARTTLS and AUTH
-
-@pytest.fixture(scope="module")
-def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl not installed")
-    directory = tmp_path_factory.mktemp("tls")
-    cert, key = directory / "cert.pem", directory / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=gw.test",
-         "-addext", "subjectAltName=IP:127.0.0.1,DNS:gw.test"],
-        check=True, capture_output=True, timeout=60)
-    return cert, key
-
 
 def test_starttls(certificate: tuple[Path, Path]) -> None:
     cert, key = certificate
