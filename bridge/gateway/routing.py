@@ -26,6 +26,7 @@ from bridge.errors import ConfigError, MappingError, SMTPReply
 from bridge.mapping.address import AddressMapper, Role, lookup_key
 from bridge.mapping.orprefix import ORPrefix, ORPrefixSyntaxError
 from bridge.mapping.source import LookupDeferred
+from bridge.mapping.tables import MappingTables
 from bridge.model.oraddress import ORAddress
 
 SPOOL = "spool"
@@ -94,6 +95,12 @@ class Router:
         self.mapper = mapper
         self.routes = routes
         self.peers = peers
+
+    @property
+    def in_memory(self) -> bool:
+        """Whether a lookup needs no I/O: the mapping source is the App F tables alone (no
+        RFC 2163 DNS behind them)."""
+        return isinstance(self.mapper.source, MappingTables)
 
     def smtp_recipient(self, address: str) -> Decision:
         """RFC 5321 RCPT: to X.400 (Stage I) or to the Internet (Stage II), or refused."""
