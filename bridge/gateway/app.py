@@ -276,6 +276,13 @@ class JSONFormatter(logging.Formatter):
 
 
 def setup_logging(config: Config) -> None:
+    """Our handler and level on the ``x400bridge`` loggers.  The log records need no caller,
+    thread or process fields (the formats above use none), so they are not collected: the
+    logging HOWTO's "Optimization" switches -- a gateway logs a line or two per message."""
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     handler = logging.StreamHandler(sys.stderr)
     if config.log.format == "json":
         handler.setFormatter(JSONFormatter())

@@ -346,12 +346,23 @@ _SIMPLE_PATH = re.compile(rf"<({_ATEXT}(?:\.{_ATEXT})*@{_LABEL}(?:\.{_LABEL})*)>
 class _Members:
     """Stand-in for the ``inspect`` module inside aiosmtpd.smtp: ``SMTP.__init__`` calls
     ``inspect.getmembers`` on the protocol and the handler for *every connection* only to find
-    their ``auth_*`` methods -- a third of a connection's set-up cost.  The names are the same
-    for every instance of a class, so they are looked up once per class; everything else is
-    the real ``inspect``."""
+    their ``auth_*`` methods -- a third of a connection's set-up cost -- and
+    ``inspect.signature`` of the handler's EHLO hook.  Both are the same for every instance of
+    a class, so they are computed once per class (per function); everything else is the real
+    ``inspect``."""
 
     def __init__(self) -> None:
         self._names: dict[type, tuple[str, ...]] = {}
+        self._signatures: dict[object, inspect.Signature] = {}
+
+    def signature(self, fn: Callable[..., Any]) -> inspect.Signature:
+        """``inspect.signature`` memoised per function (a bound method: per class function,
+        the same for every instance)."""
+        key = (getattr(fn, "__func__", fn), hasattr(fn, "__self__"))
+        found = self._signatures.get(key)
+        if found is None:
+            found = self._signatures[key] = inspect.signature(fn)
+        return found
 
     def getmembers(self, obj: object) -> list[tuple[str, Any]]:
         names = self._names.get(type(obj))
