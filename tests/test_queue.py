@@ -135,6 +135,51 @@ def test_claim_limit(queue: Queue) -> None:
     assert len(queue.claim("to-x400", limit=10)) == 3
 
 
+def test_claim_takes_the_oldest_due_first_past_leased_and_backed_off_rows(
+        tmp_path: Path, clock: Clock) -> None:
+    """A claim walks the due recipients from the oldest: rows held by other workers, of the
+    other direction or on a route backing off are passed over, never block what is behind."""
+    q = Queue(tmp_path / "q.sqlite", clock=clock)
+    try:
+        first = [q.submit(sub("a@x")) for _ in range(3)]
+        clock.advance(1)
+        q.submit(sub("s@x", direction="to-smtp"))
+        down = q.submit(sub(Recipient(address="d@x", route="down")))
+        clock.advance(1)
+        later = [q.submit(sub("b@x")) for _ in range(3)]
+        (held,) = q.claim("to-x400", limit=1)              # leased by another worker
+        assert held.message_id == first[0]
+        jobs = q.claim("to-x400", limit=3)
+        assert [j.message_id for j in jobs] == [first[1], first[2], down]
+        q.record(jobs[2], {"d@x": Deferred(status="4.4.1", diagnostic="peer down")})
+        for job in jobs[:2]:
+            q.record(job, {"a@x": Delivered(detail="ok")})
+        again = q.submit(sub(Recipient(address="e@x", route="down")))   # due, route down
+        assert [j.message_id for j in q.claim("to-x400")] == later
+        assert again not in {j.message_id for j in q.claim("to-x400")}
+    finally:
+        q.close()
+
+
+def test_a_queue_made_before_the_due_index_gets_it_at_open(tmp_path: Path) -> None:
+    path = tmp_path / "q.sqlite"
+    Queue(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute("DROP INDEX recipients_active")
+    conn.commit()
+    conn.close()
+    q = Queue(path, create=False)
+    try:
+        q.submit(sub("a@b"))
+        assert len(q.claim("to-x400")) == 1                 # INDEXED BY needs the index
+    finally:
+        q.close()
+    conn = sqlite3.connect(path)
+    names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    conn.close()
+    assert "recipients_active" in names
+
+
 def test_lease_expiry_gives_the_claim_back(tmp_path: Path, clock: Clock) -> None:
     q = Queue(tmp_path / "q.sqlite", clock=clock)
     mid = q.submit(sub("a@b"))

@@ -88,6 +88,11 @@ CREATE INDEX history_message ON history (message_id);
 
 _TABLES = {"info", "messages", "recipients", "routes", "history"}
 
+#: The recipients still to deliver, in due order: a claim walks it from the oldest and stops
+#: after a batch (an index, not a table change: no new schema version; created at open).
+_ACTIVE_INDEX = ("CREATE INDEX IF NOT EXISTS recipients_active ON recipients (next_attempt) "
+                 "WHERE state IN ('pending', 'deferred')")
+
 
 def connect(path: Path, *, busy_timeout: float, create: bool) -> sqlite3.Connection:
     """Open (and if new, initialise) the queue at ``path``.
@@ -132,6 +137,7 @@ def _setup(conn: sqlite3.Connection, path: Path) -> None:
                     conn.execute(statement)
             conn.execute("INSERT INTO info (key, value) VALUES ('schema_version', ?)",
                          (str(SCHEMA_VERSION),))
+            conn.execute(_ACTIVE_INDEX)
         elif not _TABLES <= names:
             raise QueueCorrupt(f"{path}: an SQLite database, but not an x400bridge queue")
         else:
@@ -143,6 +149,7 @@ def _setup(conn: sqlite3.Connection, path: Path) -> None:
             if version > SCHEMA_VERSION:
                 raise QueueError(f"{path}: queue schema {version} is newer than this "
                                  f"x400bridge ({SCHEMA_VERSION})")
+            conn.execute(_ACTIVE_INDEX)     # queues made before it existed get it now
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

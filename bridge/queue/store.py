@@ -64,6 +64,9 @@ from bridge.queue.types import (
 
 _DIRECTIONS = ("to-x400", "to-smtp")
 _DEFAULT_RETRY = RetryPolicy()
+#: rows a claim reads per job it may return (a job is one message's recipients on one route;
+#: a batch of messages with more recipients than this per route is just smaller)
+_ROWS_PER_JOB = 16
 
 
 class Queue:
@@ -186,6 +189,7 @@ class Queue:
 
     # -- workers --------------------------------------------------------------------------
 
+
     def claim(self, direction: Direction, *, limit: int = 10, lease: float = 600.0) -> list[Job]:
         """Claim up to ``limit`` jobs: due active recipients of ``direction`` whose route is
         not backing off and that nobody holds, one :class:`Job` per (message, route).
@@ -203,11 +207,15 @@ class Queue:
             "AND b.route = r.route AND b.next_attempt > :now)")
         params = {"now": now, "dir": direction}
         with self._write() as conn:
-            groups = conn.execute(
-                "SELECT r.message_id, r.route FROM recipients r JOIN messages m "
-                f"ON m.id = r.message_id WHERE {eligible} GROUP BY r.message_id, r.route "
-                "ORDER BY MIN(r.next_attempt), MIN(m.created) LIMIT :limit",
-                {**params, "limit": limit}).fetchall()
+            # Oldest due first, walking the partial index recipients_active in next_attempt
+            # order and stopping after enough rows: the cost follows the batch, not the
+            # backlog (a GROUP BY over every due row made a 100k backlog cost 100k per claim).
+            rows_due = conn.execute(
+                "SELECT r.message_id, r.route FROM recipients r INDEXED BY recipients_active "
+                f"JOIN messages m ON m.id = r.message_id WHERE {eligible} "
+                "ORDER BY r.next_attempt LIMIT :rows",
+                {**params, "rows": limit * _ROWS_PER_JOB}).fetchall()
+            groups = list(dict.fromkeys(map(tuple, rows_due)))[:limit]
             messages: dict[str, tuple[Any, ...]] = {}
             for message_id, route in groups:
                 if message_id not in messages:
