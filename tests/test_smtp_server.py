@@ -376,6 +376,51 @@ def test_proper_end_of_data_then_next_command(gw: Gateway) -> None:
     assert [s.sender for s in gw.submissions] == ["a@example.org", "evil@example.org"]
 
 
+def test_dot_stuffed_lines_are_unstuffed(gw: Gateway) -> None:
+    """RFC 5321 §4.5.2: a line of the data that starts with "." had one more added by the
+    client; a line that is only ".." is a line that was only "." (not the end)."""
+    payload = (b"MAIL FROM:<a@example.org>\r\nRCPT TO:<bob@x400.example>\r\nDATA\r\n"
+               b"Subject: dots\r\n\r\n..\r\n...two\r\n.x\r\nend\r\n.\r\n")
+    lines = _raw_session(gw.port, payload)
+    assert lines[3].startswith(b"250 2.0.0 Ok: queued")
+    (submission,) = gw.submissions
+    assert submission.data.endswith(b"Subject: dots\r\n\r\n.\r\n..two\r\nx\r\nend\r\n")
+
+
+@pytest.mark.parametrize(("length", "accepted"), [(1001, True), (1002, False), (5000, False)])
+def test_line_length_limit_and_the_reply_after_the_whole_data(gw: Gateway, length: int,
+                                                             accepted: bool) -> None:
+    """RFC 5321 §4.5.3.1.6: text lines of at most 1000 octets with CRLF (aiosmtpd, and so we,
+    allow 1001); a longer one refuses the message with 500, and only once the data has ended
+    (§4.2.5: the lines after it are data, not commands) -- also past the reader's buffer
+    limit (5000)."""
+    payload = (b"MAIL FROM:<a@example.org>\r\nRCPT TO:<bob@x400.example>\r\nDATA\r\n"
+               b"Subject: long\r\n\r\n" + b"x" * (length - 2) + b"\r\nafter\r\n.\r\n")
+    lines = _raw_session(gw.port, payload)
+    assert [line[:3] for line in lines] == [b"250", b"250", b"354",
+                                            b"250" if accepted else b"500", b"221"]
+    if accepted:
+        (submission,) = gw.submissions
+        assert submission.data.endswith(b"x" * (length - 2) + b"\r\nafter\r\n")
+    else:
+        assert gw.submissions == []
+
+
+def test_size_limit_counts_the_whole_data(gw: Gateway) -> None:
+    """RFC 1870 §6.3: more data than SIZE allows gets 552 once the data has ended, and the
+    session goes on (the next transaction is taken)."""
+    body = b"y" * 70 + b"\r\n"
+    payload = (b"MAIL FROM:<a@example.org>\r\nRCPT TO:<bob@x400.example>\r\nDATA\r\n"
+               + body * (MAX // len(body) + 2) + b".\r\n"
+               + b"MAIL FROM:<a@example.org>\r\nRCPT TO:<bob@x400.example>\r\nDATA\r\n"
+               + b"Subject: small\r\n\r\nok\r\n.\r\n")
+    lines = _raw_session(gw.port, payload)
+    assert [line[:9] for line in lines] == [b"250 2.1.0", b"250 2.1.5", b"354 End d",
+                                            b"552 5.3.4", b"250 2.1.0", b"250 2.1.5",
+                                            b"354 End d", b"250 2.0.0", b"221 2.0.0"]
+    assert [sub.data.endswith(b"ok\r\n") for sub in gw.submissions] == [True]
+
+
 # ---------------------------------------------------------------------------- STARTTLS and AUTH
 
 def test_starttls(certificate: tuple[Path, Path]) -> None:

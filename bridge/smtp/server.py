@@ -46,7 +46,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, AnyStr
 
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, LoginPassword, Session, syntax
 
 from bridge.errors import BridgeError, SMTPReply
 from bridge.queue.model import Direction, Recipient, Submission
@@ -446,12 +446,80 @@ class GatewaySMTP(SMTP):
         await super().smtp_EHLO(hostname)
         self._plain_replies = False
 
+    @syntax("DATA")
     async def smtp_DATA(self, arg: str) -> None:
+        """RFC 5321 §4.1.1.4 -- aiosmtpd's DATA with a leaner read loop (the per-line work was
+        a tenth of the gateway's CPU per message) and the same rules: the data ends only at
+        CRLF "." CRLF, at the start of a line (RFC 5321 §4.1.1.4, so no bare-LF / bare-CR
+        variant can smuggle a second message); a leading "." is removed (§4.5.2); a line over
+        ``line_length_limit`` octets (§4.5.3.1.6) gets 500 and more than ``data_size_limit``
+        octets 552 (RFC 1870 §6.3), after the whole data has been read (§4.2.5)."""
+        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
+            return
+        assert self.envelope is not None
+        if not self.envelope.rcpt_tos:
+            await self.push("503 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 Syntax: DATA")
+            return
         self.in_data = True
         try:
-            await super().smtp_DATA(arg)
+            await self.push("354 End data with <CR><LF>.<CR><LF>")
+            problem = await self._read_data()
+            if problem is not None:
+                self._set_post_data_state()  # type: ignore[no-untyped-call]
+                await self.push(problem)
+                return
+            status = await self._call_handler_hook("DATA")
+            self._set_post_data_state()  # type: ignore[no-untyped-call]
+            await self.push("250 OK" if status is MISSING else status)
         finally:
             self.in_data = False
+
+    async def _read_data(self) -> str | None:
+        """Read the data up to the terminating line into the envelope; the refusal if the
+        data broke a limit."""
+        assert self.envelope is not None
+        readuntil, limit = self._reader.readuntil, self.data_size_limit
+        longest = self.line_length_limit
+        parts: list[bytes] = []
+        size, problem, at_start = 0, None, True
+        while True:
+            try:
+                line = await readuntil(b"\r\n")
+            except asyncio.LimitOverrunError as exc:
+                # a line longer than the reader's buffer limit: drop what arrived, go on
+                line = await self._reader.read(exc.consumed)
+                problem = problem or "500 Line too long (see RFC5321 4.5.3.1.6)"
+                parts.clear()
+                size += len(line)
+                at_start = False
+                continue
+            except asyncio.CancelledError:
+                log.info("connection lost during DATA")
+                self._writer.close()
+                raise
+            if at_start and line == b".\r\n":
+                break
+            at_start = True
+            size += len(line)
+            if problem is not None:
+                continue
+            if limit and size > limit:
+                problem = "552 Error: Too much mail data"
+            elif len(line) > longest:
+                problem = "500 Line too long (see RFC5321 4.5.3.1.6)"
+            else:
+                parts.append(line[1:] if line[:1] == b"." else line)
+                continue
+            parts.clear()
+        if problem is not None:
+            return problem
+        content = b"".join(parts)
+        self.envelope.content = content
+        self.envelope.original_content = content
+        return None
 
     async def smtp_MAIL(self, arg: str | None) -> None:
         """RFC 5321 §4.1.1.2 with the parameter words passed on unchanged."""
