@@ -79,7 +79,8 @@ class _Conn:
 
     async def feed(self, timeout: float) -> None:
         """Read once (or see EOF) and feed the stack; ProtocolError propagates."""
-        data = await asyncio.wait_for(self.reader.read(_READ_SIZE), timeout)
+        async with asyncio.timeout(timeout):   # no task per read, unlike wait_for
+            data = await self.reader.read(_READ_SIZE)
         if not data:
             self.eof = True
         self.stack.receive_data(data)
@@ -190,7 +191,8 @@ class Responder:
                 if peer is None:
                     raise ProtocolError("transfer before the bind", layer="p1")
                 try:
-                    await asyncio.wait_for(self.on_apdu(ev.apdu, peer), t.transfer)
+                    async with asyncio.timeout(t.transfer):
+                        await self.on_apdu(ev.apdu, peer)
                 except (BridgeError, OSError, TimeoutError) as exc:
                     log.error("x400 transfer from %r not stored, aborting: %s",
                               peer.mta_name, exc)
