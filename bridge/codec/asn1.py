@@ -235,6 +235,12 @@ def _spec() -> Any:
     return asn1tools.compiler.compile_dict(_parsed(files), "ber")
 
 
+def compile_now() -> None:
+    """Compile the specification now (a server calls this at start-up, so that its first
+    message does not wait ~0.5 s for it)."""
+    _spec()
+
+
 def _type(type_name: str) -> Any:
     try:
         return _spec().types[type_name]

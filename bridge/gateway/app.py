@@ -136,10 +136,13 @@ class App:
                               "queue") from None
 
     async def start(self) -> None:
+        from bridge.codec.asn1 import compile_now
         from bridge.smtp.server import InboundHandler, start_server
 
         c = self.config
         self._lock_queue()
+        compile_now()                       # the P1 endpoint's codecs, before we serve
+        await self.converter.start()
         released = await asyncio.to_thread(self.queue.release_leases)
         if released:
             log.warning("released %d claim(s) left by a previous run; they go out again now "

@@ -71,9 +71,11 @@ def _init(gateway: Any) -> None:
     tables, identity, policy), built once per process."""
     global _CONTEXT
     _die_with_parent()
+    from bridge.codec.asn1 import compile_now
     from bridge.gateway.app import context_for, mapper_for
 
     _CONTEXT = context_for(gateway, mapper_for(gateway))
+    compile_now()
 
 
 def _ctx(ctx: Any = None) -> Any:
@@ -298,6 +300,12 @@ class Converter:
         assert worker.connected is not None
         await asyncio.shield(worker.connected)    # callers that came meanwhile wait too
         return worker
+
+    async def start(self) -> None:
+        """Start the processes now rather than at the first conversion (they build their
+        mappers and compile the codecs while the gateway starts)."""
+        while len([w for w in self._workers if w.alive]) < self.processes:
+            await self._worker()
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         if self.processes <= 0:
