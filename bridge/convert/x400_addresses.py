@@ -45,8 +45,8 @@ class SimpleMailbox(NamedTuple):
 
 
 # The common shapes of an address-list element, ``local@domain``, ``<local@domain>`` and
-# ``Some Name <local@domain>``: dot-atoms (RFC 5322 §3.2.3) and a phrase of atoms separated by single
-# spaces, no comments, quotes, routes, groups or literals.  For these the email package's
+# ``Some Name <local@domain>``: dot-atoms (RFC 5322 §3.2.3) and a phrase of atoms separated
+# by single spaces, no comments, quotes, routes, groups or literals.  For these the email package's
 # parser yields exactly the display name and addr-spec matched here, without defects (values
 # with RFC 2047 encoded-words, which it decodes even in an addr-spec, take the general path).
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
