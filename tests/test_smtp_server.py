@@ -11,6 +11,7 @@ import smtplib
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -419,6 +420,25 @@ def test_size_limit_counts_the_whole_data(gw: Gateway) -> None:
                                             b"552 5.3.4", b"250 2.1.0", b"250 2.1.5",
                                             b"354 End d", b"250 2.0.0", b"221 2.0.0"]
     assert [sub.data.endswith(b"ok\r\n") for sub in gw.submissions] == [True]
+
+
+def test_idle_timeout_closes_only_an_idle_session() -> None:
+    """RFC 5321 §4.5.3.2.7: the server may close a session idle longer than its timeout;
+    every command restarts the clock, so a session that keeps talking stays open."""
+    with Gateway(replace(SETTINGS, timeout=0.6)) as gateway, \
+            socket.create_connection(("127.0.0.1", gateway.port), timeout=10) as sock:
+        reader = sock.makefile("rb")
+        assert reader.readline().startswith(b"220")
+        began = time.monotonic()
+        while True:                                      # 2.5 timeouts, never 0.6 s idle
+            sent = time.monotonic()
+            sock.sendall(b"NOOP\r\n")
+            assert reader.readline().startswith(b"250")
+            if sent - began > 1.5:
+                break
+            time.sleep(0.15)
+        assert reader.readline() == b""                  # then closed by the server ...
+        assert 0.55 <= time.monotonic() - sent < 5       # ... once idle for the timeout
 
 
 # ---------------------------------------------------------------------------- STARTTLS and AUTH

@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import email.utils
+import functools
 import hmac
 import inspect
 import ipaddress
@@ -129,6 +130,7 @@ def _peer_ip(session: Session) -> str:
     return ""
 
 
+@functools.lru_cache(maxsize=4096)
 def _is_loopback(ip: str) -> bool:
     try:
         return ipaddress.ip_address(ip).is_loopback
@@ -420,11 +422,33 @@ class GatewaySMTP(SMTP):
         # aiosmtpd keeps these limits in a class-level dict; ours is per connection.
         self.command_size_limits = collections.defaultdict(lambda: self.command_size_limit)
         self._plain_replies = True  # the greeting carries no enhanced code (RFC 2034 §3)
+        self._deadline = 0.0                  # of the idle timeout (see _reset_timeout)
+        self._timer_due: float | None = None  # when the armed timer fires, None if none
         self._connections = connections
         self.in_data = False
 
     def _create_envelope(self) -> _Transaction:
         return _Transaction()
+
+    def _reset_timeout(self, duration: float | None = None) -> None:
+        """aiosmtpd's idle timeout, reset at every command: the deadline moves, and one timer
+        per connection checks it when it fires (aiosmtpd cancels and re-creates a timer per
+        command, and the event loop's heap carries every cancelled one until it expires)."""
+        deadline = self.loop.time() + (duration or self._timeout_duration)
+        self._deadline = deadline
+        if self._timer_due is None or deadline < self._timer_due:
+            if self._timeout_handle is not None:
+                self._timeout_handle.cancel()
+            self._timer_due = deadline
+            self._timeout_handle = self.loop.call_at(deadline, self._check_idle)
+
+    def _check_idle(self) -> None:
+        if self.loop.time() >= self._deadline:
+            self._timer_due = None
+            self._timeout_cb()  # type: ignore[no-untyped-call]  # closes the transport
+        else:
+            self._timer_due = self._deadline
+            self._timeout_handle = self.loop.call_at(self._deadline, self._check_idle)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
