@@ -401,6 +401,16 @@ def test_extra_intake_processes_share_the_port(tmp_path: Path) -> None:
             # 24 connections spread by the kernel: both processes took some (the chance that
             # all went to one of two sockets is 2**-23)
             assert None in takers and app.intake[0].pid in takers
+            # the metric counts the messages every process accepted (the intake process's by
+            # its wake-up datagrams)
+            for _ in range(200):
+                if app.metrics.registry.get_sample_value(
+                        "x400bridge_messages_accepted_total",
+                        {"direction": "to-x400", "origin": "smtp"}) == len(subjects):
+                    break
+                await asyncio.sleep(0.05)         # bounded poll of a counter
+            else:
+                raise AssertionError("accepted messages not counted")
         assert not app.intake                     # stopped with the gateway
     run(main)
 

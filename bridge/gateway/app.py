@@ -175,7 +175,8 @@ class App:
         from bridge.gateway.intake import Notifications, spawn
 
         loop = asyncio.get_running_loop()
-        notes = Notifications(self.gateway.wake, count)
+        notes = Notifications(self.gateway.wake, count,
+                              accepted=lambda direction: self.metrics.accepted(direction, "smtp"))
         transport, _ = await loop.create_datagram_endpoint(lambda: notes,
                                                            local_addr=("127.0.0.1", 0))
         self._notify = transport

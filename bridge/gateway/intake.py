@@ -6,7 +6,8 @@ listens with SO_REUSEPORT and spawns N - 1 processes that listen on the same por
 spreads connections between them).  Each runs the same aiosmtpd handler with its own address
 mapper and routes, and commits into the same SQLite queue (WAL: one writer at a time, readers
 never blocked; ``busy_timeout`` waits for the lock) -- "250" still only after the commit.  After
-each commit it sends one datagram to the gateway process, which wakes its delivery workers.
+each message it queued it sends one datagram to the gateway process, which wakes its delivery
+workers and counts the message in its metrics.
 They never claim or deliver: the gateway process alone does (so its start-up lease release
 stays safe).  They die with the gateway (PR_SET_PDEATHSIG), stop on SIGTERM after the
 transactions in flight, and reload the tables on SIGHUP.
@@ -21,6 +22,7 @@ import multiprocessing
 import os
 import signal
 import socket
+from collections.abc import Callable
 from typing import Any
 
 from bridge.config import Config
@@ -111,11 +113,15 @@ def intake_main(config: Config, port: int, notify_port: int) -> None:
 
 
 class Notifications(asyncio.DatagramProtocol):
-    """The gateway side: a datagram per commit in an intake process wakes its workers."""
+    """The gateway side: a datagram per message an intake process queued wakes its workers
+    and is counted by ``accepted(direction)`` (the gateway's accepted-messages metric; a
+    datagram on loopback, so a count, not a record: the queue is the record)."""
 
-    def __init__(self, wake: dict[str, asyncio.Event], expected: int) -> None:
+    def __init__(self, wake: dict[str, asyncio.Event], expected: int,
+                 accepted: Callable[[str], None] = lambda direction: None) -> None:
         self.wake = wake
         self.expected = expected
+        self.accepted = accepted
         self.all_ready = asyncio.Event()
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
@@ -127,6 +133,7 @@ class Notifications(asyncio.DatagramProtocol):
         direction = _DIRECTIONS.get(data[:1])
         if direction is not None:
             self.wake[direction].set()
+            self.accepted(direction)
 
 
 def spawn(config: Config, port: int, notify_port: int, count: int) -> list[Any]:
