@@ -47,7 +47,8 @@ SETTINGS = InboundSettings(hostname="gw.test", max_message_size=4096, timeout=TI
                            auth={"alice": PASSWORD})
 MESSAGE = b"From: alice@example.org\r\nTo: eve@internet.example\r\nSubject: hi\r\n\r\nHello\r\n"
 REMOTE_PEERS = [("192.0.2.7", 40000), ("2001:db8::7", 40000, 0, 0)]  # RFC 5737 / RFC 3849
-LOOPBACK_PEERS = [("127.0.0.1", 40000), ("127.8.9.10", 40000), ("::1", 40000, 0, 0)]
+LOOPBACK_PEERS = [("127.0.0.1", 40000), ("127.8.9.10", 40000), ("::1", 40000, 0, 0),
+                  ("::ffff:127.0.0.1", 40000, 0, 0)]     # IPv4 client of a dual-stack socket
 
 
 #: A reply line's basic code, and its RFC 3463 enhanced code when it has one.
@@ -419,9 +420,28 @@ def test_auth_login_after_starttls(tls_settings: InboundSettings,
     assert handler.checked_mechanisms == ["LOGIN"]
 
 
+@pytest.mark.parametrize(("peer", "relays"), [
+    (("::ffff:10.1.2.3", 40000, 0, 0), True),       # RFC 4291 §2.5.5.2: it is 10.1.2.3
+    (("::ffff:192.0.2.7", 40000, 0, 0), False),
+])
+def test_ipv4_mapped_client_is_judged_by_its_ipv4_address(tls_settings: InboundSettings,
+                                                          peer: Any, relays: bool) -> None:
+    """An IPv4 client of a dual-stack listener shows as ::ffff:a.b.c.d: relay-networks (IPv4
+    prefixes) apply to it as to the IPv4 address it is."""
+    handler = RecordingHandler(replace(tls_settings, relay_networks=("10.0.0.0/8",)))
+
+    async def body(client: Client) -> None:
+        await client.ehlo()
+        assert await client.code("MAIL FROM:<alice@example.org>") == "250 2.1.0"
+        assert await client.code("RCPT TO:<eve@internet.example>") == (
+            "250 2.1.5" if relays else "550 5.7.1")
+
+    run(handler, peer, tls_context(tls_settings), body)
+
+
 # ---------------------------------------------------------------------------- loopback
 
-@pytest.mark.parametrize("peer", LOOPBACK_PEERS, ids=["127.0.0.1", "127/8", "::1"])
+@pytest.mark.parametrize("peer", LOOPBACK_PEERS, ids=["127.0.0.1", "127/8", "::1", "mapped"])
 def test_loopback_client_gets_auth_at_once(tls_settings: InboundSettings, peer: Any) -> None:
     """Local submission: AUTH PLAIN LOGIN offered without STARTTLS; 535 for a wrong password,
     235 for the right one (RFC 4954 §6); authenticated, the client may relay even though it

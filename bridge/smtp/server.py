@@ -130,10 +130,20 @@ def _peer_ip(session: Session) -> str:
     return ""
 
 
+def _client_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """The client's address; an IPv4-mapped IPv6 address (``::ffff:192.0.2.1``, an IPv4
+    client of a dual-stack listener, RFC 4291 §2.5.5.2) as the IPv4 address it is.
+    ValueError if ``text`` is not an address."""
+    ip = ipaddress.ip_address(text)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
+
+
 @functools.lru_cache(maxsize=4096)
 def _is_loopback(ip: str) -> bool:
     try:
-        return ipaddress.ip_address(ip).is_loopback
+        return _client_ip(ip).is_loopback
     except ValueError:
         return False
 
@@ -259,7 +269,7 @@ class InboundHandler:
         if self.settings.require_auth_for_relay:
             return False
         try:
-            ip = ipaddress.ip_address(_peer_ip(session))
+            ip = _client_ip(_peer_ip(session))
         except ValueError:
             return False
         return any(ip in network for network in self._relay_networks)
