@@ -13,6 +13,7 @@ does not fail the others.
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from bridge.errors import BridgeError
@@ -20,10 +21,12 @@ from bridge.queue.model import Submission
 
 
 class Committer:
-    """Batches ``submit`` calls of one event loop into shared transactions."""
+    """Batches ``submit`` calls of one event loop into shared transactions; logs each message
+    queued on ``log`` (one line: the queue id, tied to the id the other side knows it by)."""
 
-    def __init__(self, queue: Any) -> None:
+    def __init__(self, queue: Any, log: logging.Logger) -> None:
         self.queue = queue
+        self.log = log
         self._pending: list[tuple[Submission, asyncio.Future[str]]] = []
         self._scheduled = False
 
@@ -35,7 +38,15 @@ class Committer:
         if not self._scheduled:
             self._scheduled = True
             loop.call_soon(self._commit)    # after this round: its submissions join the batch
-        return await future
+        message_id = await future
+        # the queue id names the message in every later log line; here it is tied to the id
+        # the other side knows it by (the SMTP Received: id, or the X.400 MTS identifier)
+        meta = sub.meta
+        self.log.info("queued %s %s from %s origin=%s client=%s rcpts=%d known-as=%s",
+                      message_id, sub.direction, sub.sender or "<>", sub.origin,
+                      meta.get("client") or meta.get("peer") or "-", len(sub.recipients),
+                      meta.get("tracking") or meta.get("mts_id") or "-")
+        return message_id
 
     def _commit(self) -> None:
         self._scheduled = False

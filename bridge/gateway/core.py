@@ -73,7 +73,7 @@ class Gateway:
         self._locks: dict[str, asyncio.Lock] = {}
         from bridge.gateway.commit import Committer
 
-        self.committer = Committer(queue)
+        self.committer = Committer(queue, log)
         self._associations: dict[str, tuple[Association, float]] = {}
         self._stopping = False
 
@@ -90,12 +90,7 @@ class Gateway:
         one and share it (``Queue.submit_many``), so concurrent SMTP sessions and P1
         associations do not queue up behind one fsync each.
         """
-        message_id = await self.committer.submit(sub)
-        # the queue id names the message in every later log line; here it is tied to the id
-        # the other side knows it by (the SMTP Received: id, or the X.400 MTS identifier)
-        known_as = sub.meta.get("tracking") or sub.meta.get("mts_id") or "-"
-        log.info("queued %s %s from %s origin=%s rcpts=%d known-as=%s", message_id,
-                 sub.direction, sub.sender or "<>", sub.origin, len(sub.recipients), known_as)
+        message_id = await self.committer.submit(sub)             # logs "queued ..."
         if self.metrics is not None:
             self.metrics.accepted(sub.direction, sub.origin)
         self.wake[sub.direction].set()

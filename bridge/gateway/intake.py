@@ -51,7 +51,7 @@ class Intake:
 
         self.config = config
         self.queue = Queue(config.queue.path, create=False)
-        self.committer = Committer(self.queue)
+        self.committer = Committer(self.queue, log)
         self.router = router_for(config)
         self._notify = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._notify_to = ("127.0.0.1", notify_port)
@@ -64,10 +64,7 @@ class Intake:
     async def submit(self, sub: Submission) -> str:
         # which process took it (logs, `queue show`)
         sub = dataclasses.replace(sub, meta={**sub.meta, "intake": os.getpid()})
-        message_id = await self.committer.submit(sub)
-        log.info("queued %s %s from %s origin=%s rcpts=%d known-as=%s", message_id,
-                 sub.direction, sub.sender or "<>", sub.origin, len(sub.recipients),
-                 sub.meta.get("tracking") or "-")
+        message_id = await self.committer.submit(sub)             # logs "queued ..."
         try:
             self._notify.sendto(b"x" if sub.direction == "to-x400" else b"s", self._notify_to)
         except OSError:

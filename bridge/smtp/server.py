@@ -41,6 +41,7 @@ import logging
 import re
 import secrets
 import ssl
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -303,7 +304,6 @@ class InboundHandler:
         except (BridgeError, OSError):
             log.exception("submit failed (tracking %s)", tracking)
             return str(replies.QUEUE_FAILED)
-        log.info("queued %s (tracking %s) from %s", queue_id, tracking, _peer_ip(session))
         return replies.QUEUED.format(id=queue_id)
 
     def received_field(self, session: Session, envelope: _Transaction, *, protocol: str,
@@ -313,7 +313,7 @@ class InboundHandler:
         ip = _peer_ip(session)
         lines = [f"Received: from {helo} ({_address_literal(ip)})",
                  f"\tby {self.settings.hostname} (x400bridge) with {protocol} id {tracking}"]
-        date = email.utils.format_datetime(datetime.now().astimezone())
+        date = _date_now()
         if len(envelope.recipients) == 1:  # naming all recipients would disclose Bcc
             lines.append(f"\tfor <{envelope.recipients[0].address}>; {date}")
         else:
@@ -340,6 +340,19 @@ class InboundHandler:
     async def handle_exception(self, error: Exception) -> str:
         log.error("SMTP session error: %r", error)
         return str(replies.LOCAL_ERROR)
+
+
+_DATE: list[Any] = [None, ""]        # (second, its RFC 5322 date-time)
+
+
+def _date_now() -> str:
+    """RFC 5322 §3.3 date-time of now, local time with its offset; computed once a second."""
+    second = int(time.time())
+    if _DATE[0] != second:
+        _DATE[:] = [second, email.utils.format_datetime(
+            datetime.fromtimestamp(second).astimezone())]
+    text: str = _DATE[1]
+    return text
 
 
 def _protocol_name(session: Session, envelope: Envelope) -> str:
