@@ -215,6 +215,7 @@ class App:
                 task.cancel()
             await asyncio.gather(*self.tasks, return_exceptions=True)
         await self.gateway.stop()           # associations opened by the last jobs
+        await asyncio.to_thread(self.gateway.writer.close)
         self.metrics.close()
         await self.converter.aclose()
         self.queue.close()

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
 import time
 from collections.abc import Mapping
@@ -71,9 +72,9 @@ class Gateway:
                      "reports": asyncio.Event(), "spool": asyncio.Event()}
         self.wake_stop = asyncio.Event()
         self._locks: dict[str, asyncio.Lock] = {}
-        from bridge.gateway.commit import Committer
+        from bridge.gateway.commit import QueueWriter
 
-        self.committer = Committer(queue, log)
+        self.writer = QueueWriter(queue, log)      # every queue write of the hot paths
         self._associations: dict[str, tuple[Association, float]] = {}
         self._stopping = False
 
@@ -90,7 +91,7 @@ class Gateway:
         one and share it (``Queue.submit_many``), so concurrent SMTP sessions and P1
         associations do not queue up behind one fsync each.
         """
-        message_id = await self.committer.submit(sub)             # logs "queued ..."
+        message_id = await self.writer.submit(sub)                # logs "queued ..."
         if self.metrics is not None:
             self.metrics.accepted(sub.direction, sub.origin)
         self.wake[sub.direction].set()
@@ -188,12 +189,13 @@ class Gateway:
         so the next message is converted while this one is being transferred; transfers and
         records stay one job at a time, in order."""
         while not self._stopping:
-            jobs = self.queue.claim(direction, limit=8)           # on the loop: see _attempt
+            jobs = await self.writer.call(functools.partial(self.queue.claim, direction,
+                                                            limit=8))
             ahead = [self._convert_ahead(job) for job in jobs]
             try:
                 for job, conversion in zip(jobs, ahead, strict=True):
                     if self._stopping:
-                        await asyncio.to_thread(self.queue.release, job)
+                        await self.writer.call(self.queue.release, job)
                         continue
                     await self._attempt(job, conversion, slot)
             finally:
@@ -237,10 +239,8 @@ class Gateway:
             outcomes = {r.address: Deferred(status="4.3.0", diagnostic=str(exc))
                         for r in job.recipients}
         try:
-            # on the event loop, not in a thread: one short transaction (an UPDATE and a
-            # history row, ~0.2 ms with its fsync) costs less than the hand-over to a thread
-            # and back, and the delivery side is CPU-bound
-            self.queue.record(job, outcomes)
+            # durable when this returns (the writer's batch committed): only then the next job
+            await self.writer.call(self.queue.record, job, outcomes)
         except BridgeError as exc:                # e.g. the database stayed locked: the
             log.error("recording %s failed (%s); it comes back after its lease",
                       job.message_id, exc)

@@ -42,16 +42,16 @@ def picklable(config: Config) -> Config:
 
 
 class Intake:
-    """One intake process: handler, router, committer (no delivery)."""
+    """One intake process: handler, router, queue writer (no delivery)."""
 
     def __init__(self, config: Config, notify_port: int) -> None:
         from bridge.gateway.app import router_for
-        from bridge.gateway.commit import Committer
+        from bridge.gateway.commit import QueueWriter
         from bridge.queue.store import Queue
 
         self.config = config
         self.queue = Queue(config.queue.path, create=False)
-        self.committer = Committer(self.queue, log)
+        self.writer = QueueWriter(self.queue, log)
         self.router = router_for(config)
         self._notify = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._notify_to = ("127.0.0.1", notify_port)
@@ -64,7 +64,7 @@ class Intake:
     async def submit(self, sub: Submission) -> str:
         # which process took it (logs, `queue show`)
         sub = dataclasses.replace(sub, meta={**sub.meta, "intake": os.getpid()})
-        message_id = await self.committer.submit(sub)             # logs "queued ..."
+        message_id = await self.writer.submit(sub)                # logs "queued ..."
         try:
             self._notify.sendto(b"x" if sub.direction == "to-x400" else b"s", self._notify_to)
         except OSError:
@@ -96,6 +96,7 @@ async def _serve(config: Config, port: int, notify_port: int) -> None:
     loop.add_signal_handler(signal.SIGHUP, intake.reload)
     await stop.wait()
     await server.close()
+    intake.writer.close()
     intake.queue.close()
 
 

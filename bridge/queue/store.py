@@ -15,6 +15,7 @@ SQLite's own locking.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import hashlib
 import json
 import secrets
@@ -78,7 +79,8 @@ class Queue:
         self.path = Path(path)
         self.retry_policy = retry
         self._clock = clock
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._batch_owner: int | None = None     # the thread inside batch(), if any
         self._conn: sqlite3.Connection | None = connect(
             self.path, busy_timeout=busy_timeout, create=create)
 
@@ -88,6 +90,9 @@ class Queue:
     def _read(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
             conn = self._live()
+            if self._batch_owner is not None:      # inside batch(): its transaction
+                yield conn
+                return
             try:
                 conn.execute("BEGIN")
                 try:
@@ -100,9 +105,24 @@ class Queue:
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction: BEGIN IMMEDIATE takes the write lock up front, so two
-        claimers (threads or processes) never see the same due rows."""
+        claimers (threads or processes) never see the same due rows.  Inside
+        :meth:`batch` it is a SAVEPOINT of the batch's transaction instead: undone alone if
+        it fails, durable with the batch."""
         with self._lock:
             conn = self._live()
+            if self._batch_owner is not None:
+                try:
+                    conn.execute("SAVEPOINT op")
+                    try:
+                        yield conn
+                    except BaseException:
+                        conn.execute("ROLLBACK TO op")
+                        conn.execute("RELEASE op")
+                        raise
+                    conn.execute("RELEASE op")
+                except sqlite3.DatabaseError as exc:
+                    raise wrap_error(self.path, exc) from exc
+                return
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
@@ -110,6 +130,37 @@ class Queue:
                 except BaseException:
                     conn.execute("ROLLBACK")
                     raise
+                conn.execute("COMMIT")
+            except sqlite3.DatabaseError as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise wrap_error(self.path, exc) from exc
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Run several operations (submit, claim, record, ...) in ONE transaction, from this
+        thread: each is a savepoint (a failed one is undone alone and raises as usual), and
+        the one COMMIT -- one fsync -- makes them all durable at once when the block ends.
+        Nothing in the block is durable before then: a caller must not report success for
+        an operation until the block has ended without an exception."""
+        with self._lock:
+            conn = self._live()
+            if self._batch_owner is not None:
+                raise QueueError("batches do not nest")
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.DatabaseError as exc:
+                raise wrap_error(self.path, exc) from exc
+            self._batch_owner = threading.get_ident()
+            try:
+                yield
+            except BaseException:
+                self._batch_owner = None
+                with contextlib.suppress(sqlite3.DatabaseError):
+                    conn.execute("ROLLBACK")
+                raise
+            self._batch_owner = None
+            try:
                 conn.execute("COMMIT")
             except sqlite3.DatabaseError as exc:
                 if conn.in_transaction:

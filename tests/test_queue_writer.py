@@ -1,0 +1,135 @@
+"""Group commit: ``Queue.batch`` (several operations, one transaction, one fsync) and the
+gateway's ``QueueWriter`` (every queue write in a thread of its own, batched).
+
+What the gateway relies on: nothing of a batch is visible to another connection -- durable --
+before the batch ends, and then all of it is (RFC 5321 §6.1: the "250" comes after); a caller
+hears its result only after that; one failing operation is undone alone and fails alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from bridge.gateway.commit import QueueWriter
+from bridge.queue import Delivered, Queue, QueueError, Recipient, Submission
+
+LOG = logging.getLogger("x400bridge.test")
+
+
+def sub(address: str = "a@x400.example", *, recipients: bool = True) -> Submission:
+    return Submission(direction="to-x400", origin="smtp", sender="alice@example.org",
+                      recipients=(Recipient(address=address, route="peer"),) if recipients
+                      else (), data=b"Subject: x\r\n\r\nhi\r\n", meta={"tracking": "t"})
+
+
+def committed(path: Path) -> int:
+    """Messages another connection sees (what is committed)."""
+    conn = sqlite3.connect(path)
+    try:
+        return int(conn.execute("SELECT COUNT(*) FROM messages").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def test_a_batch_is_one_transaction_and_a_failing_operation_is_undone_alone(
+        tmp_path: Path) -> None:
+    path = tmp_path / "q.sqlite"
+    q = Queue(path)
+    try:
+        with q.batch():
+            first = q.submit(sub())
+            doomed = q.submit(sub("b@x400.example"))
+            with pytest.raises(RuntimeError), q._write() as conn:   # a failing operation
+                conn.execute("DELETE FROM messages WHERE id = ?", (first,))
+                raise RuntimeError("undone alone")
+            q.drop(doomed)
+            (job,) = q.claim("to-x400")                            # sees the batch's rows
+            q.record(job, {"a@x400.example": Delivered(detail="ok")})
+            assert committed(path) == 0                            # nothing durable yet
+            with pytest.raises(QueueError):
+                with q.batch():
+                    pass                                           # batches do not nest
+        assert committed(path) == 1                                # all of it at once
+        info = q.get(first)
+        assert info is not None
+        assert [r.state for r in info.recipients] == ["delivered"]
+    finally:
+        q.close()
+
+
+def test_a_failed_batch_leaves_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "q.sqlite"
+    q = Queue(path)
+    try:
+        with pytest.raises(KeyboardInterrupt), q.batch():
+            q.submit(sub())
+            raise KeyboardInterrupt
+        assert committed(path) == 0
+        q.submit(sub())                                            # the queue still works
+        assert committed(path) == 1
+    finally:
+        q.close()
+
+
+class CountingQueue(Queue):
+    """A queue that counts its batches and notes when each has committed."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.batches = 0
+        self.durable: list[bool] = []
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        self.batches += 1
+        with super().batch():
+            yield
+        self.durable.append(True)
+
+
+def test_writer_groups_concurrent_writes_and_answers_after_the_commit(tmp_path: Path) -> None:
+    q = CountingQueue(tmp_path / "q.sqlite")
+    writer = QueueWriter(q, LOG)
+
+    async def one(i: int) -> str:
+        batches_done = len(q.durable)
+        message_id = await writer.submit(sub(f"r{i}@x400.example"))
+        assert len(q.durable) > batches_done                       # its batch committed
+        return message_id
+
+    async def main() -> tuple[list[str], BaseException]:
+        ids = await asyncio.gather(*(one(i) for i in range(50)))
+        with pytest.raises(ValueError) as bad:                     # no recipients: refused
+            await asyncio.gather(writer.submit(sub(recipients=False)), writer.submit(sub()))
+        return list(ids), bad.value
+
+    try:
+        ids, bad = asyncio.run(main())
+        assert "recipient" in str(bad)
+        assert len(set(ids)) == 50
+        assert committed(tmp_path / "q.sqlite") == 51              # the bad one alone failed
+        assert q.batches < 50                                      # writes shared commits
+    finally:
+        writer.close()
+        q.close()
+
+
+def test_writer_refuses_after_close(tmp_path: Path) -> None:
+    q = Queue(tmp_path / "q.sqlite")
+    writer = QueueWriter(q, LOG)
+    try:
+        async def main() -> None:
+            await writer.submit(sub())
+            writer.close()
+            with pytest.raises(RuntimeError):
+                await writer.submit(sub())
+        asyncio.run(main())
+    finally:
+        q.close()
