@@ -78,7 +78,7 @@ __all__ = [
     "x42d_name",
 ]
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("x400bridge.mapping.dns")
 
 #: The reserved label of the X.400 name tree under each country TLD (RFC 2163 §3).
 X42D_LABEL = "X42D"

@@ -50,7 +50,7 @@ import dns.resolver
 from bridge.queue.model import Deferred, Delivered, Failed, Outcome, Recipient
 from bridge.smtp.params import xtext_encode
 
-log = logging.getLogger("bridge.smtp.client")
+log = logging.getLogger("x400bridge.smtp")
 
 Tls = Literal["opportunistic", "never", "required"]
 

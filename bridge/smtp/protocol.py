@@ -1,0 +1,317 @@
+"""aiosmtpd's SMTP protocol, where the handler API cannot do what the gateway needs.
+
+:class:`GatewaySMTP` subclasses aiosmtpd's ``SMTP`` (the *handler*, with the decisions, is
+:class:`bridge.smtp.server.InboundHandler`):
+
+* MAIL and RCPT: aiosmtpd upper-cases parameter values and refuses all RCPT parameters, so the
+  two commands pass the parameter words unchanged to the handler (RFC 3461 NOTIFY/ORCPT/ENVID);
+* replies: every reply but the greeting and the HELO/EHLO replies carries an RFC 3463 code
+  (RFC 2034 §3), aiosmtpd's own replies included;
+* AUTH: offered after STARTTLS, or at once to a client on a loopback address (RFC 4954 §4);
+* DATA: read in bulk by :mod:`bridge.smtp.data` with aiosmtpd's rules;
+* speed: aiosmtpd's per-connection and per-command work that the gateway's CPU profile showed
+  (``inspect`` calls per connection, a timer per command, the address parser) is done once
+  per class or on a fast path, with the same results.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import functools
+import inspect
+import ipaddress
+import logging
+import re
+import ssl
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, AnyStr
+
+from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session, syntax
+
+from bridge.queue.model import Direction, Recipient
+from bridge.smtp import replies
+from bridge.smtp.data import read_data
+from bridge.smtp.params import MailParams
+
+if TYPE_CHECKING:
+    from bridge.smtp.server import InboundHandler
+
+log = logging.getLogger("x400bridge.smtp")
+
+#: RFC 5321 §4.5.3.1.6: 1000 octets a text line with its CRLF (aiosmtpd, and so we, allow 1001)
+DATA_LINE_LIMIT = 1001
+
+
+class _Transaction(Envelope):
+    """aiosmtpd's envelope plus what we parsed: parameters, direction, recipients."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.params = MailParams()
+        self.direction: Direction | None = None
+        self.recipients: list[Recipient] = []
+
+
+def _peer_ip(session: Session) -> str:
+    peer = session.peer
+    if isinstance(peer, tuple) and peer:
+        return str(peer[0])
+    return ""
+
+
+def _client_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """The client's address; an IPv4-mapped IPv6 address (``::ffff:192.0.2.1``, an IPv4
+    client of a dual-stack listener, RFC 4291 §2.5.5.2) as the IPv4 address it is.
+    ValueError if ``text`` is not an address."""
+    ip = ipaddress.ip_address(text)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_loopback(ip: str) -> bool:
+    try:
+        return _client_ip(ip).is_loopback
+    except ValueError:
+        return False
+
+
+#: RFC 5321 §4.1.2 Path with a dot-atom local part and a plain domain: the common case,
+#: parsed without the email package's header parser (aiosmtpd's ``_getaddr`` uses it and
+#: defines a class on every call); anything else goes the original way.
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_SIMPLE_PATH = re.compile(rf"<({_ATEXT}(?:\.{_ATEXT})*@{_LABEL}(?:\.{_LABEL})*)>")
+
+
+class _Members:
+    """Stand-in for the ``inspect`` module inside aiosmtpd.smtp: ``SMTP.__init__`` calls
+    ``inspect.getmembers`` on the protocol and the handler for *every connection* only to find
+    their ``auth_*`` methods -- a third of a connection's set-up cost -- and
+    ``inspect.signature`` of the handler's EHLO hook.  Both are the same for every instance of
+    a class, so they are computed once per class (per function); everything else is the real
+    ``inspect``."""
+
+    def __init__(self) -> None:
+        self._names: dict[type, tuple[str, ...]] = {}
+        self._signatures: dict[object, inspect.Signature] = {}
+
+    def signature(self, fn: Callable[..., Any]) -> inspect.Signature:
+        """``inspect.signature`` memoised per function (a bound method: per class function,
+        the same for every instance)."""
+        key = (getattr(fn, "__func__", fn), hasattr(fn, "__self__"))
+        found = self._signatures.get(key)
+        if found is None:
+            found = self._signatures[key] = inspect.signature(fn)
+        return found
+
+    def getmembers(self, obj: object) -> list[tuple[str, Any]]:
+        names = self._names.get(type(obj))
+        if names is None:
+            names = tuple(n for n in dir(type(obj)) if n.startswith("auth_"))
+            self._names[type(obj)] = names
+        return [(n, getattr(obj, n)) for n in names]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(inspect, name)
+
+
+def _speed_up_aiosmtpd() -> None:
+    import aiosmtpd.smtp
+
+    if not isinstance(aiosmtpd.smtp.inspect, _Members):  # type: ignore[attr-defined]
+        aiosmtpd.smtp.inspect = _Members()  # type: ignore[assignment,attr-defined]
+
+
+class GatewaySMTP(SMTP):
+    """aiosmtpd's protocol with the few changes the handler API cannot make (module doc)."""
+
+    #: aiosmtpd sizes its stream reader's buffer limit by this; DATA lines are held to
+    #: DATA_LINE_LIMIT by our reader, command lines to the command size limits by aiosmtpd,
+    #: so the buffer can hold a whole typical message (one search per DATA, no pausing the
+    #: socket every 2 KB)
+    line_length_limit = 64 * 1024
+
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        """``SMTP._getaddr`` with a fast path for the common ``<dot-atom@domain>`` form."""
+        text = arg.lstrip()
+        m = _SIMPLE_PATH.match(text)
+        rest = text[m.end():].lstrip(" \t") if m is not None else ""
+        if m is None or rest.startswith("("):     # comments (CFWS): the original parser
+            original: tuple[str | None, str | None] = super()._getaddr(arg)
+            return original
+        addr = m.group(1)
+        if self.local_part_limit and len(addr.rpartition("@")[0]) > self.local_part_limit:
+            return None, None
+        return addr, rest
+
+    def __init__(self, handler: InboundHandler, *, tls_context: ssl.SSLContext | None,
+                 loop: asyncio.AbstractEventLoop,
+                 connections: set[GatewaySMTP] | None = None) -> None:
+        settings = handler.settings
+        super().__init__(
+            handler, data_size_limit=settings.max_message_size, enable_SMTPUTF8=True,
+            decode_data=False, hostname=settings.hostname, ident="ESMTP x400bridge",
+            tls_context=tls_context, timeout=settings.timeout, auth_require_tls=True,
+            auth_exclude_mechanism=() if settings.auth else ("PLAIN", "LOGIN"),
+            authenticator=handler.authenticate, loop=loop)
+        # aiosmtpd keeps these limits in a class-level dict; ours is per connection.
+        self.command_size_limits = collections.defaultdict(lambda: self.command_size_limit)
+        self._plain_replies = True  # the greeting carries no enhanced code (RFC 2034 §3)
+        self._deadline = 0.0                  # of the idle timeout (see _reset_timeout)
+        self._timer_due: float | None = None  # when the armed timer fires, None if none
+        self._connections = connections
+        self.in_data = False
+
+    def _create_envelope(self) -> _Transaction:
+        return _Transaction()
+
+    def _reset_timeout(self, duration: float | None = None) -> None:
+        """aiosmtpd's idle timeout, reset at every command: the deadline moves, and one timer
+        per connection checks it when it fires (aiosmtpd cancels and re-creates a timer per
+        command, and the event loop's heap carries every cancelled one until it expires)."""
+        deadline = self.loop.time() + (duration or self._timeout_duration)
+        self._deadline = deadline
+        if self._timer_due is None or deadline < self._timer_due:
+            if self._timeout_handle is not None:
+                self._timeout_handle.cancel()
+            self._timer_due = deadline
+            self._timeout_handle = self.loop.call_at(deadline, self._check_idle)
+
+    def _check_idle(self) -> None:
+        if self.loop.time() >= self._deadline:
+            self._timer_due = None
+            self._timeout_cb()  # type: ignore[no-untyped-call]  # closes the transport
+        else:
+            self._timer_due = self._deadline
+            self._timeout_handle = self.loop.call_at(self._deadline, self._check_idle)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        if self._connections is not None:
+            self._connections.add(self)
+        assert self.session is not None
+        self._auth_require_tls = not _is_loopback(_peer_ip(self.session))
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self._connections is not None:
+            self._connections.discard(self)
+        super().connection_lost(error)
+
+    async def push(self, status: AnyStr) -> None:
+        line = status.decode("utf-8", "surrogateescape") if isinstance(status, bytes) else status
+        if self._plain_replies and line.startswith(("220", "250")):
+            self._plain_replies = line.startswith("250-")  # an EHLO reply goes on
+        else:
+            line = replies.with_enhanced_code(line)
+        await super().push(line)
+
+    async def smtp_HELO(self, hostname: str) -> None:
+        self._plain_replies = True
+        await super().smtp_HELO(hostname)
+
+    async def smtp_EHLO(self, hostname: str) -> None:
+        self._plain_replies = True
+        await super().smtp_EHLO(hostname)
+        self._plain_replies = False
+
+    @syntax("DATA")
+    async def smtp_DATA(self, arg: str) -> None:
+        """RFC 5321 §4.1.1.4 -- aiosmtpd's DATA with the data read in bulk (reading it line by
+        line was a tenth of the gateway's CPU per message) by the same rules: the data ends
+        only at CRLF "." CRLF at the start of a line (so no bare-LF / bare-CR variant can
+        smuggle a second message); a leading "." is removed (§4.5.2); a line over
+        DATA_LINE_LIMIT octets (§4.5.3.1.6) gets 500 and more than ``data_size_limit`` octets
+        552 (RFC 1870 §6.3), after the whole data has been read (§4.2.5)."""
+        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
+            return
+        assert self.envelope is not None
+        if not self.envelope.rcpt_tos:
+            await self.push("503 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 Syntax: DATA")
+            return
+        self.in_data = True
+        try:
+            await self.push("354 End data with <CR><LF>.<CR><LF>")
+            problem = await self._read_data()
+            if problem is not None:
+                self._set_post_data_state()  # type: ignore[no-untyped-call]
+                await self.push(problem)
+                return
+            status = await self._call_handler_hook("DATA")
+            self._set_post_data_state()  # type: ignore[no-untyped-call]
+            await self.push("250 OK" if status is MISSING else status)
+        finally:
+            self.in_data = False
+
+    async def _read_data(self) -> str | None:
+        """Read the data up to the terminating line into the envelope (in bulk,
+        :mod:`bridge.smtp.data`); the refusal if the data broke a limit."""
+        assert self.envelope is not None
+        try:
+            data = await read_data(self._reader, size_limit=self.data_size_limit,
+                                   line_limit=DATA_LINE_LIMIT)
+        except (asyncio.CancelledError, asyncio.IncompleteReadError):
+            log.info("connection lost during DATA")
+            self._writer.close()
+            raise
+        if data.content is None:
+            return data.problem
+        self.envelope.content = data.content
+        self.envelope.original_content = data.content
+        return None
+
+    async def smtp_MAIL(self, arg: str | None) -> None:
+        """RFC 5321 §4.1.1.2 with the parameter words passed on unchanged."""
+        if await self.check_helo_needed() or await self.check_auth_needed("MAIL"):
+            return
+        assert self.session is not None and self.envelope is not None
+        parsed = self._parse_path("FROM:", arg)
+        if parsed is None:
+            await self.push(str(replies.MAIL_SYNTAX))
+            return
+        address, words = parsed
+        if address is None:
+            await self.push(str(replies.BAD_SENDER))
+        elif words and not self.session.extended_smtp:
+            await self.push(str(replies.MAIL_SYNTAX))
+        elif self.envelope.mail_from is not None:
+            await self.push(str(replies.NESTED_MAIL))
+        else:
+            await self.push(await self._call_handler_hook("MAIL", address, words))
+
+    async def smtp_RCPT(self, arg: str | None) -> None:
+        """RFC 5321 §4.1.1.3 with the parameter words passed on unchanged."""
+        if await self.check_helo_needed() or await self.check_auth_needed("RCPT"):
+            return
+        assert self.session is not None and self.envelope is not None
+        if self.envelope.mail_from is None:
+            await self.push(str(replies.NEED_MAIL))
+            return
+        parsed = self._parse_path("TO:", arg)
+        if parsed is None:
+            await self.push(str(replies.RCPT_SYNTAX))
+            return
+        address, words = parsed
+        if address is None or address == "<>":
+            await self.push(str(replies.BAD_RECIPIENT))
+        elif words and not self.session.extended_smtp:
+            await self.push(str(replies.RCPT_SYNTAX))
+        else:
+            await self.push(await self._call_handler_hook("RCPT", address, words))
+
+    def _parse_path(self, keyword: str, arg: str | None) -> tuple[str | None, list[str]] | None:
+        """``(address, parameter words)``; address None if malformed; None on bad syntax."""
+        rest = self._strip_command_keyword(keyword, arg or "")
+        if not rest:
+            return None
+        address, params = self._getaddr(rest)
+        # RFC 5321 §4.1.2: Path = "<" ... ">" -- the parser would take a missing bracket.
+        if (address is None or params is None or not rest.startswith("<")
+                or not rest[:len(rest) - len(params)].rstrip().endswith(">")):
+            return None, []
+        return address, params.split()
