@@ -542,6 +542,29 @@ def summary(config: Config) -> list[str]:
     ]
 
 
+def advice(config: Config) -> list[str]:
+    """Settings that are valid but probably not meant (``config check`` prints them, ``serve``
+    logs them at start-up)."""
+    si, out = config.smtp_in, []
+    host = si.listen.host
+    local = host in ("localhost", "") or (_is_ip(host) and ipaddress.ip_address(host).is_loopback)
+    if si.auth and not si.tls and not local:
+        out.append("smtp.in: AUTH users but no tls-cert: clients not on loopback can never "
+                   "authenticate (AUTH is offered only after STARTTLS, RFC 4954 §4)")
+    if si.require_auth_for_relay and not si.auth:
+        out.append("smtp.in: require-auth-for-relay without AUTH users: nobody can relay mail "
+                   "to the Internet")
+    return out
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
 # ------------------------------------------------------------------------------------- CLI
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -565,12 +588,12 @@ def _error(args: argparse.Namespace, exc: ConfigError) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    """Print one line per section and ``ok`` (exit 0), or the error (exit 1)."""
+    """Print one line per section, any advice, and ``ok`` (exit 0), or the error (exit 1)."""
     try:
         config = load_config(args.file)
     except ConfigError as exc:
         return _error(args, exc)
-    print("\n".join(summary(config)))
+    print("\n".join(summary(config) + [f"warning: {line}" for line in advice(config)]))
     print("ok")
     return 0
 

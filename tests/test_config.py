@@ -613,6 +613,24 @@ def test_cli_check_defaults(cwd: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert status == 0 and out.endswith("\nok\n") and "listen 127.0.0.1:2525" in out
 
 
+@pytest.mark.parametrize(("section", "warned"), [
+    ('[smtp.in]\nlisten = "0.0.0.0:2525"\n[smtp.in.auth]\nalice = "pw"\n', "never authenticate"),
+    ('[smtp.in]\nlisten = "127.0.0.1:2525"\n[smtp.in.auth]\nalice = "pw"\n', None),
+    ('[smtp.in]\nrequire-auth-for-relay = true\n', "nobody can relay"),
+])
+def test_cli_check_advises_on_valid_but_unusable_settings(
+        full_file: Path, capsys: pytest.CaptureFixture[str], section: str,
+        warned: str | None) -> None:
+    full_file.write_text(section, encoding="utf-8")
+    status, out, _ = _run(["config", "check", str(full_file)], capsys)
+    warnings = [line for line in out.splitlines() if line.startswith("warning: ")]
+    assert status == 0 and out.endswith("\nok\n")
+    if warned is None:
+        assert warnings == []
+    else:
+        assert len(warnings) == 1 and warned in warnings[0], out
+
+
 def test_cli_check_error(full_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
     full_file.write_text('[smtp.in]\nmax-message-size = "ten"\n', encoding="utf-8")
     status, out, err = _run(["config", "check", str(full_file)], capsys)

@@ -137,9 +137,12 @@ class App:
 
     async def start(self) -> None:
         from bridge.codec.asn1 import compile_now
+        from bridge.config import advice
         from bridge.smtp.server import InboundHandler, start_server
 
         c = self.config
+        for line in advice(c):
+            log.warning("config: %s", line)
         self._lock_queue()
         compile_now()                       # the P1 endpoint's codecs, before we serve
         await self.converter.start()
