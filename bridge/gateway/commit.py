@@ -17,6 +17,7 @@ hop per operation cost more CPU than the transaction -- one hop per batch costs 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -38,19 +39,16 @@ class QueueWriter:
         self._ops: list[_Op] = []
         self._wake = threading.Condition()
         self._closed = False
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
         """``fn(*args)`` (a write method of the queue) in the next batch; its result once the
         batch is durable."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[T] = loop.create_future()
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         with self._wake:
             if self._closed:
                 raise RuntimeError("the queue writer is closed")
-            if self._thread is None or self._loop is not loop:
-                self._loop = loop
+            if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="x400bridge-queue",
                                                 daemon=True)
                 self._thread.start()
@@ -86,16 +84,14 @@ class QueueWriter:
                 while not self._ops and not self._closed:
                     self._wake.wait()
                 ops, self._ops = self._ops, []
-                loop = self._loop
             if not ops:
                 return                                # closed and nothing left
-            results = self._batch(ops)
-            if loop is None:
-                continue
-            try:
-                loop.call_soon_threadsafe(_resolve, results)
-            except RuntimeError:                      # the loop is closed: nobody waits
-                return
+            by_loop: dict[asyncio.AbstractEventLoop, list[Any]] = {}
+            for result in self._batch(ops):           # one hand-over per loop and batch
+                by_loop.setdefault(result[0].get_loop(), []).append(result)
+            for loop, results in by_loop.items():
+                with contextlib.suppress(RuntimeError):   # a closed loop: nobody waits
+                    loop.call_soon_threadsafe(_resolve, results)
 
     def _batch(self, ops: list[_Op]) -> list[tuple[asyncio.Future[Any], bool, Any]]:
         done: list[tuple[asyncio.Future[Any], bool, Any]] = []
