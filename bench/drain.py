@@ -38,7 +38,7 @@ from bench._gateway_rig import (  # noqa: E402
     write_config,
 )
 from bench.gateway import RECIPIENT, SENDER, profiler  # noqa: E402
-from bridge.config import load_config  # noqa: E402
+from bridge.config import DEFAULT_WORKERS, load_config  # noqa: E402
 from bridge.gateway.app import mapper_for, router_for  # noqa: E402
 from bridge.queue.model import Recipient, Submission  # noqa: E402
 from bridge.queue.store import Queue  # noqa: E402
@@ -120,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=3000)
     parser.add_argument("--size", type=int, default=4096)
-    parser.add_argument("--workers", type=int, default=4, help="the gateway's queue.workers")
+    parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
+                        help="the gateway's queue.workers (default: the gateway's default)")
     parser.add_argument("--log-level", default="info", help="the gateway's log.level")
     parser.add_argument("--profile", type=Path, metavar="FILE",
                         help="py-spy raw stacks of the gateway while it drains")

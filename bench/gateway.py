@@ -19,11 +19,13 @@ here); each round also reports CPU ms per message of the gateway, the remote MTA
    one child process, so they do not share a GIL with the responder), each on one SMTP session,
    send tagged messages (unique Subject) one after another and note when each "250" to DATA
    came; the responder notes when each tag arrived.  Both stamp with the system clock.
-   (smtp-source cannot tell the accept time per message.)
+   (smtp-source cannot tell the accept time per message.)  The clients are paced
+   (``--latency-rate``, default 200 messages/s in all, below the gateway's saturation here) so
+   that the figure is the path's latency, not the wait behind a backlog; ``0`` sends flat out.
 
 Run: ``python bench/gateway.py [--messages N] [--size BYTES] [--rounds N]
-[--latency-messages N] [--clients N] [--workers N] [--smtp-processes N] [--log-level LEVEL]
-[--profile FILE]`` (root, Postfix installed:
+[--latency-messages N] [--latency-rate R] [--clients N] [--workers N] [--smtp-processes N]
+[--log-level LEVEL] [--profile FILE]`` (root, Postfix installed:
 ``.ci/install-peers``).  Every process it starts (Postfix, the gateway, smtp-source) is stopped
 before it returns.  Exit status 1 when the goal is not met (by the median).
 """
@@ -63,6 +65,7 @@ from bench._gateway_rig import (  # noqa: E402
 )
 from bench.postfix_baseline import SESSIONS, postfix_accept_rate  # noqa: E402
 from bridge.codec import decode_apdu  # noqa: E402
+from bridge.config import DEFAULT_WORKERS  # noqa: E402
 from bridge.model.apdu import Message  # noqa: E402
 from tests.postfix import free_port, postfix_unavailable  # noqa: E402
 
@@ -198,29 +201,36 @@ def _tagged_message(tag: str, size: int) -> bytes:
     return msg.as_bytes(policy=SMTP_POLICY)
 
 
-def _client(port: int, tags: list[str], size: int) -> dict[str, float]:
-    """One SMTP session sending one message per tag; the time.time() of each "250"."""
+def _client(port: int, tags: list[str], size: int, interval: float) -> dict[str, float]:
+    """One SMTP session sending one message per tag, one every ``interval`` seconds at most
+    (0: as fast as the "250"s come); the time.time() of each "250"."""
     accepted: dict[str, float] = {}
     messages = {tag: _tagged_message(f"x400bridge-lat-{tag}", size) for tag in tags}
     with smtplib.SMTP("127.0.0.1", port, timeout=SMTP_TIMEOUT) as smtp:
+        due = time.monotonic()
         for tag in tags:
+            due += interval
             refused = smtp.sendmail(SENDER, [RECIPIENT], messages[tag])
             accepted[tag] = time.time()       # sendmail returns on the "250" to DATA
             if refused:
                 raise RuntimeError(f"the gateway refused {RECIPIENT}: {refused}")
+            time.sleep(max(0.0, due - time.monotonic()))   # pacing, not synchronisation
     return accepted
 
 
-def _clients(port: int, shares: list[list[str]], size: int) -> dict[str, float]:
+def _clients(port: int, shares: list[list[str]], size: int,
+             interval: float) -> dict[str, float]:
     """Run in a child process: one thread (and SMTP session) per share."""
-    with ThreadPoolExecutor(max_workers=len(shares), thread_name_prefix="smtp-client") as pool:
-        parts = list(pool.map(_client, [port] * len(shares), shares, [size] * len(shares)))
+    n = len(shares)
+    with ThreadPoolExecutor(max_workers=n, thread_name_prefix="smtp-client") as pool:
+        parts = list(pool.map(_client, [port] * n, shares, [size] * n, [interval] * n))
     return {tag: at for part in parts for tag, at in part.items()}
 
 
 async def latency(gateway: GatewayProcess, remote: RemoteMTA, *, n: int, size: int,
-                  clients: int) -> Latency:
-    """``n`` tagged messages from ``clients`` concurrent smtplib sessions."""
+                  clients: int, rate: float) -> Latency:
+    """``n`` tagged messages from ``clients`` concurrent smtplib sessions, ``rate`` messages/s
+    in all (0: as fast as the gateway answers)."""
     tags = [f"{i:06d}" for i in range(n)]
     shares = [tags[i::clients] for i in range(clients)]
     shares = [share for share in shares if share]
@@ -229,7 +239,8 @@ async def latency(gateway: GatewayProcess, remote: RemoteMTA, *, n: int, size: i
     # at one GIL (which skews both time stamps); both sides stamp with the system clock
     with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
         accepted = await asyncio.wait_for(
-            loop.run_in_executor(pool, _clients, gateway.smtp_port, shares, size),
+            loop.run_in_executor(pool, _clients, gateway.smtp_port, shares, size,
+                                 len(shares) / rate if rate > 0 else 0.0),
             max(MIN_TIMEOUT, n * TIMEOUT_PER_MESSAGE))
     try:
         await remote.wait(lambda: all(tag in remote.tagged for tag in tags),
@@ -304,7 +315,7 @@ async def gateway_run(args: argparse.Namespace
                     rounds.append((postfix, tp))
                 _check_sample(remote.sample)
                 lat = await latency(gateway, remote, n=args.latency_messages, size=args.size,
-                                    clients=args.clients)
+                                    clients=args.clients, rate=args.latency_rate)
             finally:
                 status = await gateway.stop()
     finally:
@@ -318,7 +329,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=4096)
     parser.add_argument("--latency-messages", type=int, default=500)
     parser.add_argument("--clients", type=int, default=4, help="latency: SMTP sessions")
-    parser.add_argument("--workers", type=int, default=4, help="the gateway's queue.workers")
+    parser.add_argument("--latency-rate", type=float, default=200.0,
+                        help="latency: messages/s in all, below saturation (0: flat out)")
+    parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
+                        help="the gateway's queue.workers (default: the gateway's default)")
     parser.add_argument("--smtp-processes", type=int, default=1,
                         help="the gateway's smtp.in.processes")
     parser.add_argument("--rounds", type=int, default=3,
@@ -356,8 +370,9 @@ def main(argv: list[str] | None = None) -> int:
     ratio = statistics.median(ratios)
     print(f"  median ratio to Postfix: {ratio:.3f}   goal >= {GOAL_RATIO}: "
           f"{'met' if ratio >= GOAL_RATIO else 'NOT met'}")
+    paced = f"paced at {args.latency_rate:g}/s" if args.latency_rate > 0 else "flat out"
     print(f"  latency SMTP 250 -> P1 transfer confirmed, {len(lat.samples)} messages, "
-          f"{lat.clients} smtplib sessions ({len(lat.samples) / lat.wall:,.0f} msgs/s):")
+          f"{lat.clients} smtplib sessions {paced} ({len(lat.samples) / lat.wall:,.0f} msgs/s):")
     print(f"    p50 {lat.percentile(50) * 1e3:.1f} ms   p99 {lat.percentile(99) * 1e3:.1f} ms   "
           f"max {lat.samples[-1] * 1e3:.1f} ms   (no goal set)")
     print(f"  gateway exit status after SIGTERM: {status}; bench wall time "
