@@ -46,9 +46,9 @@ from bridge.x400.mta import Selectors
 from bridge.x400.peers import LocalMTA, Peer, PeerTable, load_peer_table
 
 __all__ = [
-    "DEFAULTS", "Config", "ConfigError", "Endpoint", "GatewayConfig", "LogConfig",
-    "MetricsConfig", "QueueConfig", "SmtpInConfig", "SmtpOutConfig", "X400Config",
-    "add_parser", "load_config", "parse_config", "render_config", "summary",
+    "DEFAULTS", "DEFAULT_WORKERS", "Config", "ConfigError", "Endpoint", "GatewayConfig",
+    "LogConfig", "MetricsConfig", "QueueConfig", "SmtpInConfig", "SmtpOutConfig", "X400Config",
+    "add_parser", "advice", "load_config", "parse_config", "render_config", "summary",
 ]
 
 MIB = 1024 * 1024
@@ -149,6 +149,11 @@ class X400Config:
         return self.routes if self.routes is not None else data_dir("mappings") / ROUTES_FILE
 
 
+#: delivery workers per direction: a P1 association each (one activity at a time per
+#: association, X.228 §7.4), so this many transfers run at once
+DEFAULT_WORKERS = 8
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class QueueConfig:
     """``[queue]``: the durable queue and its retry schedule (durations in seconds)."""
@@ -159,7 +164,7 @@ class QueueConfig:
     retry_max: float = 3600.0
     expire_after: float = 5 * 86400.0
     delay_warning: float = 4 * 3600.0             # RFC 3464 "delayed" DSN; 0: none
-    workers: int = 4
+    workers: int = DEFAULT_WORKERS                # delivery workers per direction
     convert_processes: int = 1                    # conversions in other processes; 0: here
 
 
@@ -303,7 +308,7 @@ def _queue(data: object, gateway: GatewayConfig, base: Path) -> QueueConfig:
         retry_initial=initial, retry_factor=s.number("retry-factor", 2.0, minimum=1.0),
         retry_max=maximum, expire_after=_positive(s, "expire-after", 5 * 86400.0),
         delay_warning=s.duration("delay-warning", 4 * 3600.0),
-        workers=s.integer("workers", 4, minimum=1),
+        workers=s.integer("workers", DEFAULT_WORKERS, minimum=1),
         convert_processes=s.integer("convert-processes", 1, minimum=0))
 
 
@@ -425,7 +430,7 @@ retry-factor = 2
 retry-max = "1h"
 expire-after = "5d"
 delay-warning = "4h"
-workers = 4
+workers = 8
 convert-processes = 1
 
 [metrics]

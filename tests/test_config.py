@@ -190,7 +190,7 @@ def test_defaults_need_no_file(cwd: Path) -> None:
     assert not config.x400.allow_anonymous and dict(config.x400.peers) == {}
     assert (config.queue.retry_initial, config.queue.retry_factor, config.queue.retry_max,
             config.queue.expire_after, config.queue.delay_warning, config.queue.workers,
-            config.queue.convert_processes) == (60, 2, 3600, 5 * 86400, 4 * 3600, 4, 1)
+            config.queue.convert_processes) == (60, 2, 3600, 5 * 86400, 4 * 3600, 8, 1)
     assert config.metrics.listen == Endpoint(host="127.0.0.1", port=9464)
     assert config.log == LogConfig(level="info", format="text")
 
