@@ -133,3 +133,34 @@ def test_writer_refuses_after_close(tmp_path: Path) -> None:
         asyncio.run(main())
     finally:
         q.close()
+
+
+class BrokenQueue(Queue):
+    """A queue whose batches end the thread that runs them (a bug, say)."""
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        raise SystemExit("a bug")
+        yield
+
+
+def test_a_writer_that_dies_fails_its_callers_instead_of_hanging(tmp_path: Path) -> None:
+    q = BrokenQueue(tmp_path / "q.sqlite")
+    writer = QueueWriter(q, LOG)
+
+    async def main() -> tuple[BaseException | None, BaseException | None]:
+        first = await asyncio.wait_for(asyncio.gather(writer.submit(sub()),
+                                                      return_exceptions=True), 10)
+        try:
+            await asyncio.wait_for(writer.submit(sub()), 10)
+        except RuntimeError as exc:
+            return first[0], exc
+        return first[0], None
+
+    try:
+        first, later = asyncio.run(main())
+        assert isinstance(first, RuntimeError) and "stopped" in str(first)
+        assert isinstance(later, RuntimeError)                     # refused, not queued
+    finally:
+        writer.close()
+        q.close()

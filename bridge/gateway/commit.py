@@ -37,6 +37,7 @@ class QueueWriter:
         self.queue = queue
         self.log = log
         self._ops: list[_Op] = []
+        self._current: list[_Op] = []               # the batch the thread is running
         self._wake = threading.Condition()
         self._closed = False
         self._thread: threading.Thread | None = None
@@ -79,11 +80,28 @@ class QueueWriter:
     # ------------------------------------------------------------------ the thread
 
     def _run(self) -> None:
+        try:
+            self._serve()
+        except BaseException as exc:  # noqa: BLE001 - a bug: fail loudly, never hang
+            self.log.critical("queue writer stopped: %r", exc)
+            with self._wake:
+                self._closed = True
+                ops, self._ops = self._current + self._ops, []
+            failure = RuntimeError(f"the queue writer stopped: {exc!r}")
+            by_loop: dict[asyncio.AbstractEventLoop, list[Any]] = {}
+            for _, _, future in ops:
+                by_loop.setdefault(future.get_loop(), []).append((future, False, failure))
+            for loop, results in by_loop.items():
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(_resolve, results)
+
+    def _serve(self) -> None:
         while True:
             with self._wake:
                 while not self._ops and not self._closed:
                     self._wake.wait()
                 ops, self._ops = self._ops, []
+                self._current = ops
             if not ops:
                 return                                # closed and nothing left
             by_loop: dict[asyncio.AbstractEventLoop, list[Any]] = {}
@@ -92,6 +110,7 @@ class QueueWriter:
             for loop, results in by_loop.items():
                 with contextlib.suppress(RuntimeError):   # a closed loop: nobody waits
                     loop.call_soon_threadsafe(_resolve, results)
+            self._current = []
 
     def _batch(self, ops: list[_Op]) -> list[tuple[asyncio.Future[Any], bool, Any]]:
         done: list[tuple[asyncio.Future[Any], bool, Any]] = []
