@@ -87,9 +87,9 @@ class Gateway:
     async def submit(self, sub: Submission) -> str:
         """The one gate into the queue: durable when it returns (STYLE.md §10).
 
-        Group commit: submissions that arrive while a commit is running wait for the next
-        one and share it (``Queue.submit_many``), so concurrent SMTP sessions and P1
-        associations do not queue up behind one fsync each.
+        Group commit: the queue writer (:mod:`bridge.gateway.commit`) commits the writes that
+        arrive while it is busy together, so concurrent SMTP sessions and P1 associations do
+        not queue up behind one fsync each.
         """
         message_id = await self.writer.submit(sub)                # logs "queued ..."
         if self.metrics is not None:
@@ -263,18 +263,12 @@ class Gateway:
             if self.metrics is not None:
                 self.metrics.outcome(job.direction, kind, took)
 
-    async def _deliver_x400(self, job: Any, slot: int = 0,
-                            converted: Any = None) -> dict[str, Outcome]:
-        """``converted``: what :func:`~bridge.gateway.convertpool.to_x400` made of the job,
-        or None (a ready APDU, or not converted yet)."""
-        from bridge.gateway.convertpool import Refusal, to_x400
+    async def _deliver_x400(self, job: Any, slot: int, converted: Any) -> dict[str, Outcome]:
+        """``converted``: what :meth:`_convert_ahead` made of the job (None: a ready APDU)."""
+        from bridge.gateway.convertpool import Refusal
 
-        if job.meta.get("format") == "apdu":
+        if converted is None:
             converted = [job.data]
-        elif converted is None:
-            converted = await self.converter.run(
-                to_x400, job.data, job.sender, [r.address for r in job.recipients],
-                _smtp_envelope(job))
         if isinstance(converted, Refusal):
             return {r.address: _refused(converted) for r in job.recipients}
         apdus = converted
@@ -326,16 +320,15 @@ class Gateway:
 
     # ================================================================== delivery: to SMTP
 
-    async def _deliver_to_smtp(self, job: Any, out: Any = None) -> dict[str, Outcome]:
-        """``out``: what :func:`~bridge.gateway.convertpool.to_mime` made of the job, or None."""
-        from bridge.gateway.convertpool import Refusal, to_mime
+    async def _deliver_to_smtp(self, job: Any, out: Any) -> dict[str, Outcome]:
+        """``out``: what :meth:`_convert_ahead` made of the job (None: relayed SMTP mail or a
+        DSN of ours, already MIME)."""
+        from bridge.gateway.convertpool import Refusal
 
-        if job.meta.get("format") != "apdu":      # relayed SMTP mail, DSNs: already MIME
+        if out is None:
             data, sender = job.data, job.sender
             envid, ret = job.meta.get("envid"), job.meta.get("ret")
         else:
-            if out is None:
-                out = await self.converter.run(to_mime, job.data)
             if isinstance(out, Refusal):
                 return {r.address: _refused(out) for r in job.recipients}
             data, sender, envid, ret = out.message, out.mail_from, out.envid, out.ret

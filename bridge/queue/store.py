@@ -198,8 +198,8 @@ class Queue:
 
     def submit_many(self, subs: Sequence[Submission]) -> list[str]:
         """Store several submissions in ONE transaction (group commit): all or none are
-        durable when this returns; the ids in order.  The gateway gathers the submissions
-        that arrive while a commit is running, so concurrent SMTP sessions share commits."""
+        durable when this returns; the ids in order.  (The gateway shares commits between
+        all its writes with :meth:`batch` instead.)"""
         prepared = []
         for sub in subs:
             if sub.direction not in _DIRECTIONS:
