@@ -196,7 +196,8 @@ class _Worker:
     written without blocking (the transport buffers), replies arrive in :class:`_Replies`."""
 
     def __init__(self, gateway: Any) -> None:
-        """Start the process (call from the event loop; :meth:`connect` wires the pipes)."""
+        """Start the process (from the event loop); ``connected`` is done once the pipes are
+        wired to the loop."""
         context = multiprocessing.get_context("spawn")   # no fork of a threaded process
         child_requests, self._requests = context.Pipe(duplex=False)
         self._replies, child_replies = context.Pipe(duplex=False)
@@ -210,13 +211,13 @@ class _Worker:
         self._ids = itertools.count()
         self._writer: asyncio.WriteTransport | None = None
         self._reader: asyncio.ReadTransport | None = None
-        self.connected: asyncio.Future[None] | None = None    # set by the Converter
         self.gone: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.connected: asyncio.Future[None] = asyncio.ensure_future(self._connect())
 
     async def stop(self, grace: float) -> None:
         """Let the process answer what it has and exit; killed after ``grace`` seconds."""
         self.finish()
-        if self.connected is not None and not self.connected.done():
+        if not self.connected.done():
             self.connected.cancel()
             await asyncio.gather(self.connected, return_exceptions=True)
         if self._reader is None:                # never connected: nothing will report its end
@@ -229,7 +230,7 @@ class _Worker:
             self.process.kill()                 # its reply pipe ends now: ended() runs
             await self.gone
 
-    async def connect(self) -> None:
+    async def _connect(self) -> None:
         loop = asyncio.get_running_loop()
         rfd, wfd = os.dup(self._replies.fileno()), os.dup(self._requests.fileno())
         self._replies.close()
@@ -277,9 +278,9 @@ class Converter:
     ``processes`` is 0.
 
     Each process is fed over a pipe by the event loop itself -- no executor thread, no
-    cross-thread wake-ups per message -- and started on first use.  A process that dies fails
-    its outstanding conversions with :class:`ConversionCrash` (a temporary error: the messages
-    stay queued) and is replaced on the next request.
+    cross-thread wake-ups per message -- and started by :meth:`start` or on first use.  A
+    process that dies fails its outstanding conversions with :class:`ConversionCrash` (a
+    temporary error: the messages stay queued) and is replaced on the next request.
     """
 
     def __init__(self, gateway: Any, context: Any, *, processes: int) -> None:
@@ -293,11 +294,9 @@ class Converter:
         self._workers = [w for w in self._workers if w.alive]
         if len(self._workers) < self.processes:
             worker = _Worker(self.gateway)
-            worker.connected = asyncio.ensure_future(worker.connect())
             self._workers.append(worker)
         else:
             worker = min(self._workers, key=lambda w: len(w.pending))
-        assert worker.connected is not None
         await asyncio.shield(worker.connected)    # callers that came meanwhile wait too
         return worker
 
