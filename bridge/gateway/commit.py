@@ -88,12 +88,7 @@ class QueueWriter:
                 self._closed = True
                 ops, self._ops = self._current + self._ops, []
             failure = RuntimeError(f"the queue writer stopped: {exc!r}")
-            by_loop: dict[asyncio.AbstractEventLoop, list[Any]] = {}
-            for _, _, future in ops:
-                by_loop.setdefault(future.get_loop(), []).append((future, False, failure))
-            for loop, results in by_loop.items():
-                with contextlib.suppress(RuntimeError):
-                    loop.call_soon_threadsafe(_resolve, results)
+            _hand_back([(future, False, failure) for _, _, future in ops])
 
     def _serve(self) -> None:
         while True:
@@ -104,12 +99,7 @@ class QueueWriter:
                 self._current = ops
             if not ops:
                 return                                # closed and nothing left
-            by_loop: dict[asyncio.AbstractEventLoop, list[Any]] = {}
-            for result in self._batch(ops):           # one hand-over per loop and batch
-                by_loop.setdefault(result[0].get_loop(), []).append(result)
-            for loop, results in by_loop.items():
-                with contextlib.suppress(RuntimeError):   # a closed loop: nobody waits
-                    loop.call_soon_threadsafe(_resolve, results)
+            _hand_back(self._batch(ops))
             self._current = []
 
     def _batch(self, ops: list[_Op]) -> list[tuple[asyncio.Future[Any], bool, Any]]:
@@ -124,6 +114,16 @@ class QueueWriter:
         except Exception as exc:  # noqa: BLE001 - the COMMIT failed: none of it is durable
             return [(future, False, exc) for _, _, future in ops]
         return done
+
+
+def _hand_back(results: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
+    """Resolve the callers' futures on their event loops: one hand-over per loop and batch."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[Any]] = {}
+    for result in results:
+        by_loop.setdefault(result[0].get_loop(), []).append(result)
+    for loop, part in by_loop.items():
+        with contextlib.suppress(RuntimeError):   # a closed loop: nobody waits
+            loop.call_soon_threadsafe(_resolve, part)
 
 
 def _resolve(results: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
