@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -11,6 +9,7 @@ import pytest
 from bridge import samples
 from bridge.codec import encode_apdu, encode_content
 from bridge.model import IPM, IPN
+from tests.tlscert import self_signed
 
 DATA = Path(__file__).parent / "data"
 SAMPLE_DIR = DATA / "samples"
@@ -35,13 +34,5 @@ def all_samples() -> dict[str, object]:
 @pytest.fixture(scope="session")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A throw-away self-signed certificate and key (openssl) for gw.test and 127.0.0.1."""
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl not installed")
-    directory = tmp_path_factory.mktemp("tls")
-    cert, key = directory / "cert.pem", directory / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=gw.test",
-         "-addext", "subjectAltName=IP:127.0.0.1,DNS:gw.test"],
-        check=True, capture_output=True, timeout=60)
-    return cert, key
+    return self_signed(tmp_path_factory.mktemp("tls"), common_name="gw.test",
+                       alt_names="IP:127.0.0.1,DNS:gw.test")

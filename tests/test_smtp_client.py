@@ -9,9 +9,7 @@ server of tests/dnsserver.py.
 from __future__ import annotations
 
 import asyncio
-import shutil
 import socket
-import subprocess
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -26,6 +24,7 @@ from bridge.queue.model import Deferred, Delivered, Failed, Recipient, Submissio
 from bridge.smtp.client import OutboundSettings, deliver, outcome_of, reply_status
 from bridge.smtp.server import InboundHandler, InboundSettings, RcptDecision, start_server
 from tests.dnsserver import DNSServer
+from tests.tlscert import self_signed
 
 T = TypeVar("T")
 MESSAGE = b"From: o@x400.example\r\nTo: a@example.test\r\nSubject: hi\r\n\r\nHello\r\n"
@@ -252,15 +251,7 @@ def test_eight_bit_body_without_8bitmime_fails() -> None:
 # ---------------------------------------------------------------------------- TLS
 
 def _certificate(directory: Path) -> tuple[Path, Path]:
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl not installed")
-    cert, key = directory / "cert.pem", directory / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=sink",
-         "-addext", "subjectAltName=DNS:sink.test"],
-        check=True, capture_output=True, timeout=60)
-    return cert, key
+    return self_signed(directory, common_name="sink", alt_names="DNS:sink.test")
 
 
 def test_opportunistic_starttls(tmp_path: Path) -> None:
