@@ -58,6 +58,17 @@ def sub(*rcpts: Recipient | str, direction: str = "to-x400",
                       recipients=recipients, data=data, meta=meta or {"envid": "E1"})
 
 
+def altered_queue(tmp_path: Path, sql: str) -> Path:
+    """A new queue file changed behind the queue's back by ``sql`` (an older or newer one)."""
+    path = tmp_path / "q.sqlite"
+    Queue(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute(sql)
+    conn.commit()
+    conn.close()
+    return path
+
+
 # -- submit ----------------------------------------------------------------------------------
 
 
@@ -162,12 +173,7 @@ def test_claim_takes_the_oldest_due_first_past_leased_and_backed_off_rows(
 
 
 def test_a_queue_made_before_the_due_index_gets_it_at_open(tmp_path: Path) -> None:
-    path = tmp_path / "q.sqlite"
-    Queue(path).close()
-    conn = sqlite3.connect(path)
-    conn.execute("DROP INDEX recipients_active")
-    conn.commit()
-    conn.close()
+    path = altered_queue(tmp_path, "DROP INDEX recipients_active")
     q = Queue(path, create=False)
     try:
         q.submit(sub("a@b"))
@@ -566,12 +572,7 @@ def test_other_sqlite_database_is_refused(tmp_path: Path) -> None:
 
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "q.sqlite"
-    Queue(path).close()
-    conn = sqlite3.connect(path)
-    conn.execute("UPDATE info SET value = '99' WHERE key = 'schema_version'")
-    conn.commit()
-    conn.close()
+    path = altered_queue(tmp_path, "UPDATE info SET value = '99' WHERE key = 'schema_version'")
     with pytest.raises(QueueError, match="newer"):
         Queue(path)
 
