@@ -510,7 +510,10 @@ def _peer_lines(peer: Peer, secrets: bool) -> list[str]:
             _line("allowed-addresses", list(peer.allowed_addresses)),
             _line("tsel", sel.tsel.hex()), _line("ssel", sel.ssel.hex()),
             _line("psel", sel.psel.hex()), _line("checkpoint-size", peer.checkpoint_size),
-            _line("window-size", peer.window_size), _line("timeout", peer.timeout)]
+            _line("window-size", peer.window_size), _line("timeout", peer.timeout),
+            _line("x411-edition", peer.profile.x411_edition),
+            _line("envelope-extensions", peer.profile.envelope_extensions),
+            _line("same-domain", peer.profile.same_domain)]
 
 
 def _seconds(value: float) -> str:

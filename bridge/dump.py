@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from bridge.codec import decode_any, decode_content
+from bridge.codec import decode_any, decode_content, repairs
 from bridge.errors import DecodeError
 from bridge.jsonform import enum_name, to_json
 from bridge.model import (
@@ -330,7 +330,14 @@ def as_json(obj: Message | Probe | Report | IPM | IPN) -> dict[str, Any]:
 
 def dump_file(data: bytes, *, as_json_output: bool = False) -> str:
     """Decode ``data`` (MTS-APDU or P22) and return its text or JSON view."""
-    obj = decode_any(data)
+    with repairs.collecting() as notes:
+        obj = decode_any(data)
+        if as_json_output:
+            out = as_json(obj)
+        else:
+            text = render(obj)
     if as_json_output:
-        return json.dumps(as_json(obj), ensure_ascii=False, indent=2)
-    return render(obj)
+        if notes:
+            out["repairs"] = notes
+        return json.dumps(out, ensure_ascii=False, indent=2)
+    return text + "".join(f"\n  repaired: {n}" for n in notes)

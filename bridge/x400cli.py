@@ -37,6 +37,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--peer", required=True, help="peer nickname or MTA name in the table")
     p.add_argument("--host", help="override the peer's host")
     p.add_argument("--port", type=int, help="override the peer's port")
+    p.add_argument("--as-is", action="store_true",
+                   help="send the files' octets unchanged instead of applying the peer's "
+                        "profile (x411-edition, envelope-extensions, same-domain)")
     p.set_defaults(func=_send)
 
     p = cmds.add_parser("listen", parents=[common], help="accept and store incoming APDUs")
@@ -55,7 +58,10 @@ def _table(args: argparse.Namespace) -> PeerTable:
 def _send(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
+    from datetime import UTC, datetime
+
     from bridge.codec import decode_apdu
+    from bridge.x400.profile import encode_for
 
     table = _table(args)
     peer = table.get(args.peer)
@@ -67,7 +73,12 @@ def _send(args: argparse.Namespace) -> int:
             data = path.read_bytes()
         except OSError as exc:
             raise ConfigError(f"{path}: {exc}") from exc
-        decode_apdu(data)                       # refuse to send what is not an MTS-APDU
+        apdu = decode_apdu(data)                # refuse to send what is not an MTS-APDU
+        if not args.as_is:                      # what the peer takes (bridge.x400.profile)
+            data, notes = encode_for(apdu, peer.profile, mta_name=table.local.name,
+                                     now=datetime.now(UTC))
+            for note in notes:
+                print(f"{path}: {note}", file=sys.stderr)
         apdus.append((path, data))
     return asyncio.run(_send_all(table, peer, apdus))
 

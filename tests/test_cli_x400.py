@@ -67,8 +67,8 @@ def test_send_and_listen(tmp_path: Path,
     proc, port, spool = listener
     table = tmp_path / "sender.toml"
     table.write_text(SENDER.format(password="excalibur"))
-    result = run("x400", "send", "--peers", str(table), "--peer", "guinevere", "--port",
-                 str(port), *map(str, SAMPLES))
+    result = run("x400", "send", "--as-is", "--peers", str(table), "--peer", "guinevere",
+                 "--port", str(port), *map(str, SAMPLES))
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("transferred to guinevere") == len(SAMPLES)
     out, err = proc.communicate(timeout=60)

@@ -8,6 +8,9 @@ registries) convert its plain values to and from :mod:`bridge.model`.  Every fai
 
 from __future__ import annotations
 
+import dataclasses
+
+from bridge.codec import repairs
 from bridge.errors import DecodeError, EncodeError
 from bridge.model.apdu import APDU
 from bridge.model.ipm import IPM, IPN
@@ -17,24 +20,38 @@ _MODEL_ERRORS = (KeyError, ValueError, TypeError, IndexError, AttributeError, As
 
 
 def decode_apdu(data: bytes) -> APDU:
-    """Decode a BER ``MTS-APDU`` (X.419): a Message, Probe or Report."""
+    """Decode a BER ``MTS-APDU`` (X.419): a Message, Probe or Report.
+
+    Forms real MTAs send outside the standard (8-bit octets in IA5String, three-digit UTCTime
+    years) are repaired; the notes are on the result's ``repairs``
+    (:mod:`bridge.codec.repairs`).
+    """
     from bridge.codec import asn1, p1
 
-    value = asn1.decode("MTS-APDU", data)
-    try:
-        return p1.apdu_from(value)
-    except DecodeError as exc:
-        raise DecodeError(exc.reason, path=exc.path or "MTS-APDU", offset=exc.offset) from exc
-    except _MODEL_ERRORS as exc:
-        raise DecodeError(f"invalid value: {exc!r}", path="MTS-APDU") from exc
+    with repairs.collecting() as notes:
+        value = asn1.decode("MTS-APDU", data)
+        try:
+            apdu = p1.apdu_from(value)
+        except DecodeError as exc:
+            raise DecodeError(exc.reason, path=exc.path or "MTS-APDU",
+                              offset=exc.offset) from exc
+        except _MODEL_ERRORS as exc:
+            raise DecodeError(f"invalid value: {exc!r}", path="MTS-APDU") from exc
+    return dataclasses.replace(apdu, repairs=tuple(notes)) if notes else apdu
 
 
-def encode_apdu(apdu: APDU) -> bytes:
-    """Encode a Message, Probe or Report as a BER ``MTS-APDU``."""
+def encode_apdu(apdu: APDU, *, extension_form: str = "1992") -> bytes:
+    """Encode a Message, Probe or Report as a BER ``MTS-APDU``.
+
+    ``extension_form`` "1988" writes every ExtensionField type in the X.411 (1988) form a peer
+    of that edition takes (:data:`bridge.codec.extensions.ExtensionForm`).
+    """
     from bridge.codec import asn1, p1
+    from bridge.codec.extensions import extension_form as form
 
     try:
-        value = p1.apdu_to(apdu)
+        with form(extension_form):  # type: ignore[arg-type]
+            value = p1.apdu_to(apdu)
     except EncodeError:
         raise
     except _MODEL_ERRORS as exc:

@@ -18,7 +18,7 @@ Values are asn1tools' plain values -- fine inside the codec layer, never beyond 
 * IA5String / PrintableString / NumericString -> ``str``; OBJECT IDENTIFIER -> dotted ``str``;
   INTEGER -> ``int``; ENUMERATED -> the ``str`` name; BOOLEAN -> ``bool``; NULL -> ``None``.
 
-Three small patches of asn1tools are applied here and nowhere else (see
+Four small patches of asn1tools are applied here and nowhere else (see
 :func:`_patch_asn1tools`), plus two that only speed up its BER encoder (same octets, see
 :func:`_speed_up_encoder`).
 
@@ -42,6 +42,7 @@ import asn1tools
 from asn1tools.codecs import ErrorWithLocation
 from asn1tools.codecs import ber as _ber
 
+from bridge.codec import repairs
 from bridge.errors import DecodeError, EncodeError
 from bridge.resources import data_dir
 
@@ -54,7 +55,7 @@ _RAW_ERRORS = (IndexError, KeyError, TypeError, ValueError, AttributeError, Over
 
 
 def _patch_asn1tools() -> None:
-    """Apply the two patches x400bridge needs; idempotent.
+    """Apply the patches x400bridge needs; idempotent.
 
     1. ASN1-NOTES bug 3: a SET member that is an untagged CHOICE (X.411 §12.2.1.1 content-type,
        ReportTransferContent, OtherMessageDeliveryFields, MTASuppliedInformation, the
@@ -107,11 +108,27 @@ def _patch_asn1tools() -> None:
                 f"'{data[used:used + 1].hex()}'", offset=used)
         return values, end
 
+    # 4. Strings of the 7-bit types with octets outside their alphabet, as real MTAs send
+    #    them (x400-samples/pp): read leniently and noted (bridge.codec.repairs); asn1tools
+    #    would raise a bare UnicodeDecodeError without a path.  Encoding stays strict.
+    for cls in (_ber.IA5String, _ber.PrintableString, _ber.VisibleString,
+                _ber.NumericString):
+        cls.decode_primitive_contents = _lenient_primitive
+        cls.decode_constructed_segments = _lenient_segments
+
     _ber.get_tag_no_encoding = sort_key
     _ber.Any.decode = any_decode
     _ber.MembersType.decode_content = members_decode
     _speed_up_encoder()
     _ber._x400bridge_patched = True
+
+
+def _lenient_primitive(self: Any, data: bytearray, offset: int, length: int) -> str:
+    return repairs.lenient_text(data[offset:offset + length], self.type_name)
+
+
+def _lenient_segments(self: Any, segments: list[bytearray]) -> str:
+    return repairs.lenient_text(bytearray().join(segments), self.type_name)
 
 
 def _speed_up_encoder() -> None:

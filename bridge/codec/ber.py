@@ -57,6 +57,7 @@ __all__ = [
     "normalise",
     "pdu_length",
     "read_tlv",
+    "string_contents",
 ]
 
 Buffer = bytes | bytearray | memoryview
@@ -362,6 +363,39 @@ def iter_children(data: Buffer, tlv: TLV, *, max_depth: int = MAX_DEPTH) -> Iter
             i = nxt
         else:
             i = co + length
+
+
+def string_contents(data: Buffer, tlv: TLV, *, universal_tag: int = 4,
+                    max_depth: int = MAX_DEPTH) -> bytes:
+    """The contents of a string type encoding, primitive or constructed (X.690 §8.7.3, §8.21).
+
+    A constructed string is the concatenation of its segments, which must be primitive or
+    constructed encodings of the string's universal type ``universal_tag`` (§8.7.3.2: OCTET
+    STRING segments of an OCTET STRING, whatever the outer tag is -- implicit tagging replaces
+    only the outer one).  Works on definite and indefinite lengths alike; nesting is walked
+    with an explicit stack bounded by ``max_depth``.  Raises :class:`DecodeError` for a segment
+    of another type.
+    """
+    if not tlv.constructed:
+        return bytes(data[tlv.content_offset:tlv.end])
+    parts: list[bytes] = []
+    stack = [iter_children(data, tlv, max_depth=max_depth)]
+    while stack:
+        child = next(stack[-1], None)
+        if child is None:
+            stack.pop()
+            continue
+        if child.tag_class != CLASS_UNIVERSAL or child.tag != universal_tag:
+            raise DecodeError("a segment of a constructed string has another type "
+                              "(X.690 §8.7.3.2)", offset=child.offset)
+        if child.constructed:
+            if len(stack) >= max_depth:
+                raise DecodeError(f"more than {max_depth} nested string segments",
+                                  offset=child.offset)
+            stack.append(iter_children(data, child, max_depth=max_depth))
+        else:
+            parts.append(bytes(data[child.content_offset:child.end]))
+    return b"".join(parts)
 
 
 def pdu_length(

@@ -8,8 +8,10 @@ round trip and RFC 2156 §5.3.6 can decide about them by criticality.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, Literal
 
 from bridge.codec import asn1
 from bridge.codec.orname import (
@@ -143,11 +145,36 @@ STANDARD_EXTENSIONS: dict[int, tuple[str, Callable[[Any], Any], Callable[[Any], 
 }
 
 
+#: How ``ExtensionField.type`` is encoded (asn1/x411-mts-abstract-service.asn, ExtensionType):
+#: "1992" -- ``[0] IMPLICIT INTEGER`` / ``[3] IMPLICIT OBJECT IDENTIFIER``, the EXTENSION
+#: class of X.411 (1992) and later; "1988" -- ``[0]`` explicit around a universal INTEGER or
+#: OBJECT IDENTIFIER, the EXTENSION macro of X.411 (1988) that ISODE-derived MTAs take.
+ExtensionForm = Literal["1988", "1992"]
+EXTENSION_FORMS: tuple[ExtensionForm, ...] = ("1988", "1992")
+
+_form: ContextVar[ExtensionForm] = ContextVar("x400bridge_extension_form", default="1992")
+
+
+@contextmanager
+def extension_form(form: ExtensionForm) -> Iterator[None]:
+    """Encode the ExtensionFields inside the ``with`` block in ``form`` (decoding takes both)."""
+    if form not in EXTENSION_FORMS:
+        raise ValueError(f"unknown extension form {form!r}")
+    token = _form.set(form)
+    try:
+        yield
+    finally:
+        _form.reset(token)
+
+
 def extensions_from(values: list[dict[str, Any]] | None) -> tuple[Extension, ...]:
-    """X.411 §9.1 Extensions (SET OF ExtensionField) -> model, order kept."""
+    """X.411 §9.1 Extensions (SET OF ExtensionField) -> model, order kept; both forms of
+    ``type`` are read (see :data:`ExtensionForm`)."""
     out = []
     for field in values or ():
         kind, ident = field["type"]
+        if kind == "x411-1988":
+            kind, ident = ident
         crit = Criticality(bits_to_int(field["criticality"])) if "criticality" in field else (
             Criticality.NONE)
         raw = field.get("value")
@@ -162,9 +189,11 @@ def extensions_from(values: list[dict[str, Any]] | None) -> tuple[Extension, ...
 def extensions_to(exts: tuple[Extension, ...]) -> list[dict[str, Any]]:
     """Model -> SET OF ExtensionField."""
     out = []
+    form = _form.get()
     for ext in exts:
-        field: dict[str, Any] = {"type": ("standard-extension", int(ext.type))
-                                 if isinstance(ext.type, int) else ("private-extension", ext.type)}
+        ident = ("standard-extension", int(ext.type)) if isinstance(ext.type, int) else (
+            "private-extension", ext.type)
+        field: dict[str, Any] = {"type": ("x411-1988", ident) if form == "1988" else ident}
         if ext.criticality:
             field["criticality"] = int_to_bits(int(ext.criticality))
         if isinstance(ext.value, Opaque):

@@ -17,7 +17,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from bridge.codec import asn1
-from bridge.codec.ber import CLASS_CONTEXT, CLASS_UNIVERSAL, encode_length, iter_children, read_tlv
+from bridge.codec.ber import (
+    CLASS_CONTEXT,
+    CLASS_UNIVERSAL,
+    encode_length,
+    iter_children,
+    normalise,
+    pdu_length,
+    read_tlv,
+    string_contents,
+)
 from bridge.errors import DecodeError, EncodeError
 
 #: X.228 §9.1 dialogueMode values
@@ -251,6 +260,7 @@ def decode_x410(kind: str, data: bytes) -> RTORQ | RTOAC | RTORJ:
 _OCTET_STRING = 0x04
 _EXTERNAL = 0x28          # [UNIVERSAL 8] constructed (X.690 §8.18)
 _INTEGER = 0x02
+_ENUMERATED = 0x0A
 
 
 def encode_rttr(segment: bytes | memoryview) -> bytes:
@@ -259,7 +269,11 @@ def encode_rttr(segment: bytes | memoryview) -> bytes:
 
 
 def decode_rttr(data: bytes) -> bytes:
-    """The segment inside an RTTRapdu; constructed OCTET STRINGs (X.690 §8.7.3) are joined."""
+    """The segment inside an RTTRapdu (X.228 §9.1).
+
+    Any BER form is accepted (X.690 §8.7: primitive, or constructed -- with definite or
+    indefinite lengths, as ISODE-derived MTAs send -- whose segments are joined).
+    """
     tlv = read_tlv(data)
     if tlv.tag_class != CLASS_UNIVERSAL or tlv.tag != _OCTET_STRING:
         raise DecodeError("RTTR APDU is not an OCTET STRING", path="RTTRapdu", offset=0)
@@ -268,21 +282,13 @@ def decode_rttr(data: bytes) -> bytes:
                           offset=tlv.end)
     if not tlv.constructed:
         return data[tlv.content_offset:tlv.end]
-    parts: list[bytes] = []
-    stack = [iter(list(iter_children(data, tlv)))]       # depth-first, in order
-    while stack:
-        child = next(stack[-1], None)
-        if child is None:
-            stack.pop()
-            continue
-        if child.tag_class != CLASS_UNIVERSAL or child.tag != _OCTET_STRING:
-            raise DecodeError("constructed RTTR segment holds a non-OCTET STRING",
-                              path="RTTRapdu", offset=child.offset)
-        if child.constructed:
-            stack.append(iter(list(iter_children(data, child))))
-        else:
-            parts.append(data[child.content_offset:child.end])
-    return b"".join(parts)
+    try:
+        end = pdu_length(data)
+        if end != len(data):
+            raise DecodeError("trailing bytes after the RTTR APDU", offset=end)
+        return string_contents(data, tlv)
+    except DecodeError as exc:
+        raise DecodeError(exc.reason, path="RTTRapdu", offset=exc.offset) from exc
 
 
 def _oid(body: bytes) -> str:
@@ -318,22 +324,38 @@ def encode_external(context_id: int, value: bytes) -> bytes:
 
 
 def decode_external(data: bytes) -> tuple[str | None, int | None, bytes]:
-    """(direct-reference, indirect-reference, single-ASN1-type value) of a BER EXTERNAL."""
+    """(direct-reference, indirect-reference, value) of a BER EXTERNAL (X.690 §8.18).
+
+    Every BER form of the EXTERNAL is accepted: definite or indefinite lengths anywhere (PP
+    6.0 sends ``28 80 02 01 05 a0 80 ... 00 00 00 00``, x400-samples/pp), and an
+    ``octet-aligned`` encoding as a primitive or constructed OCTET STRING (§8.7.3).  An EXTERNAL
+    with an indefinite length is first re-encoded with definite lengths
+    (:func:`bridge.codec.ber.normalise`).  The value of ``single-ASN1-type`` is returned as the
+    contents of its ``[0]`` (checked by the user's decoder); that of ``octet-aligned`` as its
+    octets, which must be one BER TLV.
+    """
     tlv = read_tlv(data)
-    if tlv.tag_class != CLASS_UNIVERSAL or tlv.tag != 8 or not tlv.constructed or \
-            tlv.length < 0 or tlv.end != len(data):
-        raise DecodeError("transferred APDU is not a definite-length EXTERNAL",
-                          path="EXTERNAL", offset=0)
+    if tlv.tag_class != CLASS_UNIVERSAL or tlv.tag != 8 or not tlv.constructed:
+        raise DecodeError("transferred APDU is not an EXTERNAL", path="EXTERNAL", offset=0)
+    if tlv.length < 0 or any(c.length < 0 for c in iter_children(data, tlv)):
+        # only then is the whole value rewritten; a definite EXTERNAL (what we and most MTAs
+        # send) is taken apart in place and its value left for the P1 decoder to check
+        try:
+            data = normalise(data)
+        except DecodeError as exc:
+            raise DecodeError(f"transferred APDU is not BER: {exc.reason}", path="EXTERNAL",
+                              offset=exc.offset) from exc
+        tlv = read_tlv(data)
+    elif tlv.end != len(data):
+        raise DecodeError("trailing bytes after the EXTERNAL", path="EXTERNAL", offset=tlv.end)
     direct: str | None = None
     indirect: int | None = None
     for child in iter_children(data, tlv):
-        if child.length < 0:
-            raise DecodeError("indefinite length inside the EXTERNAL", path="EXTERNAL",
-                              offset=child.offset)
         body = data[child.content_offset:child.end]
-        if child.tag_class == CLASS_UNIVERSAL and child.tag == 6:
+        if child.tag_class == CLASS_UNIVERSAL and child.tag == 6 and not child.constructed:
             direct = _oid(body)
-        elif child.tag_class == CLASS_UNIVERSAL and child.tag == _INTEGER:
+        elif child.tag_class == CLASS_UNIVERSAL and child.tag == _INTEGER and \
+                not child.constructed:
             if not 1 <= len(body) <= 4:
                 raise DecodeError("bad indirect-reference", path="EXTERNAL",
                                   offset=child.offset)
@@ -342,8 +364,17 @@ def decode_external(data: bytes) -> tuple[str | None, int | None, bytes]:
             continue                                  # data-value-descriptor: informative
         elif child.tag_class == CLASS_CONTEXT and child.tag == 0 and child.constructed:
             return direct, indirect, body            # single-ASN1-type
-        elif child.tag_class == CLASS_CONTEXT and child.tag == 1 and not child.constructed:
-            return direct, indirect, body            # octet-aligned: the encoding itself
+        elif child.tag_class == CLASS_CONTEXT and child.tag == 1:
+            value = string_contents(data, child)     # octet-aligned: the encoding itself
+            try:
+                whole = pdu_length(value)
+            except DecodeError as exc:
+                raise DecodeError(f"octet-aligned value is not BER: {exc.reason}",
+                                  path="EXTERNAL", offset=child.offset) from exc
+            if whole != len(value):
+                raise DecodeError("octet-aligned value is not one BER TLV", path="EXTERNAL",
+                                  offset=child.offset)
+            return direct, indirect, value
         else:
             raise DecodeError("unsupported EXTERNAL encoding", path="EXTERNAL",
                               offset=child.offset)
@@ -420,9 +451,39 @@ def encode_bind_error(error: int) -> bytes:
     return asn1.encode("ROS-BindError-MTA", error)
 
 
+#: X.411 §12.1.3 MTABindError (X.410 (1984) §3.4 had the same values), for logs and messages
+BIND_ERROR_NAMES = {0: "busy", 2: "authentication-error", 3: "unacceptable-dialogue-mode",
+                    4: "unacceptable-security-context", 5: "inadequate-association-confidentiality"}
+
+
+def bind_error_name(error: int | None) -> str:
+    """``authentication-error (2)`` and the like; ``unknown`` for None."""
+    if error is None:
+        return "unknown"
+    return f"{BIND_ERROR_NAMES.get(error, 'unknown error')} ({error})"
+
+
 def decode_bind_error(data: bytes) -> int:
-    """Inverse of :func:`encode_bind_error`."""
-    value = asn1.decode("ROS-BindError-MTA", data)
-    if not isinstance(value, int):
-        raise DecodeError("MTABindError is not an INTEGER", path="ROS-BindError-MTA")
-    return value
+    """The MTABindError in RT-OPEN refuse user data, in each form real MTAs send.
+
+    * ``[18] EXPLICIT INTEGER`` -- the ROS bind-error wrapper of X.419 §7.2 / X.219 (ours);
+    * a bare universal INTEGER (or ENUMERATED) -- the X.410 (1984) form, where the RTORJ
+      userDataRJ holds the MTABindError itself.  PP 6.0 sends it in normal mode too
+      (``02 01 02``, x400-samples/pp/pp-rtoac-and-bind-refusal.pcap frame 20).
+    """
+    try:
+        data = normalise(bytes(data))
+        tlv = read_tlv(data)
+        if tlv.end != len(data):
+            raise DecodeError("trailing bytes after the MTABindError", offset=tlv.end)
+        if tlv.tag_class == CLASS_CONTEXT and tlv.tag == 18 and tlv.constructed:
+            inner = list(iter_children(data, tlv))
+            if len(inner) != 1:
+                raise DecodeError("bind-error wrapper without one value", offset=tlv.offset)
+            tlv = inner[0]
+        if tlv.tag_class != CLASS_UNIVERSAL or tlv.tag not in (_INTEGER, _ENUMERATED) or \
+                tlv.constructed or not 1 <= tlv.length <= 4:
+            raise DecodeError("MTABindError is not an INTEGER", offset=tlv.offset)
+    except DecodeError as exc:
+        raise DecodeError(exc.reason, path="MTABindError", offset=exc.offset) from exc
+    return int.from_bytes(data[tlv.content_offset:tlv.end], "big", signed=True)

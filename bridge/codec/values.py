@@ -12,10 +12,15 @@ import re
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+from bridge.codec import repairs
 from bridge.errors import DecodeError, EncodeError
 from bridge.model import charsets
 
 _UTC_RE = re.compile(rb"(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})?(Z|[+-]\d{4})?\Z")
+#: the year-minus-1900 bug: "1" + two digits, for 2000-2099 (then the usual UTCTime tail)
+_UTC_Y1900_RE = re.compile(rb"1(\d{2})\d{8}(?:\d{2})?(?:Z|[+-]\d{4})?\Z")
+#: GeneralizedTime digits in a UTCTime: a four-digit year 19YY or 20YY
+_UTC_Y4_RE = re.compile(rb"(?:19|20)\d{2}\d{8}(?:\d{2})?(?:Z|[+-]\d{4})?\Z")
 _GEN_RE = re.compile(
     rb"(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})?(\d{2})?(?:[.,](\d+))?(Z|[+-]\d{4})?\Z")
 
@@ -33,17 +38,51 @@ def _zone(text: bytes | None, what: str) -> timezone:
 
 def decode_utctime(raw: bytes) -> datetime:
     """UTCTime (X.680 §43) -> aware datetime, keeping the offset given (RFC 2156 §3.3.5:
-    the zone is preserved).  Two-digit years use the 1980–2079 window (RFC 2156 §3.3.5)."""
+    the zone is preserved).  Two-digit years use the 1980–2079 window (RFC 2156 §3.3.5).
+
+    A three-digit year 1YY is the year-minus-1900 of a ``tm_year`` printed with ``%d`` (PP
+    6.0 sends ``1261207170142Z`` for 2026, x400-samples/pp): accepted as 2000 + YY, and the
+    repair noted (:mod:`bridge.codec.repairs`).
+    """
     m = _UTC_RE.match(raw)
     if m is None:
-        raise DecodeError(f"bad UTCTime {raw!r}")
+        return _repaired_utctime(raw)
     yy, mo, dd, hh, mi = (int(x) for x in m.groups()[:5])
     ss = int(m.group(6)) if m.group(6) else 0
     year = 2000 + yy if yy < 80 else 1900 + yy
     try:
         return datetime(year, mo, dd, hh, mi, ss, tzinfo=_zone(m.group(7), "UTCTime"))
     except ValueError as exc:
+        if _UTC_Y1900_RE.match(raw):    # "1261207164Z": 3-digit year, minutes, no seconds
+            return _repaired_utctime(raw)
         raise DecodeError(f"bad UTCTime {raw!r}: {exc}") from None
+
+
+def _repaired_utctime(raw: bytes) -> datetime:
+    """The UTCTime forms real MTAs send that X.680 §43 does not allow (PP 6.0, x400-samples/
+    pp): a three-digit year 1YY (``tm_year`` printed with ``%d``: 2000 + YY) and a four-digit
+    year (GeneralizedTime digits, ``20251207170000Z``).  Each repair is noted."""
+    m = _UTC_Y1900_RE.match(raw)
+    if m is not None:
+        year = 2000 + int(m.group(1))
+        what = "a three-digit year (years since 1900)"
+        rest = raw[3:]
+    elif _UTC_Y4_RE.match(raw):
+        year = int(raw[:4])
+        what = "a four-digit year"
+        rest = raw[4:]
+    else:
+        raise DecodeError(f"bad UTCTime {raw!r}")
+    m = _UTC_RE.match(b"00" + rest)
+    assert m is not None
+    mo, dd, hh, mi = (int(x) for x in m.groups()[1:5])
+    ss = int(m.group(6)) if m.group(6) else 0
+    try:
+        when = datetime(year, mo, dd, hh, mi, ss, tzinfo=_zone(m.group(7), "UTCTime"))
+    except ValueError as exc:
+        raise DecodeError(f"bad UTCTime {raw!r}: {exc}") from None
+    repairs.note(f"UTCTime {raw.decode('ascii')} has {what}; read as {when.isoformat()}")
+    return when
 
 
 def decode_generalizedtime(raw: bytes) -> datetime:

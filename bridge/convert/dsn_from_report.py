@@ -32,7 +32,7 @@ from bridge.convert.mime_headers import (
     word,
 )
 from bridge.convert.report_common import ascii_only, digest
-from bridge.convert.result import Defect, MimeResult
+from bridge.convert.result import Defect, MimeResult, repaired
 from bridge.convert.vocab import REDIRECTION_REASONS
 from bridge.mapping.address import dn_comment
 from bridge.model import (
@@ -89,7 +89,7 @@ def report_to_dsn(report: Report, ctx: Context) -> MimeResult:
     From: field names the gateway administrator (§5.3.8.1); the single RCPT and To: are the
     report-destination-name mapped by Chapter 4 (§5.3.8.3).
     """
-    defects: list[Defect] = []
+    defects: list[Defect] = [repaired(note) for note in report.repairs]
     tables = status_tables()
     dest = ctx.mapper.to_rfc822(report.destination).address
     exts = report.envelope_extensions + report.extensions

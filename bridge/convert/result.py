@@ -31,6 +31,12 @@ class Defect:
         return f"{self.kind}: {self.detail}" + (f" ({self.rule})" if self.rule else "")
 
 
+def repaired(note: str) -> Defect:
+    """A defect for a repair the decoder made to a peer's encoding (bridge.codec.repairs):
+    nothing is lost, but what the peer sent was not what the standard allows."""
+    return Defect("repaired", note, "X.400 peer encoding", lossy=False)
+
+
 @dataclass(frozen=True, slots=True)
 class MimeResult:
     """X.400 -> Internet mail: the RFC 5322 message and its SMTP envelope.

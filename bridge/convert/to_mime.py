@@ -9,7 +9,7 @@ fields, the §5.3.4 heading fields (or §5.3.5 for an IPN), then MIME.
 
 from __future__ import annotations
 
-from bridge.codec import decode_content
+from bridge.codec import decode_content, repairs
 from bridge.convert.context import Context
 from bridge.convert.ipn_text import ipn_entity
 from bridge.convert.mdn_request import disposition_notification_to
@@ -23,7 +23,7 @@ from bridge.convert.mime_headers import (
     trace_headers,
 )
 from bridge.convert.notary import smtp_from_x400
-from bridge.convert.result import MimeResult
+from bridge.convert.result import MimeResult, repaired
 from bridge.errors import BridgeError, MappingError, SMTPReply, X400Diagnostic
 from bridge.model.apdu import Message
 from bridge.model.common import StandardExtension
@@ -67,8 +67,10 @@ def x400_to_mime(message: Message, ctx: Context) -> MimeResult:
     if env.content_type not in IPMS_CONTENT_TYPES:
         raise ContentTypeNotSupported(
             f"content type {env.content_type} is not P2/P22 (RFC 2156 §5.3)")
-    content = decode_content(message.content)
+    with repairs.collecting() as notes:
+        content = decode_content(message.content)
     run = Run(ctx)
+    run.defects += [repaired(n) for n in (*message.repairs, *notes)]
     mail_from, pairs = _smtp_originator(run, env), smtp_recipients(run, env)
     rcpt_to = tuple(dict.fromkeys(a for _, a in pairs))
     run.smtp_originator = mail_from or ctx.postmaster

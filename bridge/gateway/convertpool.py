@@ -83,15 +83,22 @@ def _ctx(ctx: Any = None) -> Any:
 
 
 def to_x400(data: bytes, sender: str, rcpts: Sequence[str], smtp: Any,
-            ctx: Any = None) -> list[bytes] | Refusal:
+            peer: tuple[Any, str] | None = None, ctx: Any = None) -> list[bytes] | Refusal:
     """RFC 5322 message + SMTP envelope -> the BER MTS-APDUs to transfer (§5.1; a DSN -> a
-    report, §5.1.8)."""
+    report, §5.1.8).  ``peer``: the (PeerProfile, our MTA name) of the P1 peer they go to,
+    applied by :func:`bridge.x400.profile.encode_for`; None (the spool) sends them as made."""
     from bridge.codec import encode_apdu
     from bridge.convert.reports import internet_to_x400
+    from bridge.x400.profile import encode_for
 
     try:
-        res = internet_to_x400(data, sender, list(rcpts), _ctx(ctx), smtp=smtp)
-        return [encode_apdu(res.apdu), *(encode_apdu(x) for x in res.extra)]
+        c = _ctx(ctx)
+        res = internet_to_x400(data, sender, list(rcpts), c, smtp=smtp)
+        if peer is None:
+            return [encode_apdu(res.apdu), *(encode_apdu(x) for x in res.extra)]
+        profile, mta_name = peer
+        return [encode_for(x, profile, mta_name=mta_name, now=c.now)[0]
+                for x in (res.apdu, *res.extra)]
     except BridgeError as exc:
         return Refusal(status=exc.smtp.enhanced, reason=str(exc))
 

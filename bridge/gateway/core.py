@@ -38,6 +38,7 @@ from bridge.model.apdu import Message, Probe
 from bridge.model.report import Report
 from bridge.queue.model import Deferred, Delivered, Failed, Outcome, Recipient, Submission
 from bridge.x400.peers import Peer, PeerTable
+from bridge.x400.profile import reencode_for
 from bridge.x400.shell import Association, Timeouts
 
 log = logging.getLogger("x400bridge.gateway")
@@ -212,8 +213,11 @@ class Gateway:
         from bridge.gateway.convertpool import to_mime, to_x400
 
         if job.direction == "to-x400" and job.meta.get("format") != "apdu":
+            peer = self.peers.peers.get(job.route) if job.route != SPOOL else None
+            target = (peer.profile, self.peers.local.name) if peer is not None else None
             run = self.converter.run(to_x400, job.data, job.sender,
-                                     [r.address for r in job.recipients], _smtp_envelope(job))
+                                     [r.address for r in job.recipients], _smtp_envelope(job),
+                                     target)
         elif job.direction == "to-smtp" and job.meta.get("format") == "apdu":
             run = self.converter.run(to_mime, job.data)
         else:
@@ -267,6 +271,7 @@ class Gateway:
         """``converted``: what :meth:`_convert_ahead` made of the job (None: a ready APDU)."""
         from bridge.gateway.convertpool import Refusal
 
+        ready = converted is None                 # an APDU of ours (a report): as stored
         if converted is None:
             converted = [job.data]
         if isinstance(converted, Refusal):
@@ -281,6 +286,12 @@ class Gateway:
         except BridgeError as exc:
             return {r.address: Deferred(status="4.3.5", diagnostic=str(exc))
                     for r in job.recipients}
+        if ready:
+            try:                                  # the peer's profile (bridge.x400.profile)
+                apdus = [self._for_peer(apdu, peer) for apdu in apdus]
+            except BridgeError as exc:
+                return {r.address: Failed(status=exc.smtp.enhanced, diagnostic=str(exc))
+                        for r in job.recipients}
         key = f"{peer.key}#{slot}"
         lock = self._locks.setdefault(key, asyncio.Lock())
         try:
@@ -293,6 +304,14 @@ class Gateway:
             return {r.address: Deferred(status="4.4.1", diagnostic=str(exc))
                     for r in job.recipients}
         return {r.address: Delivered(detail=f"p1 {peer.mta_name}") for r in job.recipients}
+
+    def _for_peer(self, apdu: bytes, peer: Peer) -> bytes:
+        """A stored APDU (a report we made) as ``peer``'s profile wants it."""
+        data, notes = reencode_for(apdu, peer.profile, mta_name=self.peers.local.name,
+                                   now=datetime.now(UTC))
+        for note in notes:
+            log.debug("to %s: %s", peer.mta_name, note)
+        return data
 
     async def _association(self, peer: Peer, key: str) -> Association:
         held = self._associations.get(key)

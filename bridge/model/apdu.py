@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bridge.model.envelope import Envelope
 from bridge.model.report import Report
@@ -18,6 +18,8 @@ class Message:
 
     envelope: Envelope
     content: bytes
+    #: what the decoder repaired in the peer's encoding (bridge.codec.repairs); not compared
+    repairs: tuple[str, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -25,6 +27,7 @@ class Probe:
     """X.411 §12.2.1.3 Probe: a transfer envelope without content."""
 
     envelope: Envelope
+    repairs: tuple[str, ...] = field(default=(), compare=False)
 
 
 APDU = Message | Probe | Report

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import IntEnum
 
@@ -91,3 +91,5 @@ class Report:
     returned_content: bytes | None = None
     additional_information: bytes | None = None  # opaque BER, X.411 AdditionalInformation
     extensions: tuple[Extension, ...] = ()
+    #: what the decoder repaired in the peer's encoding (bridge.codec.repairs); not compared
+    repairs: tuple[str, ...] = field(default=(), compare=False)

@@ -103,9 +103,14 @@ class BindIndication:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BindAccept:
-    """MTA-bind result (responder's response / initiator's confirm): the responder's name."""
+    """MTA-bind result (responder's response / initiator's confirm): the responder's name.
+
+    On a confirm, ``deviations`` lists the responder's departures from X.228 that were
+    tolerated (e.g. a raised checkpoint size), for the operator's log.
+    """
 
     responder: MTABind
+    deviations: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -180,6 +185,20 @@ class AbortRequest:
 MTAPrimitive = (BindRequest | BindIndication | BindAccept | BindReject | Transfer
                 | TransferAccept | TransferConfirm | TransferFailed | Release | ReleaseConfirm
                 | Aborted | TurnRequested | GiveTurn | TurnReceived | AbortRequest)
+
+
+def _refusal(reason: int | None, error: int | None) -> str:
+    """The text of a refused bind: the MTABindError by name, and the RTSE refuse reason."""
+    names = {rtpdu.RefuseReason.RTS_BUSY: "rtsBusy",
+             rtpdu.RefuseReason.CANNOT_RECOVER: "cannotRecover",
+             rtpdu.RefuseReason.VALIDATION_FAILURE: "validationFailure",
+             rtpdu.RefuseReason.UNACCEPTABLE_DIALOGUE_MODE: "unacceptableDialogueMode"}
+    parts = []
+    if error is not None:
+        parts.append(rtpdu.bind_error_name(error))
+    if reason is not None:
+        parts.append(f"RTSE refuse reason {names.get(reason, reason)}")
+    return "; ".join(parts) or "refused without a reason"
 
 
 def association_parameters(req: BindRequest) -> AAssociate:
@@ -318,7 +337,8 @@ class MTAEngine:
                 return
             self.peer = result
             self.bound = True
-            self._events.append(BindAccept(responder=result))
+            self._events.append(BindAccept(responder=result,
+                                           deviations=tuple(self.rtse.deviations)))
         elif isinstance(ev, RTOpenRefuse):
             error: int | None = None
             if ev.user_data:
@@ -326,7 +346,7 @@ class MTAEngine:
                     error = rtpdu.decode_bind_error(ev.user_data)
                 except DecodeError:
                     error = None
-            self._events.append(BindReject(error=error, reason=f"refused ({ev.reason})"))
+            self._events.append(BindReject(error=error, reason=_refusal(ev.reason, error)))
         elif isinstance(ev, RTTransfer):
             self._events.append(Transfer(apdu=ev.apdu))
         elif isinstance(ev, RTTransferConfirm):

@@ -24,6 +24,11 @@ dotted path)::
     checkpoint-size = 0               # KiB, 0 = no checkpointing (X.228 §7.2)
     window-size = 3
     timeout = 60                      # seconds for each phase
+    x411-edition = 1992               # 1988: the ExtensionField form of X.411 (1988)
+    envelope-extensions = true        # false: no non-critical envelope extensions
+    same-domain = false               # true: in our management domain (internal trace kept)
+
+The last three are the peer's :class:`~bridge.x400.profile.PeerProfile`.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from bridge.codec.rtpdu import MTABind
 from bridge.configschema import parse_endpoint
 from bridge.errors import ConfigError
 from bridge.x400.mta import BindError, Selectors
+from bridge.x400.profile import DEFAULT_PROFILE, PeerProfile
 
 Mode = Literal["normal", "x410"]
 
@@ -61,6 +67,7 @@ class Peer:
     checkpoint_size: int = 0
     window_size: int = 3
     timeout: float = 60.0
+    profile: PeerProfile = DEFAULT_PROFILE
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -170,7 +177,8 @@ def _address_allowed(address: str, allowed: tuple[str, ...]) -> bool:
 # ------------------------------------------------------------------------------- loading
 
 _PEER_KEYS = {"mta-name", "password", "host", "port", "mode", "allowed-addresses", "tsel",
-              "ssel", "psel", "checkpoint-size", "window-size", "timeout"}
+              "ssel", "psel", "checkpoint-size", "window-size", "timeout", "x411-edition",
+              "envelope-extensions", "same-domain"}
 _LOCAL_KEYS = {"name", "password", "listen", "allow-anonymous", "tsel", "ssel", "psel"}
 
 
@@ -238,6 +246,16 @@ def load_peer_table(data: Mapping[str, Any], *, where: str = "") -> PeerTable:
         addresses = _typed(table, "allowed-addresses", list, pw, [])
         if not all(isinstance(a, str) for a in addresses):
             raise ConfigError(f"{pw}.allowed-addresses: expected a list of strings")
+        edition = _typed(table, "x411-edition", int, pw, 1992)
+        if edition not in (1988, 1992):
+            raise ConfigError(f"{pw}.x411-edition: 1988 or 1992, got {edition!r}")
+        checkpoint = _typed(table, "checkpoint-size", int, pw, 0)
+        if not 0 <= checkpoint <= 1024:
+            raise ConfigError(f"{pw}.checkpoint-size: 0..1024 KiB, got {checkpoint}")
+        profile = PeerProfile(
+            x411_edition=edition,
+            envelope_extensions=_typed(table, "envelope-extensions", bool, pw, True),
+            same_domain=_typed(table, "same-domain", bool, pw, False))
         port_n = _typed(table, "port", int, pw, 102)
         if not 0 < port_n < 65536:
             raise ConfigError(f"{pw}.port: out of range")
@@ -247,9 +265,9 @@ def load_peer_table(data: Mapping[str, Any], *, where: str = "") -> PeerTable:
             password=_typed(table, "password", str, pw, None),
             host=_typed(table, "host", str, pw, "127.0.0.1"), port=port_n, mode=mode,
             allowed_addresses=tuple(addresses), selectors=_selectors(table, pw),
-            checkpoint_size=_typed(table, "checkpoint-size", int, pw, 0),
+            checkpoint_size=checkpoint,
             window_size=max(1, _typed(table, "window-size", int, pw, 3)),
-            timeout=float(_typed(table, "timeout", (int, float), pw, 60.0)))
+            timeout=float(_typed(table, "timeout", (int, float), pw, 60.0)), profile=profile)
     return PeerTable(local=local, peers=peers)
 
 

@@ -163,6 +163,8 @@ class RTSEEngine:
         self._checkpoints: dict[int, tuple[int, int]] = {}   # serial -> (parts, octets)
         self._interrupted: dict[bytes, tuple[list[bytes], dict[int, tuple[int, int]]]] = {}
         self._proposed: RTORQ | None = None
+        #: the peer's departures from X.228 that were tolerated, for the shell to log
+        self.deviations: list[str] = []
 
     # ---------------------------------------------------------------- engine verbs
 
@@ -342,15 +344,31 @@ class RTSEEngine:
     def _open_confirmed(self, ac: RTOAC, *, association: AAssociateAccept | None = None,
                         session_params: SConnectAccept | None = None) -> None:
         assert self._proposed is not None
-        if ac.checkpoint_size > self._proposed.checkpoint_size or \
-                ac.window_size > self._proposed.window_size:
-            self._violation("RTOAC raised the checkpoint or window size")
-        self.checkpoint_size = ac.checkpoint_size
-        self.window_size = max(ac.window_size, 1)
+        proposed = self._proposed
+        # X.228 §7.2.2 lets the responder only lower both values.  Real responders raise them
+        # (PP 6.0 answers checkpoint size 1 to a proposal of 0, x400-samples/pp): the
+        # association still works if the sender -- we -- keeps within both sides' limits, so
+        # the deviation is noted (the shell logs it) instead of aborting.
+        if ac.checkpoint_size < 0 or ac.window_size < 0:
+            self._violation("RTOAC with a negative checkpoint or window size")
+        if ac.checkpoint_size > proposed.checkpoint_size:
+            # the responder wants minor syncs; a smaller segment than it asked for is safe
+            used = proposed.checkpoint_size or ac.checkpoint_size
+            self.deviations.append(
+                f"RTOAC raised the checkpoint size from {proposed.checkpoint_size} to "
+                f"{ac.checkpoint_size} (X.228 §7.2.2); checkpointing every {used} KiB")
+            self.checkpoint_size = used
+        else:
+            self.checkpoint_size = ac.checkpoint_size
+        if ac.window_size > proposed.window_size:
+            self.deviations.append(
+                f"RTOAC raised the window size from {proposed.window_size} to "
+                f"{ac.window_size} (X.228 §7.2.2); keeping {proposed.window_size}")
+        self.window_size = max(min(ac.window_size, proposed.window_size), 1)
         self.state = OPEN
         self._events.append(RTOpenAccept(user_data=ac.open,
-                                         checkpoint_size=ac.checkpoint_size,
-                                         window_size=ac.window_size, association=association,
+                                         checkpoint_size=self.checkpoint_size,
+                                         window_size=self.window_size, association=association,
                                          session=session_params))
 
     def _recv_associate_reject(self, p: AAssociateReject) -> None:

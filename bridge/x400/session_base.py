@@ -37,6 +37,7 @@ LAYER = "session"
 
 # ---------------------------------------------------------------------- X.225 §8.3 values
 _GT_EMPTY = b"\x01\x00"  # GIVE TOKENS with no parameters: the category 0 prefix (§6.3.7)
+_PT_EMPTY = b"\x02\x00"  # PLEASE TOKENS with no parameters: the prefix of acknowledgements
 _DT_PREFIX = b"\x01\x00\x01\x00"  # empty GT + DT with no parameters; user information follows
 _V1_USER_DATA = 512  # X.225 §8.3: User Data PI max in protocol version 1
 _V1_ABORT_DATA = 9  # X.225 §8.3 (ABORT SPDU): user data max in version 1
@@ -177,4 +178,6 @@ class SPMBase:
         return _user_data_param(data)
 
     def _cat2(self, si: int, params: list[sp.Param]) -> bytes:
-        return _GT_EMPTY + sp.encode(SPDU(si=si, params=tuple(params), category=2))
+        """A category 2 SPDU behind the empty category 0 SPDU X.225 §6.3.7 pairs it with."""
+        prefix = _PT_EMPTY if si in sp.PLEASE_TOKENS_PREFIXED else _GT_EMPTY
+        return prefix + sp.encode(SPDU(si=si, params=tuple(params), category=2))

@@ -243,10 +243,11 @@ class Association:
             await conn.flush()
             ev = await conn.event(timeouts.bind)
             if isinstance(ev, BindReject):
-                raise AssociationError(f"{peer.mta_name} refused the bind: error "
-                                       f"{ev.error} {ev.reason}".rstrip())
+                raise AssociationError(f"{peer.mta_name} refused the bind: {ev.reason}")
             if not isinstance(ev, BindAccept):
                 raise AssociationError(f"{peer.mta_name}: {ev}")
+            for deviation in ev.deviations:
+                log.warning("x400 association to %s: tolerated: %s", peer.mta_name, deviation)
             problem = PeerTable(local=local, peers={peer.key: peer}).check_result(
                 peer, ev.responder)
             if problem is not None:

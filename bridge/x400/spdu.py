@@ -147,6 +147,14 @@ CATEGORY_1 = frozenset({SI.CN, SI.AC, SI.RF, SI.FN, SI.DN, SI.NF, SI.AB, SI.AA, 
                         SI.GTC, SI.GTA, SI.PR, SI.TD, SI.EX})
 CATEGORY_2 = frozenset({SI.DT, SI.MIP, SI.MIA, SI.MAP, SI.MAA, SI.RS, SI.RA, SI.AS, SI.AR,
                         SI.AD, SI.ADA, SI.AI, SI.AIA, SI.CD, SI.CDA, SI.ER, SI.ED})
+#: Basic concatenation (X.225 §6.3.7, Table 8): which category 0 SPDU a category 2 SPDU travels
+#: behind.  The SPDUs a token holder sends (data, sync points, activity requests) go with GIVE
+#: TOKENS; the confirmations and reports the other side sends go with PLEASE TOKENS.  ISODE
+#: enforces this on input (x400-samples/pp: "not expecting 0x2a to be concatenated after
+#: 0x1"), so we send exactly this; on input either prefix is accepted.
+PLEASE_TOKENS_PREFIXED = frozenset({SI.MIA, SI.MAA, SI.RA, SI.AIA, SI.ADA, SI.CDA, SI.ER,
+                                    SI.ED})
+GIVE_TOKENS_PREFIXED = CATEGORY_2 - PLEASE_TOKENS_PREFIXED
 _USER_INFO_SIS = frozenset({SI.DT, SI.EX, SI.TD})  # SPDUs with a User Information field
 
 Value = bytes | tuple[tuple[int, bytes], ...]

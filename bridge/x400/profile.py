@@ -1,0 +1,180 @@
+"""Per-peer transfer profiles: what an MTS-APDU looks like when it goes to one peer MTA.
+
+Old MTAs differ in what they take (x400-samples/pp: PP 6.0 refuses the ExtensionField
+encoding of X.411 (1992) and then crashes).  A :class:`PeerProfile` holds the few per-peer
+differences that matter, and :func:`prepare` applies them to one APDU just before transfer:
+
+* ``x411_edition`` 1988: ExtensionField types in the 1988 EXTENSION-macro form (``a0 03 02 01
+  26``, :data:`bridge.codec.extensions.ExtensionForm`), and the standard extensions X.411
+  (1988) does not define (numbers above 38: reporting-MTA-name, blind-copy-recipients, ...)
+  left out when not critical;
+* ``envelope_extensions`` false: no envelope extensions at all unless critical (for MTAs that
+  cannot parse any);
+* ``same_domain``: internal trace information (X.411 §12.2.1.1.1.13, standard extension 38)
+  is kept, with our MTA's element added, only for a peer in our management domain; X.411
+  says it is removed when the message leaves the domain (RFC 2156 §5.1.6 leaves this
+  stripping to "the associated X.400 MTA", which is us);
+* ``checkpoint_size``/``window_size`` (RTSE, X.228 §7.2) live on the peer itself.
+
+An extension that must be left out but is *critical* (for transfer or delivery) is never
+dropped silently: :class:`CriticalExtensionNotAccepted` is raised, which the gateway turns into
+a non-delivery (X.411 unable-to-transfer / unsupported-critical-function).  Every other
+change is listed in :attr:`Prepared.notes` for the log.
+
+Pure functions over the model and the codec; no I/O.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from bridge.errors import BridgeError, SMTPReply, X400Diagnostic
+from bridge.model.apdu import APDU, Message, Probe
+from bridge.model.common import Criticality, Extension, StandardExtension, TraceElement
+from bridge.model.report import Report
+
+Edition = Literal[1988, 1992]
+
+#: the last standard extension X.411 (1988) defines: internal-trace-information (38);
+#: 39.. came with X.411 (1992) and X.420 (1992/1996)
+LAST_1988_EXTENSION = int(StandardExtension.INTERNAL_TRACE_INFORMATION)
+
+_CRITICAL = Criticality.FOR_TRANSFER | Criticality.FOR_DELIVERY
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PeerProfile:
+    """What one peer MTA takes (docs/x400-endpoint.md, "Peer profiles").
+
+    The defaults suit a current MTA outside our management domain: X.411 (1992) extension
+    encoding, envelope extensions sent, internal trace removed.
+    """
+
+    x411_edition: Edition = 1992
+    envelope_extensions: bool = True
+    same_domain: bool = False
+
+
+DEFAULT_PROFILE = PeerProfile()
+
+
+class CriticalExtensionNotAccepted(BridgeError):
+    """A critical extension the peer cannot take (X.411 §9.1: an MTA that does not support a
+    critical-for-transfer extension must not transfer the message): non-delivery with
+    unable-to-transfer (1) / unsupported-critical-function (18)."""
+
+    smtp = SMTPReply(code=554, enhanced="5.3.3", text="Critical X.400 function not supported")
+    x400 = X400Diagnostic(reason=1, diagnostic=18)
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """The APDU for the peer and what was changed on the way (for the log)."""
+
+    apdu: APDU
+    notes: tuple[str, ...] = ()
+
+
+def _name(ext: Extension) -> str:
+    std = ext.standard
+    if std is not None:
+        return f"{std.name.lower().replace('_', '-')} ({int(std)})"
+    return f"extension {ext.type}"
+
+
+def _filter(exts: tuple[Extension, ...], profile: PeerProfile, where: str,
+            notes: list[str], *, envelope: bool) -> tuple[Extension, ...]:
+    kept: list[Extension] = []
+    for ext in exts:
+        reason = None
+        if ext.type == StandardExtension.INTERNAL_TRACE_INFORMATION and not profile.same_domain:
+            notes.append(f"internal trace removed from the {where}: the peer is outside our "
+                         "management domain (X.411 §12.2.1.1.1.13)")
+            continue
+        if envelope and not profile.envelope_extensions:
+            reason = "the peer takes no envelope extensions"
+        elif profile.x411_edition == 1988 and isinstance(ext.type, int) and \
+                ext.type > LAST_1988_EXTENSION:
+            reason = "X.411 (1988) does not define it"
+        if reason is None:
+            kept.append(ext)
+            continue
+        if ext.criticality & _CRITICAL:
+            raise CriticalExtensionNotAccepted(
+                f"{_name(ext)} in the {where} is critical and {reason}")
+        notes.append(f"{_name(ext)} left out of the {where}: {reason}")
+    return tuple(kept)
+
+
+def _own_trace(exts: tuple[Extension, ...], mta_name: str, now: datetime,
+               external: tuple[TraceElement, ...], notes: list[str]) -> tuple[Extension, ...]:
+    """X.411 §12.2.1.1.1.13: each MTA of the domain adds its element when it relays."""
+    out = list(exts)
+    for i, ext in enumerate(out):
+        if ext.type != StandardExtension.INTERNAL_TRACE_INFORMATION or \
+                not isinstance(ext.value, tuple):
+            continue
+        trace: tuple[TraceElement, ...] = ext.value
+        if trace and trace[-1].mta_name == mta_name:
+            return exts                                # our element is the last already
+        domain = external[-1].domain if external else (trace[-1].domain if trace else None)
+        if domain is None:
+            return exts
+        out[i] = dataclasses.replace(ext, value=trace + (
+            TraceElement(domain=domain, arrival_time=now, mta_name=mta_name),))
+        notes.append(f"internal trace element of {mta_name} added")
+        return tuple(out)
+    return exts
+
+
+def prepare(apdu: APDU, profile: PeerProfile, *, mta_name: str, now: datetime) -> Prepared:
+    """``apdu`` as it goes to a peer with ``profile``; raises
+    :class:`CriticalExtensionNotAccepted` when a critical extension cannot go."""
+    notes: list[str] = []
+    if isinstance(apdu, (Message, Probe)):
+        env = apdu.envelope
+        exts = _filter(env.extensions, profile, "envelope", notes, envelope=True)
+        if profile.same_domain:
+            exts = _own_trace(exts, mta_name, now, env.trace, notes)
+        recipients = tuple(dataclasses.replace(
+            r, extensions=_filter(r.extensions, profile, f"recipient {r.number} fields",
+                                  notes, envelope=True)) for r in env.recipients)
+        new_env = dataclasses.replace(env, extensions=exts, recipients=recipients)
+        return Prepared(dataclasses.replace(apdu, envelope=new_env), tuple(notes))
+    assert isinstance(apdu, Report)
+    env_exts = _filter(apdu.envelope_extensions, profile, "report envelope", notes,
+                       envelope=True)
+    if profile.same_domain:
+        env_exts = _own_trace(env_exts, mta_name, now, apdu.trace, notes)
+    content_exts = _filter(apdu.extensions, profile, "report content", notes, envelope=False)
+    reported = tuple(dataclasses.replace(
+        r, extensions=_filter(r.extensions, profile, "reported recipient", notes,
+                              envelope=False)) for r in apdu.recipients)
+    return Prepared(dataclasses.replace(apdu, envelope_extensions=env_exts,
+                                        extensions=content_exts, recipients=reported),
+                    tuple(notes))
+
+
+def encode_for(apdu: APDU, profile: PeerProfile, *, mta_name: str,
+               now: datetime) -> tuple[bytes, tuple[str, ...]]:
+    """:func:`prepare`, then BER in the peer's extension form."""
+    from bridge.codec import encode_apdu
+
+    prepared = prepare(apdu, profile, mta_name=mta_name, now=now)
+    form = "1988" if profile.x411_edition == 1988 else "1992"
+    return encode_apdu(prepared.apdu, extension_form=form), prepared.notes
+
+
+def reencode_for(data: bytes, profile: PeerProfile, *, mta_name: str,
+                 now: datetime) -> tuple[bytes, tuple[str, ...]]:
+    """An already encoded MTS-APDU as it goes to the peer (decoded, prepared, encoded)."""
+    from bridge.codec import decode_apdu
+
+    return encode_for(decode_apdu(data), profile, mta_name=mta_name, now=now)
+
+
+__all__ = ["DEFAULT_PROFILE", "CriticalExtensionNotAccepted", "Edition", "PeerProfile",
+           "Prepared", "encode_for", "prepare", "reencode_for"]
