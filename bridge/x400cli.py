@@ -57,7 +57,6 @@ def _table(args: argparse.Namespace) -> PeerTable:
 
 def _send(args: argparse.Namespace) -> int:
     from dataclasses import replace
-
     from datetime import UTC, datetime
 
     from bridge.codec import decode_apdu
