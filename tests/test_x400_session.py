@@ -792,3 +792,59 @@ def test_random_interleavings_only_raise_protocol_errors(
         pump("r", lag)
     pump("i", 1000)
     pump("r", 1000)
+
+
+# ---------------------------------------------------------------------- concatenation (O-2)
+def _category_pairs(wire: list[bytes]) -> list[tuple[int, int]]:
+    """(category 0 SI, category 2 SI) of every concatenated TSDU on the wire."""
+    out = []
+    for tsdu in wire:
+        spdus = sp.decode_tsdu(tsdu)
+        if spdus[0].category == 0:
+            out += [(spdus[0].si, s.si) for s in spdus[1:]]
+    return out
+
+
+def test_every_category_2_spdu_travels_with_the_token_spdu_x225_wants() -> None:
+    """X.225 §6.3.7: acknowledgements (MIA, AEA/MAA, AIA, ADA) and reports (ER, ED) behind
+    PLEASE TOKENS, what the token holder sends (DT, MIP, AS, AR, AE, AI, AD) behind GIVE
+    TOKENS.  ISODE aborts on anything else (x400-samples/pp/pp-to-responder-abort-after-ack)."""
+    p = Pair()
+    p.connect()
+    p.send(p.i, SActivityStart(activity_id=b"A1"))
+    p.send(p.i, SData(user_data=b"x"))
+    p.send(p.i, SSyncMinor())
+    p.send(p.r, SSyncMinorConfirm(serial=1))
+    p.send(p.i, SActivityInterrupt(reason=1))
+    p.send(p.r, SActivityInterruptConfirm())
+    old = ConnectionIdentifier(calling_ss_user_reference=b"me", common_reference=b"c")
+    p.send(p.i, SActivityResume(activity_id=b"A2", old_activity_id=b"A1", serial=1,
+                                old_connection_id=old))
+    p.send(p.r, SUExceptionReport(reason=3))
+    p.send(p.i, SActivityDiscard(reason=3))
+    p.send(p.r, SActivityDiscardConfirm())
+    p.send(p.i, SActivityStart(activity_id=b"A3"))
+    p.send(p.i, SActivityEnd())
+    p.send(p.r, SActivityEndConfirm())
+    pairs = _category_pairs(p.wire)
+    sent = {si for _, si in pairs}
+    assert {sp.SI.DT, sp.SI.MIP, sp.SI.MIA, sp.SI.AI, sp.SI.AIA, sp.SI.AR, sp.SI.ED,
+            sp.SI.AD, sp.SI.ADA, sp.SI.AS, sp.SI.AE, sp.SI.AEA} <= sent
+    for cat0, si in pairs:
+        want = sp.SI.PT if si in sp.PLEASE_TOKENS_PREFIXED else sp.SI.GT
+        assert cat0 == want, f"SPDU {si} sent behind {cat0}, X.225 wants {want}"
+    assert sp.PLEASE_TOKENS_PREFIXED | sp.GIVE_TOKENS_PREFIXED == sp.CATEGORY_2
+
+
+@pytest.mark.parametrize("prefix", [b"\x01\x00", b"\x02\x00"], ids=["GT", "PT"])
+def test_acknowledgements_behind_either_token_spdu_are_accepted(prefix: bytes) -> None:
+    """Accept both on input: our releases before issue 11 sent GT before MIA/AEA."""
+    p = Pair()
+    p.connect()
+    p.send(p.i, SActivityStart(activity_id=b"A"))
+    p.i.send(SSyncMinor())
+    p.i.receive(prefix + b"\x32\x03\x2a\x01\x31")           # MIA serial 1
+    assert drain(p.i) == [SSyncMinorConfirm(serial=1)]
+    p.i.send(SActivityEnd())
+    p.i.receive(prefix + b"\x2a\x03\x2a\x01\x32")           # AEA serial 2
+    assert drain(p.i) == [SActivityEndConfirm()]

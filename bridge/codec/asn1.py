@@ -123,12 +123,18 @@ def _patch_asn1tools() -> None:
     _ber._x400bridge_patched = True
 
 
+def _string_type(self: Any) -> str:
+    """``ContentIdentifier (PrintableString)``: the ASN.1 type and its string type."""
+    kind = type(self).__name__
+    return kind if self.type_name == kind else f"{self.type_name} ({kind})"
+
+
 def _lenient_primitive(self: Any, data: bytearray, offset: int, length: int) -> str:
-    return repairs.lenient_text(data[offset:offset + length], self.type_name)
+    return repairs.lenient_text(data[offset:offset + length], _string_type(self))
 
 
 def _lenient_segments(self: Any, segments: list[bytearray]) -> str:
-    return repairs.lenient_text(bytearray().join(segments), self.type_name)
+    return repairs.lenient_text(bytearray().join(segments), _string_type(self))
 
 
 def _speed_up_encoder() -> None:
