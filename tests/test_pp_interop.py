@@ -247,3 +247,45 @@ def test_every_pp_transfer_in_the_captures_decodes(name: str) -> None:
         for ev in events:
             if isinstance(ev, Transfer):
                 decode_apdu(ev.apdu)
+
+
+def test_a_peer_that_goes_away_mid_transfer_is_logged_as_a_warning(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Issue 11 item 10: PP reports transfers that failed as done -- our log must show them.
+    PP's bind and the first half of its report, then the connection closes."""
+    conn = connections(pp_sample("pp-to-responder-ndr.pcap"))[1]
+    data = [p for d, p in conn.segments if d == "I"]
+    cut = Connection(client=conn.client, server=conn.server,
+                     segments=[s for s in conn.segments if s[1] is not data[-1]]
+                     + [("I", data[-1][:len(data[-1]) // 2])])
+
+    async def main() -> None:
+        stored: list[bytes] = []
+
+        async def on_apdu(apdu: bytes, peer: Peer) -> None:
+            stored.append(apdu)
+
+        responder = Responder(PP_TABLE, on_apdu, timeouts=Timeouts(bind=5, idle=5))
+        await responder.start("127.0.0.1", 0)
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", responder.port)
+            for direction, payload in cut.segments:
+                if direction == "I":
+                    writer.write(payload)
+                    await writer.drain()
+                else:
+                    for _ in _tpkts(payload):
+                        head = await asyncio.wait_for(reader.readexactly(4), 10)
+                        await reader.readexactly(int.from_bytes(head[2:4], "big") - 4)
+            writer.close()
+            await asyncio.wait_for(reader.read(), 10)         # our side closes too
+        finally:
+            await responder.close(drain=5)
+        assert stored == []
+
+    with caplog.at_level("INFO", logger="x400bridge.x400"):
+        asyncio.run(main())
+    [record] = [r for r in caplog.records if "PPMTA" in r.getMessage()
+                and "transfer(s)" in r.getMessage()]
+    assert record.levelname == "WARNING"
+    assert "after 0 transfer(s)" in record.getMessage()

@@ -109,6 +109,17 @@ class _Conn:
 
 # ------------------------------------------------------------------------------ responder
 
+@dataclass(slots=True)
+class _Seen:
+    """What one inbound association got to, for the log line that ends it."""
+
+    peer: Peer | None = None
+    taken: int = 0
+
+    def who(self) -> str:
+        return f" ({self.peer.mta_name})" if self.peer is not None else ""
+
+
 class Responder:
     """Accept associations from the MTAs of a peer table and take their MTS-APDUs."""
 
@@ -157,18 +168,26 @@ class Responder:
         conn = _Conn(Stack("responder", mode=None, max_apdu=self.max_apdu,
                                  timings=self.timings), reader, writer)
         self.associations += 1
+        seen = _Seen()
         try:
-            await self._run(conn, address)
+            await self._run(conn, address, seen)
         except ProtocolError as exc:
-            log.warning("x400 association from %s: protocol error: %s", address, exc)
+            log.warning("x400 association from %s%s: protocol error after %d transfer(s); "
+                        "a transfer in progress stays with the peer: %s", address,
+                        seen.who(), seen.taken, exc)
         except AssociationError as exc:
-            log.info("x400 association from %s ended: %s", address, exc)
+            # a bound peer that goes away without a release may believe it delivered what
+            # was in progress (PP 6.0 reports such transfers as done): say so, loudly
+            level = logging.WARNING if seen.peer is not None else logging.INFO
+            log.log(level, "x400 association from %s%s ended without a release after %d "
+                    "transfer(s): %s", address, seen.who(), seen.taken, exc)
         except (OSError, asyncio.IncompleteReadError) as exc:
-            log.info("x400 association from %s: connection error: %s", address, exc)
+            log.warning("x400 association from %s%s: connection error after %d transfer(s): "
+                        "%s", address, seen.who(), seen.taken, exc)
         finally:
             conn.close()
 
-    async def _run(self, conn: _Conn, address: str) -> None:
+    async def _run(self, conn: _Conn, address: str, seen: _Seen) -> None:
         peer: Peer | None = None
         t = self.timeouts
         while True:
@@ -181,7 +200,7 @@ class Responder:
                     conn.stack.send(BindReject(error=decision.error, reason=decision.reason))
                     await conn.flush()
                     return
-                peer = decision.peer
+                peer = seen.peer = decision.peer
                 local = self.table.local
                 conn.stack.send(BindAccept(responder=MTABind(name=local.name,
                                                              password=local.password)))
@@ -200,6 +219,7 @@ class Responder:
                     await conn.flush()
                     return
                 conn.stack.send(TransferAccept())
+                seen.taken += 1
             elif isinstance(ev, Release):
                 conn.stack.send(ReleaseConfirm())
                 await conn.flush()
