@@ -2,14 +2,14 @@
 
 Each test feeds the *peer's* octets, as captured on loopback with a live PP (their README says
 what each file shows), to our engines or our real responder on a loopback socket, and checks
-that what failed with PP now works (issue 11):
+that what failed with PP now works (issue 11; conformance rows O-4, G-4, T-1, B-1):
 
-* PP's transferred APDU as an indefinite-length EXTERNAL is received (O-1, O-6);
-* our acknowledgements travel behind PLEASE TOKENS, as X.225 §6.3.7 and ISODE want (O-2);
-* PP's RTOAC raising the checkpoint size is tolerated and noted (O-5);
-* PP's bind refusal (RTORJ with a bare INTEGER) reads as authentication-error (O-4);
+* PP's transferred APDU as an indefinite-length EXTERNAL is received;
+* our acknowledgements travel behind PLEASE TOKENS, as X.225 §6.3.7 and ISODE want;
+* PP's RTOAC raising the checkpoint size is tolerated and noted;
+* PP's bind refusal (RTORJ with a bare INTEGER) reads as authentication-error;
 * PP's report with X.411 (1988) extension fields and a three-digit UTCTime year decodes and
-  converts to a DSN (R-3, C-2).
+  converts to a DSN.
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def _responder_replay(conn: Connection) -> tuple[list[object], bytes]:
 
 
 def test_pp_report_transfer_with_indefinite_external_is_received() -> None:
-    """O-1/O-6: PP's NDR arrives as ``28 80 02 01 05 a0 80 ...`` -- taken, not aborted."""
+    """O-4: PP's NDR arrives as ``28 80 02 01 05 a0 80 ...`` -- taken, not aborted."""
     conn = connections(pp_sample("pp-to-responder-ndr.pcap"))[1]
     first_data = next(p for d, p in conn.segments if d == "I" and b"\x28\x80" in p)
     assert b"\x28\x80\x02\x01\x05\xa0\x80" in first_data     # the capture is what we think
@@ -102,7 +102,7 @@ def test_pp_report_transfer_with_indefinite_external_is_received() -> None:
 
 
 def test_acknowledgements_go_behind_please_tokens() -> None:
-    """O-2, X.225 §6.3.7: the AEA (and every other acknowledgement) behind PT, never GT --
+    """O-4, X.225 §6.3.7: the AEA (and every other acknowledgement) behind PT, never GT --
     the capture where PP aborted on ``01 00 2a`` now ends with the message taken."""
     conn = connections(pp_sample("pp-to-responder-abort-after-ack.pcap"))[0]
     theirs = [p for d, p in conn.segments if d == "O"]
@@ -130,7 +130,7 @@ def _initiator_replay(conn: Connection, checkpoint_size: int = 0) -> tuple[Stack
 
 
 def test_initiator_takes_pp_rtoac_raising_the_checkpoint_size() -> None:
-    """O-5: PP answers checkpoint size 1 to our 0 (X.228 §7.2.2 allows only lowering): the
+    """O-4: PP answers checkpoint size 1 to our 0 (X.228 §7.2.2 allows only lowering): the
     association is used with 1 KiB checkpoints, and the deviation is reported for the log."""
     conn = connections(pp_sample("pp-rtoac-and-bind-refusal.pcap"))[2]
     stack, events = _initiator_replay(conn)
@@ -222,7 +222,7 @@ def test_pp_message_association_replayed_over_tcp_is_stored() -> None:
 # ------------------------------------------------------------------------ PP's report
 
 def test_pp_ndr_decodes_with_1988_extensions_and_repairs() -> None:
-    """R-3: ``ExtensionField.type`` as ``a0 03 02 01 26`` (X.411 (1988)) is read; the
+    """G-4: ``ExtensionField.type`` as ``a0 03 02 01 26`` (X.411 (1988)) is read; the
     three-digit UTCTime year (``1261207164229Z``) is repaired, with a note."""
     data = pp_sample("pp-ndr.p1.ber").read_bytes()
     assert b"\xa0\x03\x02\x01\x26" in data and b"1261207164229Z" in data

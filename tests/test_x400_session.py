@@ -794,7 +794,7 @@ def test_random_interleavings_only_raise_protocol_errors(
     pump("r", 1000)
 
 
-# ---------------------------------------------------------------------- concatenation (O-2)
+# ---------------------------------------------------------------------- concatenation (O-4)
 def _category_pairs(wire: list[bytes]) -> list[tuple[int, int]]:
     """(category 0 SI, category 2 SI) of every concatenated TSDU on the wire."""
     out = []
