@@ -158,6 +158,52 @@ def test_no_dsn_parameters_to_a_server_without_dsn() -> None:
     assert isinstance(result, Delivered) and result.detail.startswith("relayed")
 
 
+BLANK_ADMD = '"/G=John/S=Smith/O=Sales/PRMD=Acme/ADMD= /C=GB/"@gw.example'
+
+
+def test_quoted_std_or_paths_with_a_blank_admd() -> None:
+    """Issue 11 item 9 / RFC 5321 §4.1.2: a std-or local part with a blank ADMD goes on MAIL
+    FROM and RCPT TO as a Quoted-string; both our inbound endpoint and aiosmtpd take it."""
+    handler = PlainSink()
+    to = '"/S=Bloggs/PRMD=Pm/ADMD= /C=GB/"@example.test'
+
+    async def main() -> tuple[dict[str, Any], dict[str, Any], list[Submission]]:
+        async with plain_sink(handler) as port:
+            plain = await deliver(sender=BLANK_ADMD, data=MESSAGE, settings=smarthost(port),
+                                  recipients=[rcpt(to)])
+        async with gateway_sink() as (sink, port):
+            ours = await deliver(sender=BLANK_ADMD, data=MESSAGE, settings=smarthost(port),
+                                 recipients=[rcpt(to)])
+        return plain, ours, sink.submissions
+    plain, ours, [sub] = run(main())
+    assert isinstance(plain[to], Delivered) and isinstance(ours[to], Delivered)
+    [envelope] = handler.envelopes
+    assert envelope.mail_from == BLANK_ADMD and envelope.rcpt_tos == [to]
+    assert sub.sender == BLANK_ADMD and [r.address for r in sub.recipients] == [to]
+
+
+def test_paths_no_command_line_can_hold_fail_alone() -> None:
+    """RFC 5321 §4.1.2: CR/LF (or any control) fit in no path: that recipient fails 5.1.3,
+    the others are sent; such a sender fails every recipient with 5.1.7."""
+    handler = PlainSink()
+    bad = '"a\r\nRCPT TO:<x@evil.example>"@example.test'
+
+    async def main() -> tuple[dict[str, Any], dict[str, Any]]:
+        async with plain_sink(handler) as port:
+            one = await deliver(sender="o@x.example", data=MESSAGE, settings=smarthost(port),
+                                recipients=[rcpt(bad), rcpt("a@example.test")])
+            every = await deliver(sender="o\x00@x.example", data=MESSAGE,
+                                  settings=smarthost(port), recipients=[rcpt("a@example.test")])
+        return one, every
+    one, every = run(main())
+    assert isinstance(one[bad], Failed) and one[bad].status == "5.1.3"
+    assert isinstance(one["a@example.test"], Delivered)
+    assert isinstance(every["a@example.test"], Failed)
+    assert every["a@example.test"].status == "5.1.7"
+    [envelope] = handler.envelopes
+    assert envelope.rcpt_tos == ["a@example.test"]
+
+
 @pytest.mark.parametrize(("reply", "expected"), [
     ("554 5.6.0 Content rejected", Failed(status="5.6.0",
                                           diagnostic="smtp; 554 5.6.0 Content rejected")),

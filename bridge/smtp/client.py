@@ -28,8 +28,13 @@ RFC 3463 enhanced codes, derived from the basic code when the server sends none)
   and falls back to plain text with that host if the handshake fails; ``required`` checks the
   certificate against the system's CAs and defers (4.7.0) hosts without STARTTLS.
 
-The recipient's ``address`` is the RFC 5321 forward-path (the caller passes the mapped
-address); the result is keyed by it.
+The recipient's ``address`` is the mapped address (an RFC 5322 addr-spec as RFC 2156 §4.3.5
+writes it); the result is keyed by it.  Every path goes on the command line in RFC 5321
+§4.1.2 form (:func:`smtp_path`): the local part as a Dot-string when it is one, else as a
+Quoted-string -- so a std-or local part with a blank ADMD (``"/S=Smith/ADMD= /C=GB/"@gw``)
+is sent -- and only what no path can hold (controls such as CR, LF, NUL; non-ASCII without
+SMTPUTF8; a domain that is neither a Domain nor an address-literal) is refused: ``Failed 5.1.7``
+for the sender, ``Failed 5.1.3`` for a recipient.
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ import dns.resolver
 
 from bridge.queue.model import Deferred, Delivered, Failed, Outcome, Recipient
 from bridge.smtp.params import xtext_encode
+from bridge.smtp.path import smtp_path
 
 log = logging.getLogger("x400bridge.smtp")
 
@@ -287,13 +293,6 @@ async def _hello(client: aiosmtplib.SMTP) -> None:
             raise _TryNextHost(outcome_of(exc.code, exc.message)) from None
 
 
-def _path(address: str) -> bytes:
-    """``<address>`` as it goes on the command line (RFC 5321 §4.1.2, RFC 6531 §3.3)."""
-    if any(ord(c) < 0x20 or c in "<> " for c in address):
-        raise ValueError(f"address unusable on a command line: {address!r}")
-    return f"<{address}>".encode()
-
-
 async def _transaction(client: aiosmtplib.SMTP, message: _Message, group: list[Recipient],
                        hop: _Hop) -> dict[str, Outcome]:
     """MAIL, RCPT per recipient, DATA (RFC 5321 §3.3) with the options the server offers."""
@@ -324,8 +323,8 @@ async def _transaction(client: aiosmtplib.SMTP, message: _Message, group: list[R
 
     outcomes: dict[str, Outcome] = {}
     try:
-        reply = await client.execute_command(b"MAIL", b"FROM:" + _path(message.sender),
-                                             *options)
+        reply = await client.execute_command(
+            b"MAIL", b"FROM:" + smtp_path(message.sender, utf8=utf8), *options)
     except ValueError as exc:
         failed = Failed(status="5.1.7", diagnostic=str(exc))
         return {r.address: failed for r in group}
@@ -340,8 +339,8 @@ async def _transaction(client: aiosmtplib.SMTP, message: _Message, group: list[R
         if dsn and recipient.orcpt:
             rcpt_options.append(b"ORCPT=" + recipient.orcpt.encode("utf-8"))
         try:
-            reply = await client.execute_command(b"RCPT", b"TO:" + _path(recipient.address),
-                                                 *rcpt_options)
+            reply = await client.execute_command(
+                b"RCPT", b"TO:" + smtp_path(recipient.address, utf8=utf8), *rcpt_options)
         except ValueError as exc:
             outcomes[recipient.address] = Failed(status="5.1.3", diagnostic=str(exc))
             continue
