@@ -6,14 +6,28 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from bridge.errors import BridgeError
-from bridge.mapping.address import AddressMapper, GatewayIdentity, Role
+from bridge.mapping.address import (
+    AddressMapper,
+    GatewayIdentity,
+    RFC822Result,
+    Role,
+    ou_order_steps,
+)
 from bridge.mapping.source import Entry, MappingSource, Table
-from bridge.mapping.tablefile import FORMATS, Level, export_lines, import_lines, parse_line
+from bridge.mapping.tablefile import (
+    FORMATS,
+    Finding,
+    Level,
+    export_lines,
+    import_lines,
+    parse_line,
+)
 from bridge.mapping.tables import MappingTables, add_entry, check, mapping_source, remove_entry
-from bridge.model.ortext import parse_or_address
+from bridge.model.ortext import parse_or_address, parse_or_text
 from bridge.resources import data_dir
 
 # Until the gateway configuration exists (docs/config.md), the gateway's identity defaults to
@@ -94,6 +108,9 @@ def _lookup(args: argparse.Namespace) -> int:
 
     try:
         result = lookup(_mapper(args), args.address, Role(args.role))
+        if isinstance(result, RFC822Result):  # an O/R address text: how its OUs were read
+            result = replace(result, steps=ou_order_steps(parse_or_text(args.address))
+                             + result.steps)
     except BridgeError as exc:
         if args.json:
             print(json.dumps(error_json(args.address, exc), ensure_ascii=False, indent=2))
@@ -149,9 +166,13 @@ def _list(args: argparse.Namespace) -> int:
 def _import(args: argparse.Namespace) -> int:
     table = Table(args.table) if args.table else None
     text = args.file.read_text(encoding="utf-8", errors="replace")
-    entries = import_lines(text, args.format, table=table, source=str(args.file))
+    warnings: list[Finding] = []
+    entries = import_lines(text, args.format, table=table, source=str(args.file),
+                           warnings=warnings)
     for entry in entries:
         add_entry(_dir(args), entry, replace=True)
+    for w in warnings:  # lines imported with a repair (a level skipped without '@', App F §3 b)
+        print(f"{w.origin}: {w.level.value}: {w.message}", file=sys.stderr)
     print(f"imported {len(entries)} entries from {args.file}")
     return 0
 

@@ -106,6 +106,35 @@ def test_encoded_pn_local_part(mapper: AddressMapper) -> None:
     assert mapper.to_x400("J.Linnimouth@Marketing.Widget.COM").address == addr
 
 
+# ---------------------------------------------------------------------------------- §4.3.4.1
+
+#: ISODE PP writes and reads std-or C-first, most significant first (issue 11, item 8).
+PP_FORM = "/C=TC/ADMD=BTT/O=Widget/OU=A/OU=B/S=x/"
+RFC2156_FORM = "/S=x/OU=B/OU=A/O=Widget/ADMD=BTT/C=TC/"
+
+
+def test_pp_c_first_std_or_local_part_maps_like_rfc2156_order(mapper: AddressMapper) -> None:
+    """§4.3.4.1: an O left of the OUs means the hierarchy is inverted; the OUs are read most
+    significant first as PP reads them, and the step says so (``map lookup --explain``)."""
+    pp = mapper.to_x400(f'"{PP_FORM}"@gw.example')
+    rfc = mapper.to_x400(f'"{RFC2156_FORM}"@gw.example')
+    assert pp.address == rfc.address == orad(RFC2156_FORM)
+    assert pp.address.org_units == ("A", "B")
+    [step] = [s for s in pp.steps if s.rule == "§4.3.4.1"]
+    assert "OU1=A, OU2=B" in step.text and "PP" in step.text
+    assert not any(s.rule == "§4.3.4.1" for s in rfc.steps)
+
+
+def test_pp_c_first_or_address_maps_to_the_same_domain(mapper: AddressMapper) -> None:
+    """Mapping B under the MCGAM Widget.COM: OU1 (A) is the subdomain next to it, whichever
+    way the std-or was written (§4.3.5 B4, §4.3.4.1)."""
+    from bridge.model.ortext import parse_or_address
+
+    assert mapper.to_rfc822(parse_or_address(PP_FORM)).address == "x@B.A.Widget.COM"
+    assert mapper.to_rfc822(orad(RFC2156_FORM)).address == "x@B.A.Widget.COM"
+    assert mapper.to_x400("x@B.A.Widget.COM").address == orad(RFC2156_FORM)
+
+
 # ---------------------------------------------------------------------------------- §4.3.2
 
 

@@ -15,6 +15,7 @@ from bridge.errors import BridgeError
 from bridge.mapping.orprefix import ORPrefix
 from bridge.mapping.source import Entry, MappingSource, Table
 from bridge.mapping.tablefile import (
+    Finding,
     Level,
     LineSyntaxError,
     detect_format,
@@ -101,6 +102,53 @@ def test_skipped_level_is_read_as_omitted_with_a_warning(tmp_path: Path) -> None
     assert [(f.level, f.origin) for f in t.problems] == [
         (Level.WARNING, f"{tmp_path / 'table2'}:1")]
     assert check(t)[0].level is Level.WARNING
+
+
+def test_table1_key_skipping_a_level_warns_that_pp_never_matches_it(tmp_path: Path) -> None:
+    """App F §3 b / §6: the key of an O/R lookup has every level, omitted ones as ``@``; a
+    table1 key ``O$Widget.ADMD$BTT.C$TC`` is matched here (read as ``PRMD$@``) but never by
+    PP, so the warning (with file:line) says to write it in full (issue 11, item 8)."""
+    t = tables_from(tmp_path, table1="ADMD$ATT.C$US#att.com#\nO$Widget.ADMD$BTT.C$TC#w.com#\n")
+    [warning] = t.problems
+    assert (warning.level, warning.origin) == (Level.WARNING, f"{tmp_path / 'table1'}:2")
+    assert "skips level PRMD without '@'" in warning.message and "PP" in warning.message
+    assert "O$Widget.PRMD$@.ADMD$BTT.C$TC" in warning.message
+    hit = t.lookup_or(Table.TABLE1, dmn("OU$x.O$widget.PRMD$@.ADMD$BTT.C$TC"))
+    assert hit is not None and hit.domain == "w.com"
+
+
+def test_gate1_key_skipping_a_level_is_repaired_and_matched(tmp_path: Path) -> None:
+    """App F §8: gate1 has table1's format, so a skipped level is read as ``@`` with the same
+    warning; before, the key kept three levels and the §4.3.5 B3 lookup (C, ADMD, PRMD, O,
+    ...) never reached it."""
+    t = tables_from(tmp_path, gate1="O$Sprocket.ADMD$BTT.C$TC#gw.tc#\n")
+    [entry] = t.entries(Table.GATE1)
+    assert entry.prefix == dmn("O$Sprocket.PRMD$@.ADMD$BTT.C$TC")
+    assert [f.level for f in t.problems] == [Level.WARNING]
+    hit = t.lookup_or(Table.GATE1, dmn("O$sprocket.PRMD$@.ADMD$btt.C$tc"))
+    assert hit is not None and hit.domain == "gw.tc"
+
+
+def test_gate1_key_outside_the_hierarchy_is_loaded_with_a_warning(tmp_path: Path) -> None:
+    """A gate1 key with a DDA (App F §3's own ``~ROLE$Big\\.Chief.ADMD$ATT.C$US``) loads, but
+    an O/R address is looked up by C, ADMD, PRMD, O, OU only (§4.3.5 B3): never matched."""
+    t = tables_from(tmp_path, gate1=f"{DDA_EXAMPLE}#gw.example#\n")
+    [warning] = t.problems
+    assert warning.level is Level.WARNING and "never matches" in warning.message
+    assert t.entries(Table.GATE1)[0].prefix == dmn(DDA_EXAMPLE)
+
+
+def test_import_lists_repaired_lines_as_warnings() -> None:
+    """``import_lines(..., warnings=[])`` reports the lines it repaired, in every format."""
+    warnings: list[Finding] = []
+    [entry] = import_lines("o$xerox.admd$att.c$us:xerox.com\n", "pp", source="or2rfc",
+                           warnings=warnings)
+    assert entry.prefix == dmn("O$xerox.PRMD$@.ADMD$att.C$us")
+    assert [(w.level, w.origin) for w in warnings] == [(Level.WARNING, "or2rfc:1")]
+    warnings.clear()
+    import_lines("XEROX.COM#O$Xerox.ADMD$ATT.C$US#\n", "mixer", table=Table.TABLE2,
+                 source="t2", warnings=warnings)
+    assert [(w.level, w.origin) for w in warnings] == [(Level.WARNING, "t2:1")]
 
 
 # --------------------------------------------------------------------------- App F §4 lookups
@@ -437,11 +485,13 @@ def test_check_findings(tmp_path: Path) -> None:
         gate1="O$x.ADMD$ATT.C$US#gw.example#\n")
     found = [(f.level, Path(f.origin).name, f.message.split(":")[0]) for f in check(t)]
     assert found == [
+        # the load finding first: the gate1 key skips the PRMD (App F §3 b, §8)
+        (Level.WARNING, "gate1:1", "key skips level PRMD without '@' (App F §3 b, §6)"),
         (Level.ERROR, "table2:2", "duplicate key AC.UK in table2, unreachable"),
         (Level.WARNING, "table2:3", "duplicate key ac.uk in table2, unreachable"),
         (Level.ERROR, "gate2:1", f"key AC.UK is also in table2 at {tmp_path / 'table2'}"),
         (Level.WARNING, "gate2:2", "gate2 entry sub.ac.uk is never used"),
-        (Level.WARNING, "gate1:1", "gate1 entry O$x.ADMD$ATT.C$US is never used"),
+        (Level.WARNING, "gate1:1", "gate1 entry O$x.PRMD$@.ADMD$ATT.C$US is never used"),
         (Level.INFO, "table1:2", "one-way MCGAM"),
     ]
 

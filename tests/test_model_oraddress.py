@@ -4,6 +4,8 @@ input, §3.3.4 teletex values (decimal {ddd} T.61 octets) — the model's canoni
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bridge.model import DomainDefinedAttribute, ORAddress, PersonalName, PostalAttribute
 from bridge.model.ortext import ORAddressSyntaxError, parse_or_address
@@ -118,3 +120,81 @@ def test_teletex_only_surname_with_printable_given_name() -> None:
 def test_personal_name_without_surname_is_a_syntax_error(text: str) -> None:
     with pytest.raises(ORAddressSyntaxError, match="surname"):
         ORAddress.parse(text)
+
+
+# ------------------------------------------------------------ OU order (RFC 2156 §4.3.4.1)
+
+#: ISODE PP's C-first std-or (issue 11, item 8) and RFC 2156's own order of the same address.
+PP_FORM = "/C=TC/ADMD=BTT/O=Widget/OU=A/OU=B/S=x/"
+RFC2156_FORM = "/S=x/OU=B/OU=A/O=Widget/ADMD=BTT/C=TC/"
+
+
+def test_pp_c_first_form_reads_as_the_rfc2156_form() -> None:
+    """RFC 2156 §4.3.3 1.: std-or has the most significant OU on the right, so
+    ``/S=x/OU=B/OU=A/O=Widget/...`` is OU1 = A.  PP reads its C-first form
+    ``/C=TC/ADMD=BTT/O=Widget/OU=A/OU=B/S=x/`` most significant first (OU1 = A too); the O
+    to the left of the OUs is §4.3.4.1's sign of an inverted hierarchy.  Both give one
+    O/R address, and the canonical text is RFC 2156's."""
+    from bridge.model.ortext import parse_or_text
+
+    pp, rfc = parse_or_text(PP_FORM), parse_or_text(RFC2156_FORM)
+    assert pp.address == rfc.address
+    assert pp.address.org_units == ("A", "B")  # X.411: the first OU is the most significant
+    assert (pp.ous_inverted, rfc.ous_inverted) == (True, False)
+    assert str(pp.address) == RFC2156_FORM
+
+
+@pytest.mark.parametrize(("text", "ous"), [
+    # F.401 / RFC 1685 §2 recommended sequence G;S;O;OU1;OU2;P;A;C with plain OU keys
+    ("G=Jo; S=Bloggs; O=Org; OU=Top; OU=Leaf; P=Pm; A=Ad; C=GB", ("Top", "Leaf")),
+    # C-first without an O: the C, ADMD and PRMD on the left show the direction
+    ("/C=GB/ADMD= /PRMD=Pm/OU=Top/OU=Leaf/S=x/", ("Top", "Leaf")),
+    # RFC 2156 order, with and without an O
+    ("/S=x/OU=Leaf/OU=Top/PRMD=Pm/ADMD= /C=GB/", ("Top", "Leaf")),
+    ("/S=x/OU=Leaf/OU=Top/", ("Top", "Leaf")),
+    # numbered OUs say their position whatever the order
+    ("/C=GB/ADMD= /O=Org/OU2=Leaf/OU1=Top/S=x/", ("Top", "Leaf")),
+    ("/S=x/OU1=Top/OU2=Leaf/O=Org/ADMD= /C=GB/", ("Top", "Leaf")),
+])
+def test_ou_order_follows_the_direction_of_the_text(text: str, ous: tuple[str, ...]) -> None:
+    """RFC 2156 §4.3.4.1: an attribute above the OUs written to their left means the text is
+    most significant first; otherwise §4.3.3's order (most significant on the right)."""
+    assert parse_or_address(text).org_units == ous
+
+
+def test_one_ou_is_not_reported_as_inverted() -> None:
+    from bridge.model.ortext import parse_or_text
+
+    read = parse_or_text("/C=GB/ADMD= /O=Org/OU=Only/S=x/")
+    assert read.address.org_units == ("Only",) and not read.ous_inverted
+
+
+_VALUES = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 -",
+                  min_size=1, max_size=12).filter(lambda v: v.strip() == v)
+
+
+@settings(max_examples=200, deadline=None)
+@given(ous=st.lists(_VALUES, min_size=1, max_size=4), org=st.none() | _VALUES,
+       prmd=st.none() | _VALUES, surname=_VALUES)
+def test_both_directions_give_the_same_address(ous: list[str], org: str | None,
+                                               prmd: str | None, surname: str) -> None:
+    """RFC 2156 §4.3.3 / §4.3.4.1: the pairs written least significant first and the same
+    pairs written most significant first (C-first, as PP and F.401 write them) are one O/R
+    address; OU1 is the most significant either way."""
+    top_down = [("C", "GB"), ("ADMD", " ")] + ([("PRMD", prmd)] if prmd else []) + (
+        [("O", org)] if org else []) + [("OU", ou) for ou in ous] + [("S", surname)]
+    c_first = "/" + "".join(f"{k}={v}/" for k, v in top_down)
+    rfc2156 = "/" + "".join(f"{k}={v}/" for k, v in reversed(top_down))
+    a = parse_or_address(c_first)
+    assert a == parse_or_address(rfc2156)
+    assert a.org_units == tuple(ous)
+    assert str(a) == rfc2156
+
+
+def test_rfc1685_admd_without_value_is_a_single_space() -> None:
+    """RFC 1685 §F.3.2.1: "If the user ... omits the value for the ADMD attribute, the ADMD
+    value to be used is a single space" -- ``A= ;`` is the blank ADMD, written ``ADMD= ``."""
+    a = parse_or_address("G=Jo; S=Bloggs; O=Org; P=Pm; A= ; C=GB")
+    assert a.admd == " "
+    assert str(a) == "/G=Jo/S=Bloggs/O=Org/PRMD=Pm/ADMD= /C=GB/"
+    assert parse_or_address("S=Bloggs; P=Pm; A=; C=GB").admd == " "

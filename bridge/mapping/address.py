@@ -30,7 +30,13 @@ from bridge.mapping.psencode import ps_decode, ps_encode
 from bridge.mapping.rfc822 import format_address, is_domain_syntax, parse_address
 from bridge.mapping.source import Entry, MappingSource, Table
 from bridge.model.oraddress import DomainDefinedAttribute, ORAddress, ORName, PersonalName
-from bridge.model.ortext import ORAddressSyntaxError, is_printable, parse_or_address
+from bridge.model.ortext import (
+    ORAddressSyntaxError,
+    ORText,
+    is_printable,
+    parse_or_address,
+    parse_or_text,
+)
 from bridge.model.pn import EncodedPNError, format_encoded_pn, parse_encoded_pn
 
 
@@ -248,12 +254,14 @@ class AddressMapper:
             return None
         if "=" in local:
             try:
-                attrs = parse_or_address(local)
+                read = parse_or_text(local)
             except ORAddressSyntaxError as exc:
                 steps.append(Step("§4.3.4 I.4", f"not std-or-address-input ({exc}): Stage II"))
                 return None
-            steps.append(Step("§4.3.4 I.4", "local-part parsed as std-or-address:", value=attrs))
-            return attrs
+            steps.extend(ou_order_steps(read))
+            steps.append(Step("§4.3.4 I.4", "local-part parsed as std-or-address:",
+                              value=read.address))
+            return read.address
         try:
             pn = parse_encoded_pn(local)
         except EncodedPNError:
@@ -538,6 +546,19 @@ class AddressMapper:
 
 
 # -------------------------------------------------------------------- helpers
+
+
+def ou_order_steps(read: ORText) -> tuple[Step, ...]:
+    """The step to show when the OUs of an O/R address text were read most significant first
+    (RFC 2156 §4.3.4.1; :mod:`bridge.model.ortext`): an O, PRMD, ADMD or C written to the left
+    of an OU means the text runs C-first, as F.401 and ISODE PP write it, so OU1 is the first
+    OU written -- ``/C=TC/ADMD=BTT/O=Widget/OU=A/OU=B/S=x/`` is ``/S=x/OU=B/OU=A/O=Widget/...``.
+    Empty when the text is in §4.3.3's order (most significant on the right)."""
+    if not read.ous_inverted:
+        return ()
+    ous = ", ".join(f"OU{i}={ou}" for i, ou in enumerate(read.address.org_units, 1))
+    return (Step("§4.3.4.1", "O/PRMD/ADMD/C written left of the OUs: the text is most "
+                 f"significant first (C-first, as PP and F.401 read it), so {ous}"),)
 
 
 def _prefix_address(prefix: ORPrefix) -> ORAddress:

@@ -20,7 +20,9 @@ tolerated.  Checks made on every line (App F §3, RFC 2156 §4.2):
 * table1/table2 (MCGAM tables) allow only C, ADMD, PRMD, O, OU (up to four) in that order with
   no level skipped (App F §3 a, b) -- a level skipped between two present ones is read as
   ``@`` with a warning, see :func:`parse_or`; gate1/gate2 allow any attribute and DDAs (App F
-  §7).
+  §7), but a gate1 *key* is looked up like a table1 key (App F §8: "the same format"), so a
+  skipped level is repaired and warned about the same way, and a gate1 key that is not
+  C, ADMD, PRMD, O, OU in order draws a warning: no O/R lookup (§4.3.5 B3) can match it.
 
 Formats for :func:`import_lines` / :func:`export_lines`, with the sources they follow:
 
@@ -158,6 +160,12 @@ def parse_or(text: str, table: Table, notes: list[str] | None = None) -> ORPrefi
     ``XEROX.COM#O$Xerox.ADMD$ATT.C$US#`` skips the PRMD.  A level skipped *between* two present
     ones is therefore read as omitted (``PRMD$@``, the same X.400 address) and a note is
     appended to ``notes``; a missing C, keys out of order or more than four OUs stay errors.
+    The note is sharper for an O/R *key* (table1, gate1): App F §6 asks to "fill in missing
+    components in the hierarchy" of the address looked up, so a gateway that reads the table as
+    written -- ISODE PP -- never matches ``O$Widget.ADMD$BTT.C$TC``, only
+    ``O$Widget.PRMD$@.ADMD$BTT.C$TC``.  gate1 keys (App F §8: table1's format) get the same
+    repair; one that is not C, ADMD, PRMD, O, OU in order is kept with a note that no lookup
+    can match it (the §4.3.5 B3 key holds only those levels).
     """
     if not text:
         raise LineSyntaxError("empty O/R address")
@@ -180,18 +188,29 @@ def parse_or(text: str, table: Table, notes: list[str] | None = None) -> ORPrefi
         prefix = ORPrefix.from_dmn(text)
     except ORPrefixSyntaxError as exc:  # pragma: no cover - the checks above are stricter
         raise LineSyntaxError(str(exc)) from exc
-    if table in (Table.TABLE1, Table.TABLE2) and not prefix.is_mcgam_form():
-        filled = _fill_skipped(prefix)
-        if filled is None:
-            order = ".".join(k for k, _ in reversed(prefix.parts))
-            raise LineSyntaxError(f"MCGAM O/R address must be C, ADMD, PRMD, O, OU (up to four), "
-                             f"in that order (App F §3 a/b); got {order}")
+    if prefix.is_mcgam_form() or table is Table.GATE2:
+        return prefix
+    filled = _fill_skipped(prefix)
+    order = ".".join(k for k, _ in reversed(prefix.parts))
+    if filled is None and table is Table.GATE1:
         if notes is not None:
-            skipped = [k for k, v in filled.parts if v is None and (k, v) not in prefix.parts]
-            notes.append(f"level {', '.join(skipped)} skipped without '@' (App F §3 b); read "
-                         f"as omitted: {filled.to_dmn()}")
-        prefix = filled
-    return prefix
+            notes.append(f"gate1 key {order} is not C, ADMD, PRMD, O, OU in that order: an O/R "
+                         "address is looked up by those levels only (RFC 2156 §4.3.5 B3, App F "
+                         "§8), so this entry never matches")
+        return prefix
+    if filled is None:
+        raise LineSyntaxError(f"MCGAM O/R address must be C, ADMD, PRMD, O, OU (up to four), "
+                              f"in that order (App F §3 a/b); got {order}")
+    if notes is not None:
+        skipped = ", ".join(k for k, v in filled.parts if v is None and (k, v) not in prefix.parts)
+        if table.keyed_by_domain:
+            notes.append(f"level {skipped} skipped without '@' (App F §3 b); read as omitted: "
+                         f"{filled.to_dmn()}")
+        else:
+            notes.append(f"key skips level {skipped} without '@' (App F §3 b, §6): ISODE PP "
+                         "and other gateways that fill in omitted levels before the lookup never "
+                         f"match it; read here as {filled.to_dmn()} -- write it so")
+    return filled
 
 
 def _fill_skipped(prefix: ORPrefix) -> ORPrefix | None:
@@ -327,9 +346,11 @@ def detect_format(text: str) -> str:
 
 
 def import_lines(text: str, format: str | None = None, *, table: Table | None = None,
-                 source: str = "<import>") -> list[Entry]:
+                 source: str = "<import>", warnings: list[Finding] | None = None
+                 ) -> list[Entry]:
     """Entries of a table text in ``format`` (one of :data:`FORMATS`; detected by
-    :func:`detect_format` when ``None``).  Raises :class:`TableError` listing every bad line.
+    :func:`detect_format` when ``None``).  Raises :class:`TableError` listing every bad line;
+    lines loaded with a repair (see :func:`parse_or`) are listed in ``warnings``.
 
     ``table``: required for ``"mixer"``.  For ``"exchange"`` and ``"pp"`` it is optional: each
     line's direction is read from which side holds the O/R address (``$``), and ``table`` only
@@ -345,6 +366,8 @@ def import_lines(text: str, format: str | None = None, *, table: Table | None = 
         parsed = parse_text(text, table, source)
         if any(p.level is Level.ERROR for p in parsed.problems):
             raise TableError(parsed.problems)
+        if warnings is not None:
+            warnings.extend(parsed.problems)
         return [e for _, e in parsed.entries]
     gate = table in (Table.GATE1, Table.GATE2)
     entries: list[Entry] = []
@@ -366,7 +389,10 @@ def import_lines(text: str, format: str | None = None, *, table: Table | None = 
                 first = first.strip()
             direction = (Table.GATE1 if gate else Table.TABLE1) if or_first else (
                 Table.GATE2 if gate else Table.TABLE2)
-            entries.append(_make_entry(direction, first, second, origin))
+            notes: list[str] = []
+            entries.append(_make_entry(direction, first, second, origin, notes))
+            if warnings is not None:
+                warnings.extend(Finding(Level.WARNING, origin, note) for note in notes)
         except LineSyntaxError as exc:
             problems.append(Finding(Level.ERROR, origin, str(exc)))
     if problems:

@@ -92,7 +92,7 @@ class MappingTables:
         self._headers: dict[Table, tuple[str, ...]] = {
             t: tuple((headers or {}).get(t, ())) for t in Table}
         #: Load findings: errors for lines not loaded (``load(..., strict=False)``), warnings
-        #: for lines loaded with a repair (a skipped MCGAM level read as ``@``).
+        #: for lines loaded with a repair (a skipped level read as ``@``) or never matched.
         self.problems: tuple[Finding, ...] = tuple(problems)
         self._domains: dict[Table, dict[str, Entry]] = {}
         self._ors: dict[Table, dict[_ORKey, Entry]] = {}
@@ -419,7 +419,10 @@ def check(tables: MappingTables) -> list[Finding]:
     """Lint the tables; findings in this order:
 
     1. the load findings: *error* for lines not loaded (``load(..., strict=False)``),
-       *warning* for an MCGAM level skipped without ``@`` (App F §3 b);
+       *warning* for a level skipped without ``@`` (App F §3 b) in an MCGAM table or a gate1
+       key -- an O/R key written so is never matched by PP, which fills in omitted levels
+       before the lookup (App F §6) -- and for a gate1 key no lookup can match
+       (:func:`~bridge.mapping.tablefile.parse_or`);
     2. duplicate keys in one table: the first line wins, later ones are unreachable --
        *error* when they map elsewhere, *warning* when they repeat the same mapping;
     3. *error*: a key in an MCGAM table and in its gateway table (App F §7 for table2/gate2,

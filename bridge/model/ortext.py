@@ -5,12 +5,27 @@ The keyword table (RFC 2156 §4.1.1, including the input-only alternatives) is d
 keyword names one attribute of :class:`~bridge.model.oraddress.ORAddress`.  Values use the
 ``$`` quoting of §4.1.3 and the teletex form of §3.3.4 (``printable*{ddd}...``, octets as
 three *decimal* digits).
+
+Order of the OUs on input.  ``OU1``..``OU4`` say their position.  Plain ``OU`` attributes are
+read in the direction the text is written in (RFC 2156 §4.3.3, §4.3.4.1):
+
+* std-or as RFC 2156 generates it is least significant first, most significant on the right
+  (§4.3.3 1.): ``/S=x/OU=B/OU=A/O=Widget/ADMD=BTT/C=TC/`` has OU1 = A, OU2 = B;
+* when an O, PRMD, ADMD or C attribute stands to the *left* of an OU, the text is written the
+  other way round, most significant first -- F.401's and RFC 1685's order
+  (``G=;S=;O=;OU1=;OU2=;P=;A=;C=``) and the C-first form ISODE PP reads
+  (``/C=TC/ADMD=BTT/O=Widget/OU=A/OU=B/S=x/``) -- and the OUs are taken in the written order:
+  OU1 = A, OU2 = B, the same O/R address as above.  This is the §4.3.4.1 heuristic ("If there
+  is an Organization attribute to the left of any Org Unit attribute, assume that the hierarchy
+  is inverted"), widened from O to every attribute above OU.  §4.3.4.1 lets a gateway apply it
+  only after X.400 address verification rejects the first reading; a gateway cannot verify an
+  address, so we apply it at once, as PP does.  :func:`parse_or_text` says whether it applied.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from bridge.errors import BridgeError
 from bridge.model.oraddress import (
@@ -238,8 +253,32 @@ def _complete_names(pn: dict[str, str], tpn: dict[str, str]) -> tuple[dict[str, 
     return pn, tpn
 
 
+#: Attributes above the OUs in the O/R hierarchy (X.402 §18.3); one of them written to the
+#: left of an OU marks a most-significant-first text (RFC 2156 §4.3.4.1, module docstring).
+_ABOVE_OU = frozenset({"O", "PRMD", "ADMD", "C"})
+
+
+@dataclass(frozen=True, slots=True)
+class ORText:
+    """An O/R address read from text, and how it was read."""
+
+    address: ORAddress
+    #: RFC 2156 §4.3.4.1: two or more plain OUs written most significant first (an O, PRMD,
+    #: ADMD or C to the left of an OU), read in the written order (OU1 = the first written).
+    ous_inverted: bool = False
+
+
 def parse_or_address(text: str) -> ORAddress:
-    """Parse RFC 2156 §4.1.3 std-or-address-input (also RFC 1685 ``K=V; K=V`` text)."""
+    """Parse RFC 2156 §4.1.3 std-or-address-input (also RFC 1685 ``K=V; K=V`` text); plain
+    OUs in either order (RFC 2156 §4.3.4.1, see the module docstring)."""
+    return parse_or_text(text).address
+
+
+def parse_or_text(text: str) -> ORText:
+    """:func:`parse_or_address`, also telling whether the OUs were read most significant first
+    (RFC 2156 §4.3.4.1).  In RFC 1685 (F.401) text an ADMD with no value is a single space
+    (RFC 1685 §F.3.2.1: "omits the value for the ADMD attribute, the ADMD value to be used is
+    a single space"); in std-or text it is RFC 2156 §4.1.3's "ADMD= "."""
     source = text.strip()
     if source[:5].upper() == "X.400" and source[5:6] in (":", " "):  # F.401 optional prefix
         source = source[6:].strip()
@@ -256,6 +295,7 @@ def parse_or_address(text: str) -> ORAddress:
     ena: dict[str, str] = {}
     cn: tuple[str | None, str | None] | None = None
     org: tuple[str | None, str | None] | None = None
+    above_seen = inverted = False
     for raw in _split_pairs(source):
         item = raw.strip() if rfc1685 else raw
         if item == "":
@@ -267,6 +307,8 @@ def parse_or_address(text: str) -> ORAddress:
             raise ORAddressSyntaxError(f"missing '=' in {item!r}")
         key_text = key_text.strip() if rfc1685 else key_text
         ukey = ALTERNATIVE_KEYS.get(key_text.upper(), key_text.upper())
+        above_seen = above_seen or ukey in _ABOVE_OU
+        inverted = inverted or (ukey == "OU" and above_seen)
         dd_match = re.fullmatch(r"(DD[1-4]?|DDA)[.:](.*)", key_text, re.I | re.S)
         if dd_match is not None or ukey == "RFC-822":
             dtype = "RFC-822" if ukey == "RFC-822" else _unquote(dd_match.group(2))  # type: ignore[union-attr]
@@ -280,6 +322,8 @@ def parse_or_address(text: str) -> ORAddress:
             name = {"C": "country", "ADMD": "admd", "PRMD": "prmd", "X121": "x121",
                     "T-ID": "terminal_id", "UA-ID": "ua_id"}[ukey]
             fields[name] = _unquote(value)
+            if rfc1685 and ukey == "ADMD" and fields[name] == "":
+                fields[name] = " "
         elif ukey in ("G", "I", "S", "GQ"):
             attr = {"G": "given_name", "I": "initials", "S": "surname",
                     "GQ": "generation_qualifier"}[ukey]
@@ -337,7 +381,9 @@ def parse_or_address(text: str) -> ORAddress:
             raise ORAddressSyntaxError(f"unknown O/R address keyword {key_text!r}")
     if ous and plain_ous:
         raise ORAddressSyntaxError("OU and OU1..OU4 must not be mixed (RFC 2156 §4.1.1)")
-    ordered = [ous[i] for i in sorted(ous)] if ous else list(reversed(plain_ous))
+    # §4.3.3 1.: most significant OU on the right; §4.3.4.1: on the left when inverted
+    ordered = [ous[i] for i in sorted(ous)] if ous else (
+        list(plain_ous) if inverted else list(reversed(plain_ous)))
     if upa_lines:
         joined = "\n".join(upa_lines[i] for i in sorted(upa_lines))
         postal.append(PostalAttribute(type=16, lines=(joined,)))
@@ -346,7 +392,7 @@ def parse_or_address(text: str) -> ORAddress:
         fields["admd"] = " "
     pn, tpn = _complete_names(pn, tpn)
     addr = ORAddress(**fields)  # type: ignore[arg-type]
-    return replace(
+    addr = replace(
         addr,
         personal_name=PersonalName(**pn) if pn else None,
         teletex_personal_name=PersonalName(**tpn) if tpn else None,
@@ -365,6 +411,7 @@ def parse_or_address(text: str) -> ORAddress:
         extended_network_address=ExtendedNetworkAddress(
             number=ena.get("NET-NUM"), sub_address=ena.get("NET-SUB")) if ena else None,
     )
+    return ORText(address=addr, ous_inverted=inverted and len(plain_ous) > 1)
 
 
 def _split_unquoted_all(text: str, sep: str) -> list[str]:
