@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from bridge.codec.rtpdu import MTABind
 from bridge.errors import AssociationError, BridgeError, ProtocolError
+from bridge.throttle import FailureTracker, LogLimiter
 from bridge.x400.mta import (
     Aborted,
     AbortRequest,
@@ -41,7 +42,7 @@ from bridge.x400.mta import (
     TurnRequested,
 )
 from bridge.x400.peers import LocalMTA, Peer, PeerTable
-from bridge.x400.stack import Stack
+from bridge.x400.stack import PRE_BIND_LIMIT, Stack
 
 log = logging.getLogger("x400bridge.x400")
 
@@ -120,20 +121,43 @@ class _Seen:
         return f" ({self.peer.mta_name})" if self.peer is not None else ""
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResponderLimits:
+    """What unauthenticated and misbehaving peers may cost (docs/security.md).
+
+    ``max_associations`` / ``max_per_address``: TCP connections at once (total / from one IP
+    address); more are closed at once.  ``pre_bind_octets``: what a peer may have buffered
+    before its MTA-bind succeeded.  A refused bind is answered after a delay that starts at
+    ``bind_failure_delay`` and doubles with each recent failure from the same address, up to
+    ``bind_failure_delay_max``; refusals are logged once a minute per address.
+    """
+
+    max_associations: int = 100
+    max_per_address: int = 10
+    pre_bind_octets: int = PRE_BIND_LIMIT
+    bind_failure_delay: float = 1.0
+    bind_failure_delay_max: float = 30.0
+
+
 class Responder:
     """Accept associations from the MTAs of a peer table and take their MTS-APDUs."""
 
     def __init__(self, table: PeerTable, on_apdu: OnAPDU, *, timeouts: Timeouts = Timeouts(),
-                 max_apdu: int = 64 * 1024 * 1024,
+                 max_apdu: int = 64 * 1024 * 1024, limits: ResponderLimits = ResponderLimits(),
                  timings: dict[str, float] | None = None) -> None:
         self.table = table
         self.timings = timings
         self.on_apdu = on_apdu
         self.timeouts = timeouts
         self.max_apdu = max_apdu
+        self.limits = limits
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.associations = 0
+        self._per_address: dict[str, int] = {}
+        self._failures = FailureTracker(base_delay=limits.bind_failure_delay,
+                                        max_delay=limits.bind_failure_delay_max)
+        self._log_limit = LogLimiter(interval=60.0)
 
     async def start(self, host: str | None = None, port: int | None = None) -> None:
         """Listen; ``port`` 0 picks a free port (see :attr:`port`)."""
@@ -159,14 +183,35 @@ class Responder:
             await asyncio.gather(*late, return_exceptions=True)
 
     def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.get_running_loop().create_task(self._serve(reader, writer))
+        address = str((writer.get_extra_info("peername") or ("?",))[0])
+        busy = len(self._tasks) >= self.limits.max_associations
+        if busy or self._per_address.get(address, 0) >= self.limits.max_per_address:
+            what = "associations" if busy else f"associations from {address}"
+            self._log_limited(f"limit:{address}", logging.WARNING,
+                              "x400 connection from %s closed: the limit of %d %s is reached",
+                              address, self.limits.max_associations if busy
+                              else self.limits.max_per_address, what)
+            writer.close()
+            return
+        self._per_address[address] = self._per_address.get(address, 0) + 1
+        task = asyncio.get_running_loop().create_task(self._serve(reader, writer, address))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        address = str((writer.get_extra_info("peername") or ("?",))[0])
+    def _log_limited(self, key: str, level: int, msg: str, *args: object) -> None:
+        held = self._log_limit.allow(key, asyncio.get_running_loop().time())
+        if held is None:
+            return
+        if held:
+            msg += " (%d more like it not logged)"
+            args += (held,)
+        log.log(level, msg, *args)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                     address: str) -> None:
         conn = _Conn(Stack("responder", mode=None, max_apdu=self.max_apdu,
-                                 timings=self.timings), reader, writer)
+                           pre_bind_limit=self.limits.pre_bind_octets, timings=self.timings),
+                     reader, writer)
         self.associations += 1
         seen = _Seen()
         try:
@@ -186,6 +231,11 @@ class Responder:
                         "%s", address, seen.who(), seen.taken, exc)
         finally:
             conn.close()
+            left = self._per_address.get(address, 1) - 1
+            if left:
+                self._per_address[address] = left
+            else:
+                self._per_address.pop(address, None)
 
     async def _run(self, conn: _Conn, address: str, seen: _Seen) -> None:
         peer: Peer | None = None
@@ -195,11 +245,16 @@ class Responder:
             if isinstance(ev, BindIndication):
                 decision = self.table.check_bind(ev.initiator, address, ev.mode)
                 if decision.peer is None:
-                    log.warning("x400 bind from %s as %r refused: %s", address,
-                                ev.initiator.name, decision.reason)
+                    now = asyncio.get_running_loop().time()
+                    delay = self._failures.fail(address, now)
+                    self._log_limited(f"bind:{address}", logging.WARNING,
+                                      "x400 bind from %s as %r refused: %s", address,
+                                      ev.initiator.name, decision.reason)
+                    await asyncio.sleep(delay)     # a guessing run costs the guesser time
                     conn.stack.send(BindReject(error=decision.error, reason=decision.reason))
                     await conn.flush()
                     return
+                self._failures.succeed(address)
                 peer = seen.peer = decision.peer
                 local = self.table.local
                 conn.stack.send(BindAccept(responder=MTABind(name=local.name,

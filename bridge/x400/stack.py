@@ -26,7 +26,14 @@ from bridge.codec import rtpdu
 from bridge.errors import DecodeError, ProtocolError
 from bridge.x400.acse import ACSEEngine
 from bridge.x400.cotp import COTPEngine, TConnect, TConnectAccept, TData, TDisconnect
-from bridge.x400.mta import AS_ACSE, Aborted, BindRequest, MTAEngine, MTAPrimitive
+from bridge.x400.mta import (
+    AS_ACSE,
+    Aborted,
+    BindAccept,
+    BindRequest,
+    MTAEngine,
+    MTAPrimitive,
+)
 from bridge.x400.presentation import PresentationEngine
 from bridge.x400.rtse import AS_MTA_RTSE, AS_MTSE
 from bridge.x400.session import SConnect, SessionEngine
@@ -36,18 +43,29 @@ Mode = Literal["normal", "x410"]
 
 LAYERS = ("cotp", "session", "presentation", "acse", "rtse+p1")
 
+#: Octets a peer may have buffered before its MTA-bind succeeded: the CONNECT SPDU with 10,240
+#: octets of Extended User Data (X.225 §8.3) and its overflow fit many times over; a P1 bind
+#: with presentation, ACSE and RTSE around it is a few hundred octets.
+PRE_BIND_LIMIT = 64 * 1024
+
 
 class Stack:
     """One association: COTP, session, presentation, ACSE, RTSE and P1 engines wired up."""
 
     def __init__(self, role: Role, *, mode: Mode | None = "normal",
                  max_apdu: int = 64 * 1024 * 1024, max_tpdu_size: int = 65531,
+                 pre_bind_limit: int = PRE_BIND_LIMIT,
                  timings: dict[str, float] | None = None) -> None:
         self.role: Role = role
         # a responder may leave the mode open: the first S-CONNECT tells (see _detect_mode)
         self.mode: Mode | None = mode
-        self.cotp = COTPEngine(role, max_tsdu=max_apdu + 65536, max_tpdu_size=max_tpdu_size)
-        self.session = SessionEngine(role, max_ssdu=max_apdu + 65536)
+        # Until the MTA-bind has succeeded the peer is nobody: only a bind-sized TSDU/SSDU may
+        # be buffered (issue 12: 8 unauthenticated connections sending DT TPDUs without
+        # end-of-TSDU took 500 MB).  The APDU limit applies once bound (:meth:`_bound`).
+        self._full_limit = max_apdu + 65536
+        first = min(pre_bind_limit, self._full_limit)
+        self.cotp = COTPEngine(role, max_tsdu=first, max_tpdu_size=max_tpdu_size)
+        self.session = SessionEngine(role, max_ssdu=first)
         self.presentation = PresentationEngine(
             role, abstract_syntaxes=frozenset({AS_ACSE, AS_MTA_RTSE, AS_MTSE}))
         self.acse = ACSEEngine(role)
@@ -86,6 +104,8 @@ class Stack:
                     calling_tsel=p.calling.tsel, called_tsel=p.called.tsel)))
                 return
             self._down(self._timed("rtse+p1", self.mta.send, p))
+            if isinstance(p, BindAccept):
+                self._bound()
         except ProtocolError:
             self.closed = True
             raise
@@ -154,9 +174,15 @@ class Stack:
         self.mta.mode = mode
         self.mta.rtse.mode = mode
 
+    def _bound(self) -> None:
+        """The MTA-bind succeeded: from now on the APDU limit applies."""
+        self.cotp.max_tsdu = self.session.max_ssdu = self._full_limit
+
     def _to_mta(self, primitive: object) -> None:
         self._timed("rtse+p1", self.mta.receive, primitive)
         while (ev := self.mta.next_event()) is not None:
+            if isinstance(ev, BindAccept):
+                self._bound()
             self._events.append(ev)
         self._down(self.mta.pending())
 
