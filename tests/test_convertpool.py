@@ -156,3 +156,67 @@ def test_processes_zero_converts_here(tmp_path: Path) -> None:
 
 def _pid_here(_context: object) -> int:
     return os.getpid()
+
+
+# ------------------------------------------------------------------ poison messages (issue 12)
+
+def _poison(what: str) -> str:
+    """A conversion: "poison" kills its process at once, anything else takes a moment."""
+    if what == "poison":
+        os._exit(9)
+    time.sleep(0.3)
+    return what.upper()
+
+
+def _greedy(octets: int) -> int:
+    """A conversion that wants ``octets`` of memory at once."""
+    return len(bytearray(octets))
+
+
+def test_a_poison_message_is_isolated_counted_and_refused(tmp_path: Path) -> None:
+    """The innocent conversions that shared the process it killed are converted after all
+    (alone); the poison fails alone, is deferred, and after max_crashes is refused."""
+    async def main() -> tuple[list[object], list[object]]:
+        config = _config(tmp_path)
+        gateway = config.gateway  # type: ignore[attr-defined]
+        converter = Converter(gateway, None, processes=1, max_crashes=2)
+        try:
+            await converter.start()
+            first = await asyncio.wait_for(asyncio.gather(
+                converter.run(_poison, "poison", key="p"),
+                converter.run(_poison, "a", key="a"),
+                converter.run(_poison, "b", key="b"),
+                return_exceptions=True), TIMEOUT)
+            later = [await asyncio.wait_for(converter.run(_poison, "poison", key="p"),
+                                            TIMEOUT),
+                     await converter.run(_poison, "poison", key="p"),   # refused: no process
+                     await converter.run(_poison, "c", key="c")]
+            return first, later
+        finally:
+            await converter.aclose()
+
+    first, later = asyncio.run(main())
+    assert isinstance(first[0], ConversionCrash)            # failed alone once: deferred
+    assert first[1:] == ["A", "B"]
+    assert all(isinstance(r, Refusal) and r.status == "5.6.0" for r in later[:2])
+    assert "failed 2 times" in later[0].reason  # type: ignore[union-attr]
+    assert later[2] == "C"
+
+
+def test_a_conversion_over_the_memory_limit_gets_a_memory_error(tmp_path: Path) -> None:
+    async def main() -> tuple[int, BaseException, int]:
+        config = _config(tmp_path)
+        gateway = config.gateway  # type: ignore[attr-defined]
+        converter = Converter(gateway, None, processes=1, memory_limit=512 * 1024 * 1024)
+        try:
+            small = await converter.run(_greedy, 16 * 1024 * 1024)
+            with pytest.raises(ConversionCrash) as crash:
+                await converter.run(_greedy, 2 * 1024 * 1024 * 1024)
+            again = await converter.run(_greedy, 1024)           # a fresh process
+            return small, crash.value, again
+        finally:
+            await converter.aclose()
+
+    small, crash, again = asyncio.run(main())
+    assert small == 16 * 1024 * 1024 and again == 1024
+    assert "MemoryError" in str(crash)

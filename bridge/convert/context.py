@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from bridge.convert.limits import DEFAULT_LIMITS, MessageLimits
 from bridge.convert.policy import RFC2156, MappingPolicy
 from bridge.mapping.address import AddressMapper, Role
 from bridge.mapping.address import X400Result as X400AddressResult
@@ -24,6 +25,7 @@ class Context:
     mta_name: str
     domain_id: GlobalDomainIdentifier
     policy: MappingPolicy = RFC2156
+    limits: MessageLimits = DEFAULT_LIMITS   # checked before parsing (bridge.convert.limits)
 
     @property
     def gateway_domain(self) -> str:

@@ -312,6 +312,8 @@ def _returned_part(report: Report, ctx: Context, *, headers_only: bool,
             result = to_mime.x400_to_mime(subject, ctx)
             mime = result.message
             defects.extend(result.defects)
+        except MemoryError:  # never degrade into a partial result: fail the conversion
+            raise
         except Exception as exc:  # any failure of the optional converter -> the fallback
             defects.append(Defect("encapsulated", "returned content kept as BER "
                                   f"(application/octet-stream): {exc!r}", _RULE_DR + ".1"))

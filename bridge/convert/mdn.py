@@ -297,6 +297,8 @@ def is_mdn(data: bytes) -> bool:
     (the top-level header only)?"""
     try:
         head = BytesHeaderParser(policy=compat32).parsebytes(data)
+    except MemoryError:  # never degrade into a partial result: fail the conversion
+        raise
     except Exception:  # the stdlib parser's limits: not something we recognise
         return False
     return (head.get_content_type() == "multipart/report"
@@ -528,6 +530,8 @@ def mdn_to_ipn(data: bytes, mail_from: str, rcpt_to: Sequence[str],
         raise MDNError("no SMTP recipients")
     try:
         msg = BytesParser(policy=compat32).parsebytes(data)
+    except MemoryError:  # never degrade into a partial result: fail the conversion
+        raise
     except Exception as exc:  # the parser records defects; anything raised is a bug there
         raise MDNError(f"message cannot be parsed: {exc!r}") from exc
     if not is_mdn(data):

@@ -331,6 +331,8 @@ def _dsn_as_content(msg: EmailMessage, mail_from: str, rcpt_to: Sequence[str],
         if isinstance(result.apdu, Message):
             defects.extend(result.defects)
             return result.apdu.content, result.apdu.envelope.content_type
+    except MemoryError:  # never degrade into a partial result: fail the conversion
+        raise
     except Exception:  # the optional converter is missing or failed: the minimal IPM
         pass
     return _minimal_ipm(relabelled, identifier, defects, "returned content"), 22
@@ -347,6 +349,8 @@ def _ipm(data: bytes, mail_from: str, rcpt_to: Sequence[str], destination: ORNam
         if isinstance(result.apdu, Message):
             defects.extend(result.defects)
             return result.apdu
+    except MemoryError:  # never degrade into a partial result: fail the conversion
+        raise
     except Exception:  # the optional converter is missing or failed: the minimal IPM
         pass
     msg = email.message_from_bytes(data, policy=email_policy.compat32)

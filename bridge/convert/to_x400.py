@@ -23,6 +23,7 @@ from typing import Any
 from bridge.codec import encode_content
 from bridge.codec.p22ext import ID_ET_FILE_TRANSFER, ID_MIME_BP_DATA
 from bridge.convert.context import Context
+from bridge.convert.limits import check_limits
 from bridge.convert.mdn import MDNError, is_mdn, mdn_to_ipn
 from bridge.convert.notary import (
     NEVER,
@@ -396,6 +397,7 @@ def mime_to_x400(data: bytes, mail_from: str, rcpt_to: Sequence[str],
     """
     if not rcpt_to:
         raise ConversionError("no SMTP recipients")
+    check_limits(data, ctx.limits)        # before any parser: MessageTooComplex
     mdn_note: Defect | None = None
     if ctx.policy.ipn_as_mdn and is_mdn(data):  # N-5: an MDN becomes an IPN
         try:
@@ -405,6 +407,8 @@ def mime_to_x400(data: bytes, mail_from: str, rcpt_to: Sequence[str],
                               "RFC 2156 §4.7.2 (N-3)", lossy=False)
     try:
         msg = BytesParser(policy=_POLICY).parsebytes(data)
+    except MemoryError:  # never degrade into a partial result: fail the conversion
+        raise
     except Exception as exc:  # the parser records defects; anything raised is a bug there
         raise ConversionError(f"message cannot be parsed: {exc!r}") from exc
     defects = _parser_defects(msg) + ([mdn_note] if mdn_note else [])

@@ -165,6 +165,8 @@ def raw_of(entity: Message) -> bytes:
     keeps header values as they were)."""
     try:
         return entity.as_bytes(policy=compat32)
+    except MemoryError:  # never degrade into a partial result: fail the conversion
+        raise
     except Exception:  # the generator is fallible on damaged input
         return b""
 
@@ -189,6 +191,8 @@ def _header_text(value: str) -> str:
         return value
     try:
         return str(make_header(decode_header(value)))
+    except MemoryError:  # never degrade into a partial result: fail the conversion
+        raise
     except Exception:  # malformed encoded-words stay as they are
         return value
 

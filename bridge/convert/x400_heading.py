@@ -126,6 +126,8 @@ def _decoded(name: str, value: str) -> str:
         return raw
     try:
         return str(default_policy.header_factory(name, raw))
+    except MemoryError:  # never degrade into a partial result: fail the conversion
+        raise
     except Exception:  # the email package's parser is fallible on torture input
         return raw
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import itertools
+import logging
 import multiprocessing
 import os
 import pickle
@@ -28,6 +29,13 @@ from typing import Any, TypeVar
 from bridge.errors import BridgeError, SMTPReply
 
 T = TypeVar("T")
+log = logging.getLogger("x400bridge.convert")
+
+#: RLIMIT_AS of a conversion process: it needs ≈55 MB (measured), a 25 MB message a few
+#: hundred more; above this a conversion gets a MemoryError, not the machine
+DEFAULT_MEMORY_LIMIT = 1024 * 1024 * 1024
+#: failures of one message, alone in a process, before it is refused for good
+DEFAULT_MAX_CRASHES = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,10 +157,22 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
-def _serve(gateway: Any, requests: Any, replies: Any) -> None:
+def _limit_memory(octets: int) -> None:
+    """RLIMIT_AS (setrlimit(2)): a conversion that wants more address space gets a
+    MemoryError instead of taking the machine (issue 12: one message grew a process past
+    20 GB).  0 = no limit."""
+    if octets > 0:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (octets, octets))
+
+
+def _serve(gateway: Any, requests: Any, replies: Any, memory_limit: int = 0) -> None:
     """A conversion process: read (id, function, args) frames, answer (id, result) frames,
     until the request pipe ends.  A non-BridgeError exception is a bug: it is answered as a
-    :class:`ConversionCrash` text, never allowed to end the process."""
+    :class:`ConversionCrash` text, never allowed to end the process -- except a MemoryError,
+    after which the process answers and exits (its heap may be in any state)."""
+    _limit_memory(memory_limit)
     _init(gateway)
     rfd, wfd = os.dup(requests.fileno()), os.dup(replies.fileno())
     requests.close()
@@ -162,12 +182,17 @@ def _serve(gateway: Any, requests: Any, replies: Any) -> None:
         if body is None:
             break
         ident, fn, args = pickle.loads(body)
+        exhausted = False
         try:
             result = (True, fn(*args))
+        except MemoryError:
+            result, exhausted = (False, "MemoryError: over the conversion memory limit"), True
         except Exception as exc:  # noqa: BLE001 - a converter bug must not stop the process
             result = (False, f"{type(exc).__name__}: {exc}")
-        out = pickle.dumps((ident, result), pickle.HIGHEST_PROTOCOL)
+        out = pickle.dumps((ident, result, exhausted), pickle.HIGHEST_PROTOCOL)
         _write_all(wfd, _FRAME.pack(len(out)) + out)
+        if exhausted:
+            os._exit(3)
 
 
 class _Replies(asyncio.Protocol):
@@ -185,7 +210,9 @@ class _Replies(asyncio.Protocol):
                 return
             frame = bytes(self.buffer[_FRAME.size:_FRAME.size + n])
             del self.buffer[:_FRAME.size + n]
-            ident, (ok, value) = pickle.loads(frame)
+            ident, (ok, value), exiting = pickle.loads(frame)
+            if exiting:                        # the process exits now: no new requests
+                self.worker.alive = False
             future = self.worker.pending.pop(ident, None)
             if future is None or future.done():
                 continue
@@ -202,14 +229,15 @@ class _Worker:
     """One conversion process and its two pipes, driven by the event loop: requests are
     written without blocking (the transport buffers), replies arrive in :class:`_Replies`."""
 
-    def __init__(self, gateway: Any) -> None:
+    def __init__(self, gateway: Any, memory_limit: int = 0) -> None:
         """Start the process (from the event loop); ``connected`` is done once the pipes are
         wired to the loop."""
         context = multiprocessing.get_context("spawn")   # no fork of a threaded process
         child_requests, self._requests = context.Pipe(duplex=False)
         self._replies, child_replies = context.Pipe(duplex=False)
         self.process = context.Process(target=_serve, name="x400bridge-convert", daemon=True,
-                                       args=(gateway, child_requests, child_replies))
+                                       args=(gateway, child_requests, child_replies,
+                                             memory_limit))
         self.process.start()
         child_requests.close()
         child_replies.close()
@@ -288,19 +316,34 @@ class Converter:
     cross-thread wake-ups per message -- and started by :meth:`start` or on first use.  A
     process that dies fails its outstanding conversions with :class:`ConversionCrash` (a
     temporary error: the messages stay queued) and is replaced on the next request.
+
+    Poison messages (issue 12): each process runs under ``memory_limit`` (RLIMIT_AS).  A
+    request that names its message (``key``) and fails -- its process died, ran out of
+    memory or raised a bug -- is at once tried again *alone*, in a fresh process of its own:
+    so the innocent conversions that shared the dead process are converted after all, and a
+    failure there is the message's own.  Such failures are counted per message; after
+    ``max_crashes`` the message gets a :class:`Refusal` (5.6.0: it is non-delivered and its
+    originator told), never another conversion.  The counts live in this process (a gateway
+    restart starts them afresh).
     """
 
-    def __init__(self, gateway: Any, context: Any, *, processes: int) -> None:
+    def __init__(self, gateway: Any, context: Any, *, processes: int,
+                 memory_limit: int = DEFAULT_MEMORY_LIMIT,
+                 max_crashes: int = DEFAULT_MAX_CRASHES) -> None:
         self.gateway = gateway            # the [gateway] config section (picklable)
         self.context = context            # used here when processes == 0
         self.processes = processes
+        self.memory_limit = memory_limit
+        self.max_crashes = max_crashes
         self._workers: list[_Worker] = []
         self._retired: list[_Worker] = []       # finishing after a reload
+        self._crashes: dict[str, int] = {}      # message key -> conversions it failed alone
+        self._last_crash: dict[str, str] = {}
 
     async def _worker(self) -> _Worker:
         self._workers = [w for w in self._workers if w.alive]
         if len(self._workers) < self.processes:
-            worker = _Worker(self.gateway)
+            worker = _Worker(self.gateway, self.memory_limit)
             self._workers.append(worker)
         else:
             worker = min(self._workers, key=lambda w: len(w.pending))
@@ -313,12 +356,51 @@ class Converter:
         while len([w for w in self._workers if w.alive]) < self.processes:
             await self._worker()
 
-    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+    async def run(self, fn: Callable[..., T], *args: Any, key: str | None = None) -> T:
+        """``fn(*args)`` in a conversion process.  ``key`` names the message (the queue id)
+        for the poison handling described above; without it a failure is just raised."""
         if self.processes <= 0:
             return await asyncio.to_thread(fn, *args, self.context)
-        worker = await self._worker()
-        result: T = await worker.call(fn, args)
+        if key is None:
+            worker = await self._worker()
+            result: T = await worker.call(fn, args)
+            return result
+        if self._crashes.get(key, 0) >= self.max_crashes:
+            return self._poisoned(key)               # type: ignore[return-value]
+        if key not in self._crashes:                 # not a suspect: the shared processes
+            try:
+                worker = await self._worker()
+                result = await worker.call(fn, args)
+                return result
+            except ConversionCrash as exc:
+                log.warning("conversion of %s failed (%s); trying it alone", key, exc)
+        try:
+            result = await self._alone(fn, args)
+        except ConversionCrash as exc:
+            self._crashes[key] = crashes = self._crashes.get(key, 0) + 1
+            self._last_crash[key] = str(exc)
+            log.error("conversion of %s failed alone (%d of %d): %s", key, crashes,
+                      self.max_crashes, exc)
+            if crashes >= self.max_crashes:
+                return self._poisoned(key)           # type: ignore[return-value]
+            raise
+        self._crashes.pop(key, None)
         return result
+
+    def _poisoned(self, key: str) -> Refusal:
+        return Refusal(status="5.6.0", reason=(
+            f"the message could not be converted: the conversion failed {self.max_crashes} "
+            f"times ({self._last_crash.get(key, 'process ended')}); not tried again"))
+
+    async def _alone(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        """One conversion in a process of its own, which then exits."""
+        worker = _Worker(self.gateway, self.memory_limit)
+        try:
+            await worker.connected
+            result: T = await worker.call(fn, args)
+            return result
+        finally:
+            await worker.stop(grace=5.0)
 
     def reload(self, context: Any) -> None:
         """New tables (SIGHUP): the running processes finish what they have and exit; new

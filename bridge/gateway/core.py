@@ -217,9 +217,9 @@ class Gateway:
             target = (peer.profile, self.peers.local.name) if peer is not None else None
             run = self.converter.run(to_x400, job.data, job.sender,
                                      [r.address for r in job.recipients], _smtp_envelope(job),
-                                     target)
+                                     target, key=job.message_id)
         elif job.direction == "to-smtp" and job.meta.get("format") == "apdu":
-            run = self.converter.run(to_mime, job.data)
+            run = self.converter.run(to_mime, job.data, key=job.message_id)
         else:
             return None
         task: asyncio.Future[Any] = asyncio.ensure_future(run)
