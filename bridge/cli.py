@@ -13,11 +13,12 @@ from bridge.errors import BridgeError
 
 def _cmd_dump(args: argparse.Namespace) -> int:
     from bridge.dump import dump_file
+    from bridge.fileio import read_bounded
 
     status = 0
     for i, path in enumerate(args.files):
         try:
-            data = Path(path).read_bytes()
+            data = read_bounded(Path(path))
             text = dump_file(data, as_json_output=args.json)
         except OSError as exc:
             print(f"{path}: {exc.strerror or exc}", file=sys.stderr)

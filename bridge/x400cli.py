@@ -60,6 +60,7 @@ def _send(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
     from bridge.codec import decode_apdu
+    from bridge.fileio import read_bounded
     from bridge.x400.profile import encode_for
 
     table = _table(args)
@@ -69,7 +70,7 @@ def _send(args: argparse.Namespace) -> int:
     apdus: list[tuple[Path, bytes]] = []
     for path in args.files:
         try:
-            data = path.read_bytes()
+            data = read_bounded(path)
         except OSError as exc:
             raise ConfigError(f"{path}: {exc}") from exc
         apdu = decode_apdu(data)                # refuse to send what is not an MTS-APDU

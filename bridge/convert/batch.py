@@ -173,6 +173,9 @@ def _init(settings: Settings) -> None:
 def _work(item: Item, settings: Settings) -> dict[str, Any]:
     assert _CTX is not None
     record: dict[str, Any] = {"input": item.id, "status": "ok", "outputs": [], "defects": []}
+    if item.error:                 # found by the walk but not readable as a message
+        record.update(status="failed", error=item.error)
+        return record
     try:
         outputs, defects = convert_one(item, _CTX, settings.direction)
         base = Path(settings.out_dir) / _output_name(item.id)
@@ -261,7 +264,10 @@ def run(inputs: list[Path], settings: Settings, *, jobs: int = 1, resume: bool =
     items = (i for i in iter_items(inputs) if not (i.id in done and _count_skip(totals)))
     with journal.open("a", encoding="utf-8") as jf:
         for record in _results(items, settings, jobs):
-            jf.write(json.dumps(record, ensure_ascii=False) + "\n")
+            # ASCII with \u escapes: a file name or a header that is not UTF-8 arrives as
+            # lone surrogates (surrogateescape), which no UTF-8 file can hold; escaped they
+            # round-trip exactly, so --resume recognises the message
+            jf.write(json.dumps(record, ensure_ascii=True) + "\n")
             jf.flush()
             if record["status"] == "ok":
                 totals.ok += 1

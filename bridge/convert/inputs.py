@@ -9,6 +9,7 @@ Each message gets a stable id (``path`` or ``path#n``) used for output names and
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ class Item:
     start: int = 0
     end: int = -1  # -1: to the end of the file
     mbox: bool = False  # a byte range of an mbox file (separator line and >From quoting)
+    error: str = ""  # set: not a message that can be read (reported as failed, not read)
 
     def read(self) -> bytes:
         with open(self.path, "rb") as f:
@@ -61,7 +63,28 @@ def is_mbox(path: Path) -> bool:
 
 
 def is_maildir(path: Path) -> bool:
-    return path.is_dir() and all((path / d).is_dir() for d in ("cur", "new"))
+    try:
+        return path.is_dir() and all((path / d).is_dir() for d in ("cur", "new"))
+    except OSError:                # e.g. no permission: not a Maildir we can read
+        return False
+
+
+def _unreadable(path: Path, why: str) -> Item:
+    return Item(id=str(path), kind="eml", path=str(path), error=why)
+
+
+def _regular(path: Path) -> str:
+    """"" for a regular file (symbolic links followed), else why it is not read: a FIFO,
+    device or socket would block or never end (issue 12: a FIFO hung the run)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        return f"cannot read: {exc.strerror or exc}"
+    if stat.S_ISREG(mode):
+        return ""
+    if stat.S_ISDIR(mode):
+        return "a folder that is neither a Maildir nor readable"
+    return "not a regular file (FIFO, device or socket): not read"
 
 
 def mbox_items(path: Path) -> Iterator[Item]:
@@ -100,16 +123,28 @@ def classify(path: Path) -> str | None:
 
 
 def iter_items(paths: list[Path]) -> Iterator[Item]:
-    """Every message under ``paths``, in a stable order (sorted names)."""
+    """Every message under ``paths``, in a stable order (sorted names).  What cannot be read
+    -- a folder without permission, a FIFO, a device -- comes as an :class:`Item` with
+    ``error`` set, so the run reports it and goes on."""
     for path in paths:
         if is_maildir(path):
             for sub in ("cur", "new"):
-                for name in sorted(os.listdir(path / sub)):
+                try:
+                    names = sorted(os.listdir(path / sub))
+                except OSError as exc:
+                    yield _unreadable(path / sub, f"cannot list: {exc.strerror or exc}")
+                    continue
+                for name in names:
                     p = path / sub / name
                     if p.is_file():
                         yield Item(id=str(p), kind="eml", path=str(p))
-        elif path.is_dir():
-            for root, dirs, files in os.walk(path):
+        elif _is_dir(path):
+            problems: list[OSError] = []
+            for root, dirs, files in os.walk(path, onerror=problems.append):
+                for problem in problems:
+                    yield _unreadable(Path(problem.filename or root),
+                                      f"cannot list: {problem.strerror or problem}")
+                problems.clear()
                 dirs.sort()
                 here = Path(root)
                 for d in list(dirs):
@@ -118,11 +153,25 @@ def iter_items(paths: list[Path]) -> Iterator[Item]:
                         yield from iter_items([here / d])
                 for name in sorted(files):
                     yield from _file_items(here / name, explicit=False)
+            for problem in problems:
+                yield _unreadable(Path(problem.filename or path),
+                                  f"cannot list: {problem.strerror or problem}")
         else:
             yield from _file_items(path, explicit=True)
 
 
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
+
+
 def _file_items(path: Path, *, explicit: bool) -> Iterator[Item]:
+    why = _regular(path)
+    if why:
+        yield _unreadable(path, why)
+        return
     kind = classify(path)
     if kind == "mbox":
         yield from mbox_items(path)
