@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bridge import __version__
-from bridge.errors import BridgeError
+from bridge.cliargs import bounded_int
+from bridge.errors import BridgeError, ConfigError
 
 
 def _cmd_dump(args: argparse.Namespace) -> int:
@@ -41,7 +42,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from bridge.gateway.app import serve, setup_logging
 
     config = load_config(args.config)
-    config.gateway.state_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        config.gateway.state_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"gateway.state-dir: cannot create {config.gateway.state_dir}: "
+                          f"{exc.strerror or exc}") from exc
     setup_logging(config)
     return asyncio.run(serve(config))
 
@@ -82,7 +87,7 @@ def _add_convert(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     p.add_argument("inputs", nargs="+", type=Path, metavar="INPUT",
                    help=".eml files, mbox files, Maildir folders, BER files, or folders")
     p.add_argument("--to", required=True, choices=["x400", "mime"], dest="direction")
-    p.add_argument("--jobs", type=int, default=1, metavar="N")
+    p.add_argument("--jobs", type=bounded_int(1, 1024), default=1, metavar="N")
     p.add_argument("--out", type=Path, default=Path("out"), metavar="DIR")
     p.add_argument("--report", type=Path, metavar="FILE", help="JSON report of every message")
     p.add_argument("--resume", action="store_true", help="skip what a previous run finished")
@@ -133,6 +138,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except BridgeError as exc:
         print(f"x400bridge: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:            # a file or folder the command was given: one line
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"x400bridge: {where}{exc.strerror or exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -20,6 +20,7 @@ import signal
 import sys
 from pathlib import Path
 
+from bridge.cliargs import bounded_int
 from bridge.configschema import parse_endpoint
 from bridge.errors import BridgeError, ConfigError
 from bridge.x400.peers import Peer, PeerTable, read_peer_table
@@ -36,7 +37,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("files", nargs="+", type=Path, metavar="FILE")
     p.add_argument("--peer", required=True, help="peer nickname or MTA name in the table")
     p.add_argument("--host", help="override the peer's host")
-    p.add_argument("--port", type=int, help="override the peer's port")
+    p.add_argument("--port", type=bounded_int(1, 65535), help="override the peer's port")
     p.add_argument("--as-is", action="store_true",
                    help="send the files' octets unchanged instead of applying the peer's "
                         "profile (x411-edition, envelope-extensions, same-domain)")
@@ -46,7 +47,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--listen", metavar="HOST:PORT", help="override [local] listen")
     p.add_argument("--spool", type=Path, default=Path("var/spool"), metavar="DIR",
                    help="file spool; received APDUs go to DIR/in (default var/spool)")
-    p.add_argument("--count", type=int, default=0, metavar="N",
+    p.add_argument("--count", type=bounded_int(0, 1_000_000_000), default=0, metavar="N",
                    help="exit after storing N APDUs (0: run until interrupted)")
     p.set_defaults(func=_listen)
 

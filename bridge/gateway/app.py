@@ -19,6 +19,7 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,17 @@ def inbound_settings(config: Config) -> Any:
                            timeout=s.timeout, tls_cert=s.tls_cert, tls_key=s.tls_key)
 
 
+@contextlib.contextmanager
+def _listening(key: str, host: str, port: int) -> Iterator[None]:
+    """A listener that cannot be opened (port taken, address not ours, name unknown) is a
+    configuration error naming its key -- one line, not a traceback (issue 12 item 8)."""
+    try:
+        yield
+    except OSError as exc:
+        raise ConfigError(f"{key}: cannot listen on {host}:{port}: "
+                          f"{exc.strerror or exc}") from exc
+
+
 class App:
     """One running gateway."""
 
@@ -89,6 +101,11 @@ class App:
 
         self.config = config
         q = config.queue
+        try:
+            q.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"queue.path: cannot create {q.path.parent}: "
+                              f"{exc.strerror or exc}") from exc
         self.queue = Queue(q.path, retry=RetryPolicy(
             initial=q.retry_initial, factor=q.retry_factor, maximum=q.retry_max,
             expire_after=q.expire_after, delay_warning=q.delay_warning or None))
@@ -154,16 +171,20 @@ class App:
         s = c.smtp_in
         handler = InboundHandler(inbound_settings(c), check_recipient=self.gateway.check_recipient,
                                  submit=self.gateway.submit)
-        self.smtp = await start_server(handler, s.listen.host, s.listen.port,
-                                       reuse_port=s.processes > 1)
+        with _listening("smtp.in.listen", s.listen.host, s.listen.port):
+            self.smtp = await start_server(handler, s.listen.host, s.listen.port,
+                                           reuse_port=s.processes > 1)
         self.smtp_port = self.smtp.port
         if s.processes > 1:
             await self._start_intake(s.processes - 1)
         self.responder = Responder(self.peers, self.gateway.on_apdu)
-        await self.responder.start(c.x400.listen.host, c.x400.listen.port)
+        with _listening("x400.listen", c.x400.listen.host, c.x400.listen.port):
+            await self.responder.start(c.x400.listen.host, c.x400.listen.port)
         self.p1_port = self.responder.port
         if c.metrics.listen is not None:
-            self.metrics_port = self.metrics.serve(c.metrics.listen.host, c.metrics.listen.port)
+            with _listening("metrics.listen", c.metrics.listen.host, c.metrics.listen.port):
+                self.metrics_port = self.metrics.serve(c.metrics.listen.host,
+                                                       c.metrics.listen.port)
         loop = asyncio.get_running_loop()
         for slot in range(max(1, c.queue.workers)):
             self.tasks.append(loop.create_task(self.gateway.run("to-x400", slot)))
@@ -304,7 +325,11 @@ def setup_logging(config: Config) -> None:
 async def serve(config: Config, *, ready: Any = None) -> int:
     """Run until SIGTERM/SIGINT; SIGHUP reloads the tables."""
     app = App(config)
-    await app.start()
+    try:
+        await app.start()
+    except BaseException:
+        await app.stop(drain=1.0)       # what did start (converters, listeners) ends again
+        raise
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)

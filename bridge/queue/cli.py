@@ -18,6 +18,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from bridge.cliargs import bounded_int
 from bridge.errors import BridgeError
 from bridge.queue.store import Queue
 from bridge.queue.types import STATES, MessageInfo, MessageSummary, QueueStats
@@ -40,7 +41,7 @@ def _add_commands(parser: argparse.ArgumentParser) -> None:
     p = cmds.add_parser("list", parents=[common], help="list queued messages, oldest first")
     p.add_argument("--state", choices=STATES, help="only messages with a recipient in STATE")
     p.add_argument("--direction", choices=["to-x400", "to-smtp"])
-    p.add_argument("--limit", type=int, default=100, metavar="N")
+    p.add_argument("--limit", type=bounded_int(1, 1_000_000), default=100, metavar="N")
     p.add_argument("--json", action="store_true", help="machine-readable JSON output")
     p.set_defaults(func=_list)
 
