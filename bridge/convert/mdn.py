@@ -533,7 +533,7 @@ def mdn_to_ipn(data: bytes, mail_from: str, rcpt_to: Sequence[str],
     except MemoryError:  # never degrade into a partial result: fail the conversion
         raise
     except Exception as exc:  # the parser records defects; anything raised is a bug there
-        raise MDNError(f"message cannot be parsed: {exc!r}") from exc
+        raise MDNError("message cannot be parsed (damaged MIME structure)") from exc
     if not is_mdn(data):
         raise MDNError("not a multipart/report; report-type=disposition-notification "
                        "(RFC 8098 §3)")

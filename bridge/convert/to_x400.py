@@ -410,7 +410,7 @@ def mime_to_x400(data: bytes, mail_from: str, rcpt_to: Sequence[str],
     except MemoryError:  # never degrade into a partial result: fail the conversion
         raise
     except Exception as exc:  # the parser records defects; anything raised is a bug there
-        raise ConversionError(f"message cannot be parsed: {exc!r}") from exc
+        raise ConversionError("message cannot be parsed (damaged MIME structure)") from exc
     defects = _parser_defects(msg) + ([mdn_note] if mdn_note else [])
     fields = [(str(k), str(v)) for k, v in msg.raw_items()]
     check_loop(fields)

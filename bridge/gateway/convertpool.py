@@ -338,7 +338,6 @@ class Converter:
         self._workers: list[_Worker] = []
         self._retired: list[_Worker] = []       # finishing after a reload
         self._crashes: dict[str, int] = {}      # message key -> conversions it failed alone
-        self._last_crash: dict[str, str] = {}
 
     async def _worker(self) -> _Worker:
         self._workers = [w for w in self._workers if w.alive]
@@ -378,7 +377,6 @@ class Converter:
             result = await self._alone(fn, args)
         except ConversionCrash as exc:
             self._crashes[key] = crashes = self._crashes.get(key, 0) + 1
-            self._last_crash[key] = str(exc)
             log.error("conversion of %s failed alone (%d of %d): %s", key, crashes,
                       self.max_crashes, exc)
             if crashes >= self.max_crashes:
@@ -388,9 +386,11 @@ class Converter:
         return result
 
     def _poisoned(self, key: str) -> Refusal:
+        """The refusal of a message that failed ``max_crashes`` times; what the failures
+        were is in the log, not in the text the originator reads."""
         return Refusal(status="5.6.0", reason=(
             f"the message could not be converted: the conversion failed {self.max_crashes} "
-            f"times ({self._last_crash.get(key, 'process ended')}); not tried again"))
+            "times; not tried again"))
 
     async def _alone(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         """One conversion in a process of its own, which then exits."""

@@ -240,7 +240,10 @@ class Gateway:
                 outcomes = await self._deliver_to_smtp(job, converted)
         except BridgeError as exc:                # anything unforeseen: keep it, retry later
             log.exception("delivery of %s failed unexpectedly", job.message_id)
-            outcomes = {r.address: Deferred(status="4.3.0", diagnostic=str(exc))
+            # the detail is in the log; a DSN or NDR made from this outcome later (expiry)
+            # shows the sender the error's own reply text, never Python internals
+            outcomes = {r.address: Deferred(status=exc.smtp.enhanced or "4.3.0",
+                                            diagnostic=exc.smtp.text)
                         for r in job.recipients}
         try:
             # durable when this returns (the writer's batch committed): only then the next job

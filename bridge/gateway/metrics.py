@@ -9,10 +9,14 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
+from http.server import ThreadingHTTPServer
 from typing import Any
+from urllib.parse import urlsplit
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.exposition import MetricsHandler
 
 
 class Metrics:
@@ -43,8 +47,27 @@ class Metrics:
             self._depth.labels(direction, state).set(n)
 
     def serve(self, host: str, port: int) -> int:
-        """Start the HTTP endpoint (a daemon thread); returns the port it listens on."""
-        server, _thread = start_http_server(port, addr=host, registry=self.registry)
+        """Start the HTTP endpoint (a daemon thread); returns the port it listens on.
+
+        Only ``/metrics`` (and ``/``, where Prometheus' own examples scrape) answers with
+        the metrics; any other path is 404 (prometheus-client's server answers 200 for
+        every path, issue 12 item 11)."""
+        base = MetricsHandler.factory(self.registry)
+
+        class Handler(base):  # type: ignore[misc,valid-type]
+            def do_GET(self) -> None:
+                if urlsplit(self.path).path not in ("/metrics", "/"):
+                    self.send_error(404, "Not Found: the metrics are at /metrics")
+                    return
+                super().do_GET()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return                         # no request log on stderr
+
+        server = ThreadingHTTPServer((host, port), Handler)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, name="x400bridge-metrics",
+                         daemon=True).start()
         self._server = server
         bound: int = server.server_port
         return bound
