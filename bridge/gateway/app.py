@@ -34,6 +34,7 @@ from bridge.gateway.routing import Router, X400Routes
 from bridge.mapping.address import AddressMapper, GatewayIdentity
 from bridge.mapping.tables import mapping_source
 from bridge.model.common import GlobalDomainIdentifier
+from bridge.queue.types import QueueGone
 from bridge.x400.peers import Peer
 from bridge.x400.shell import Responder
 
@@ -281,6 +282,12 @@ class App:
     async def _stats(self) -> None:
         rounds = 0
         while not self.gateway._stopping:
+            try:
+                self.queue.check_file()           # every 5 s, even when nothing is sent
+            except QueueGone as exc:
+                if rounds % 12 == 0:              # once a minute, loudly
+                    log.critical("%s -- SMTP answers 451 and P1 transfers are refused; "
+                                 "restore the state directory and restart", exc)
             with contextlib.suppress(BridgeError):
                 stats = await asyncio.to_thread(self.queue.stats)
                 self.metrics.depth({(d, state): n for d, states in stats.by_direction.items()

@@ -37,6 +37,7 @@ from bridge.mapping.source import LookupDeferred
 from bridge.model.apdu import Message, Probe
 from bridge.model.report import Report
 from bridge.queue.model import Deferred, Delivered, Failed, Outcome, Recipient, Submission
+from bridge.throttle import LogLimiter
 from bridge.x400.peers import Peer, PeerTable
 from bridge.x400.profile import reencode_for
 from bridge.x400.shell import Association, Timeouts
@@ -78,6 +79,11 @@ class Gateway:
         self.writer = QueueWriter(queue, log)      # every queue write of the hot paths
         self._associations: dict[str, tuple[Association, float]] = {}
         self._stopping = False
+        # outcomes that could not be recorded (disk full, database locked): recorded as soon
+        # as the queue takes writes again, before any worker claims more work
+        self._unrecorded: list[tuple[Any, Mapping[str, Outcome], float]] = []
+        self._recording = asyncio.Lock()
+        self._log_limit = LogLimiter(interval=60.0)
 
     # ================================================================== helpers
 
@@ -190,8 +196,15 @@ class Gateway:
         so the next message is converted while this one is being transferred; transfers and
         records stay one job at a time, in order."""
         while not self._stopping:
-            jobs = await self.writer.call(functools.partial(self.queue.claim, direction,
-                                                            limit=8))
+            try:
+                if self._unrecorded:
+                    await self._record_unrecorded()
+                jobs = await self.writer.call(functools.partial(self.queue.claim, direction,
+                                                                limit=8))
+            except BridgeError as exc:            # the queue takes no writes (disk full...)
+                self._log_queue_trouble(exc)
+                await self._sleep(direction)
+                continue
             ahead = [self._convert_ahead(job) for job in jobs]
             try:
                 for job, conversion in zip(jobs, ahead, strict=True):
@@ -248,13 +261,34 @@ class Gateway:
         try:
             # durable when this returns (the writer's batch committed): only then the next job
             await self.writer.call(self.queue.record, job, outcomes)
-        except BridgeError as exc:                # e.g. the database stayed locked: the
-            log.error("recording %s failed (%s); it comes back after its lease",
-                      job.message_id, exc)
+        except BridgeError as exc:                # e.g. the disk is full: kept here and
+            self._unrecorded.append((job, outcomes, started))     # recorded once it can be
+            self._log_queue_trouble(exc)
             return
+        self._recorded(job, outcomes, started)
+
+    def _recorded(self, job: Any, outcomes: Mapping[str, Outcome], started: float) -> None:
         self._log_outcomes(job, outcomes, time.monotonic() - started)
         if _reportable(job, outcomes):
             self.wake["reports"].set()            # else the report loop's own scan suffices
+
+    async def _record_unrecorded(self) -> None:
+        """Record the outcomes kept by :meth:`_attempt`, oldest first; raises the queue's
+        error while it still takes no writes.  (Until then no worker claims: the duplicates
+        a crash can cause stay bounded by one job per worker.)"""
+        async with self._recording:
+            while self._unrecorded:
+                job, outcomes, started = self._unrecorded[0]
+                await self.writer.call(self.queue.record, job, outcomes)
+                self._unrecorded.pop(0)
+                self._recorded(job, outcomes, started)
+            log.info("the queue takes writes again: every outcome is recorded")
+
+    def _log_queue_trouble(self, exc: BridgeError) -> None:
+        held = self._log_limit.allow("queue", time.monotonic())
+        if held is not None:
+            log.error("queue: %s (%d outcome(s) waiting to be recorded%s)", exc,
+                      len(self._unrecorded), f"; {held} more like it not logged" if held else "")
 
     async def _sleep(self, key: str) -> None:
         event = self.wake[key]

@@ -17,6 +17,7 @@ from bridge.queue.types import (
     NoSuchMessage,
     QueueCorrupt,
     QueueError,
+    QueueFull,
     RecipientInfo,
     ReportKind,
     State,
@@ -35,8 +36,10 @@ RCPT_COLUMNS = ("idx, address, route, notify, orcpt, extra, state, attempts, sin
 
 
 def wrap_error(path: Path, exc: sqlite3.DatabaseError) -> QueueError:
+    if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+        return QueueFull(f"{path}: {exc}")           # the disk is full: 452 4.3.1
     if isinstance(exc, sqlite3.OperationalError):
-        return QueueError(f"{path}: {exc}")          # locked too long, disk full, I/O error
+        return QueueError(f"{path}: {exc}")          # locked too long, I/O error
     return QueueCorrupt(f"{path}: {exc}")
 
 

@@ -18,6 +18,7 @@ import builtins
 import contextlib
 import hashlib
 import json
+import os
 import secrets
 import sqlite3
 import threading
@@ -57,6 +58,7 @@ from bridge.queue.types import (
     MessageInfo,
     MessageSummary,
     QueueError,
+    QueueGone,
     QueueStats,
     ReportItem,
     ReportTask,
@@ -68,6 +70,15 @@ _DEFAULT_RETRY = RetryPolicy()
 #: rows a claim reads per job it may return (a job is one message's recipients on one route;
 #: a batch of messages with more recipients than this per route is just smaller)
 _ROWS_PER_JOB = 16
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of the queue file, None when there is none (an os.stat: ≈1 µs)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 class Queue:
@@ -83,6 +94,7 @@ class Queue:
         self._batch_owner: int | None = None     # the thread inside batch(), if any
         self._conn: sqlite3.Connection | None = connect(
             self.path, busy_timeout=busy_timeout, create=create)
+        self._identity = _identity(self.path)
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -127,6 +139,7 @@ class Queue:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
                     yield conn
+                    self._still_ours()
                 except BaseException:
                     conn.execute("ROLLBACK")
                     raise
@@ -154,6 +167,7 @@ class Queue:
             self._batch_owner = threading.get_ident()
             try:
                 yield
+                self._still_ours()
             except BaseException:
                 self._batch_owner = None
                 with contextlib.suppress(sqlite3.DatabaseError):
@@ -166,6 +180,19 @@ class Queue:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise wrap_error(self.path, exc) from exc
+
+    def check_file(self) -> None:
+        """Raise :class:`QueueGone` if the queue file is no longer the one opened."""
+        self._still_ours()
+
+    def _still_ours(self) -> None:
+        """Before a COMMIT: the file at :attr:`path` is still the one we opened.  A state
+        directory removed (or a queue file replaced) under a running gateway would otherwise
+        take confirmed messages into an unlinked file (issue 12: 1,200 P1 transfers
+        confirmed into a deleted database)."""
+        if _identity(self.path) != self._identity:
+            raise QueueGone(f"{self.path}: the queue file was removed or replaced while "
+                            "open; nothing is accepted until the gateway is restarted")
 
     def _live(self) -> sqlite3.Connection:
         if self._conn is None:

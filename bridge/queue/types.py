@@ -214,6 +214,21 @@ class QueueError(BridgeError):
     x400 = X400Diagnostic(reason=0)  # transfer-failure
 
 
+class QueueFull(QueueError):
+    """The file system holding the queue is full (SQLITE_FULL): RFC 3463 4.3.1, "mail system
+    full" -- RFC 5321 §4.2.2 452, insufficient system storage."""
+
+    smtp = SMTPReply(code=452, enhanced="4.3.1", text="Insufficient system storage")
+
+
+class QueueGone(QueueError):
+    """The queue file was removed or replaced while the gateway had it open: nothing written
+    now would be kept, so nothing more is accepted until the gateway is restarted."""
+
+    smtp = SMTPReply(code=451, enhanced="4.3.0",
+                     text="Queue unavailable (the queue file is gone), try again later")
+
+
 class QueueCorrupt(QueueError):
     """The queue file is not an x400bridge queue, or its content fails a consistency check."""
 
