@@ -192,7 +192,10 @@ def dsn_to_report(data: bytes, mail_from: str, rcpt_to: Sequence[str],
     ipm = _ipm(data, mail_from, rcpt_to, destination, identifier, ctx, defects) if (
         informational) else None
     if not reported:
-        assert ipm is not None
+        if ipm is None:  # no per-recipient block at all: not a report of anything
+            defects.append(Defect("dsn", "a DSN without per-recipient fields: converted as "
+                                  "a message", _RULE_DSN, lossy=False))
+            ipm = _ipm(data, mail_from, rcpt_to, destination, identifier, ctx, defects)
         return X400Result(apdu=ipm, defects=tuple(defects))
     returned, content_type = _dsn_as_content(msg, mail_from, rcpt_to, identifier, ctx, defects)
     report = Report(
@@ -323,7 +326,12 @@ def _dsn_as_content(msg: EmailMessage, mail_from: str, rcpt_to: Sequence[str],
         if isinstance(payload, list):
             for i, child in enumerate(payload):
                 if child.get_content_type() in _DSN_TYPES:
-                    payload[i] = MIMEText(_text_of(child), "plain", "us-ascii")
+                    # a delivery-status part is ASCII (RFC 3464 §2.1.1) -- but a broken DSN
+                    # may hold anything: carried as UTF-8 then (surrogates replaced)
+                    text = _text_of(child).encode("utf-8", "surrogateescape").decode(
+                        "utf-8", "replace")
+                    payload[i] = MIMEText(text, "plain",
+                                          "us-ascii" if text.isascii() else "utf-8")
     try:
         from bridge.convert import to_x400  # type: ignore[attr-defined,unused-ignore]
 

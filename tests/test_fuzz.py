@@ -1,0 +1,57 @@
+"""Hostile input, generated: the P1 responder, the X.400 decoder/converter and the MIME
+converter only ever raise the errors they document (tests/fuzzing.py; issue 12).
+
+A bounded number of inputs per target in CI; ``python bench/fuzz.py`` runs a long campaign
+with a time and memory limit per input (docs/security.md).
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.fuzzing import TARGETS
+
+
+@pytest.mark.parametrize("target", sorted(TARGETS))
+@settings(max_examples=150, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_mutated_seeds_only_raise_documented_errors(target: str, seed: int) -> None:
+    seeds_of, mutate, run = TARGETS[target]
+    seeds = _seeds(target, seeds_of)
+    rng = random.Random(seed)
+    data = seeds[rng.randrange(len(seeds))]
+    for _ in range(rng.randint(1, 3)):
+        data = mutate(data, rng)
+    run(data)
+
+
+_CACHE: dict[str, list[object]] = {}
+
+
+def _seeds(target: str, seeds_of: object) -> list[object]:
+    if target not in _CACHE:
+        _CACHE[target] = seeds_of()  # type: ignore[operator]
+    return _CACHE[target]
+
+
+def test_the_seeds_themselves_pass() -> None:
+    for _name, (seeds_of, _, run) in TARGETS.items():
+        for seed in seeds_of():
+            run(seed)
+
+
+#: inputs bench/fuzz.py found (named TARGET-SEED-N), replayed here for ever
+FINDINGS = sorted((Path(__file__).parent / "data" / "fuzz").glob("*-*-*.*"))
+
+
+@pytest.mark.parametrize("path", FINDINGS, ids=lambda p: p.name)
+def test_what_the_long_campaign_found_stays_fixed(path: Path) -> None:
+    """mime-7-2551/3040: a DSN whose delivery-status part is not ASCII (UnicodeEncodeError);
+    mime-7-1087: a DSN with no per-recipient fields (AssertionError) -- now an IPM."""
+    _, _, run = TARGETS[path.name.split("-", 1)[0]]
+    run(path.read_bytes())
