@@ -24,6 +24,7 @@ recorded as defects.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 
 from bridge.convert.context import Context
@@ -36,7 +37,7 @@ from bridge.convert.report_common import (
     local_id,
 )
 from bridge.convert.report_from_dsn import NotADSNError, dsn_to_report
-from bridge.convert.result import X400Result
+from bridge.convert.result import Defect, X400Result
 from bridge.model import (
     DeliveryOutcome,
     NonDeliveryOutcome,
@@ -61,10 +62,16 @@ def internet_to_x400(data: bytes, mail_from: str, rcpt_to: Sequence[str], ctx: C
     """An RFC 5322 message towards X.400: a DSN becomes an X.400 report (RFC 2156 §5.1.8),
     anything else an IPM (§5.1).  Nothing is parsed before :func:`check_limits` passed."""
     check_limits(data, ctx.limits)
-    if is_dsn(data):
-        return dsn_to_report(data, mail_from, rcpt_to, ctx)
     from bridge.convert.to_x400 import mime_to_x400
 
+    if is_dsn(data):
+        try:
+            return dsn_to_report(data, mail_from, rcpt_to, ctx)
+        except NotADSNError as exc:         # a report-shaped message: still a message
+            res = mime_to_x400(data, mail_from, rcpt_to, ctx, smtp=smtp)
+            note = Defect("dsn", f"not converted as a report ({exc}): converted as a message",
+                          "RFC 2156 §5.1.8", lossy=False)
+            return dataclasses.replace(res, defects=(note, *res.defects))
     return mime_to_x400(data, mail_from, rcpt_to, ctx, smtp=smtp)
 
 
