@@ -201,10 +201,26 @@ def test_iso2022_decode(octets: bytes, initial: tuple[int, ...], text: str, ref:
     assert iso2022_decode(octets, initial=initial) == text, ref
 
 
+def test_general_text_escapes_in_front_rfc2157() -> None:
+    """RFC 2157 §4: the escape sequences that designate and invoke the character sets go in
+    front of the GeneralText string -- for ISO 8859-1 exactly ESC 2/8 4/2, ESC 2/13 4/1,
+    ESC 2/1 4/1, ESC 7/14 -- and both forms (with them, and relying on the registrations'
+    implied state, as older gateways send) decode."""
+    text = "Grüße aus München"
+    ours = iso2022_encode(text, (1, 6, 100))
+    assert ours == b"\x1b\x28\x42\x1b\x2d\x41\x1b\x21\x41\x1b\x7e" + text.encode("latin-1")
+    assert iso2022_decode(ours, initial=(1, 6, 100)) == text
+    assert iso2022_decode(text.encode("latin-1"), initial=(1, 6, 100)) == text
+    assert iso2022_decode(ours) == text                   # the escapes alone are enough
+
+
 def test_iso2022_oracles_stdlib() -> None:
     text = "日本語のテキスト、カタカナ。 ABC"
     assert iso2022_decode(text.encode("iso2022_jp")) == text
-    assert iso2022_encode(text, (1, 6, 87)) == text.encode("iso2022_jp")
+    ours = iso2022_encode(text, (1, 6, 87))
+    # RFC 2157 §4: the designation of the initial state (ASCII in G0) in front
+    assert ours == b"\x1b(B" + text.encode("iso2022_jp")
+    assert ours.decode("iso2022_jp") == text
     korean = "한국어 텍스트"
     assert iso2022_decode(korean.encode("iso2022_kr")) == korean
 
@@ -274,9 +290,11 @@ def test_general_text_charsets(text: str, regs: tuple[int, ...]) -> None:
 
 
 def test_iso2022_encode_bytes() -> None:
-    assert iso2022_encode("Grüße", (1, 6, 100)) == b"Gr\xfc\xdfe"
-    assert iso2022_encode("é€", (1, 6, 100, 203)) == b"\xe9" + ESC + b"-b\xa4"
-    assert iso2022_encode("日本\nx", (1, 6, 87)) == ESC + b"$BF|K\\" + ESC + b"(B\nx"
+    latin1 = ESC + b"(B" + ESC + b"-A" + ESC + b"!A" + ESC + b"~"   # RFC 2157 §4 prefix
+    assert iso2022_encode("Grüße", (1, 6, 100)) == latin1 + b"Gr\xfc\xdfe"
+    assert iso2022_encode("é€", (1, 6, 100, 203)) == latin1 + b"\xe9" + ESC + b"-b\xa4"
+    assert iso2022_encode("日本\nx", (1, 6, 87)) == \
+        ESC + b"(B" + ESC + b"$BF|K\\" + ESC + b"(B\nx"
 
 
 @pytest.mark.parametrize(

@@ -448,8 +448,12 @@ def _encode_loop(text: str, state: _State, candidates: Sequence[_GSet]) -> bytes
 def iso2022_encode(text: str, registrations: Sequence[int]) -> bytes:
     """Encode ``text`` with the sets of ``registrations`` (ISO-IR numbers), ISO/IEC 2022 style.
 
-    The code starts in the state :func:`iso2022_decode` assumes for ``initial=registrations``:
-    G0 (ASCII) in GL, a single-byte set in G1 invoked into GR (8-bit, no escape needed).  Other
+    The code announces its initial state at the front, as RFC 2157 §4 requires of a
+    GeneralText ("the escape sequences to designate and invoke the relevant character sets
+    ... must be added to the front"; for ISO 8859-1: ``ESC 2/8 4/2``, ``ESC 2/13 4/1``,
+    ``ESC 2/1 4/1``, ``ESC 7/14``): G0 designated, and when a single-byte set is in G1, its
+    designation, the ISO 6429 C1 set and LS1R -- the state :func:`iso2022_decode` also assumes
+    for ``initial=registrations``, so both forms decode alike.  Other
     single-byte 96-sets are designated into G1 when needed (``ESC - F``); 94-sets and multi-byte
     sets are designated into G0 (``ESC $ B`` … ``ESC ( B``, the ISO-2022-JP style), and G0 is
     restored before control characters and at the end.  Raises :class:`CharsetError` (offset =
@@ -465,7 +469,22 @@ def iso2022_encode(text: str, registrations: Sequence[int]) -> bytes:
         candidates.append(gs)
     state = _initial_state(registrations)
     home = [gs for gs in state.g[:1] if gs is not None]
-    return _encode_loop(text, state, home + candidates)
+    return _announce(state) + _encode_loop(text, state, home + candidates)
+
+
+#: ESC 2/1 4/1: the ISO 6429 C1 control set (ISO-IR 77) as C1; ESC 7/14: LS1R (G1 into GR)
+_C1_6429 = b"\x1b!A"
+_LS1R = b"\x1b~"
+
+
+def _announce(state: _State) -> bytes:
+    """The escape sequences that set up ``state`` from nothing (RFC 2157 §4, ISO/IEC 2022):
+    G0, and a single-byte G1 with C1 and LS1R.  Multi-byte sets are designated into G0 where
+    the text needs them (the ISO-2022-JP way), so they need no announcement."""
+    out = bytearray(_designation(state.g[0], 0) if state.g[0] is not None else b"")
+    if state.g[1] is not None and state.g[1].width == 1:   # the 8-bit (GR) set in use
+        out += _designation(state.g[1], 1) + _C1_6429 + _LS1R
+    return bytes(out)
 
 
 def general_text_charsets(text: str) -> tuple[int, ...]:
