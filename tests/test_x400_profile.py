@@ -219,3 +219,20 @@ def test_tshark_reads_our_1988_form_as_it_reads_pps() -> None:
         assert sorted(ours.values("p1.standard_extension")) == \
             sorted(str(0x020100 + n) for n in std), path.name
         assert sorted(modern.values("p1.standard_extension")) == sorted(map(str, std))
+
+
+def test_a_pre_mixer_peer_gets_no_eit_mixer() -> None:
+    """PP 6.0 non-delivers a message whose EITs name eit-mixer ("Unrecognised bodypart in
+    message", seen live): mixer-eit = false leaves it out of the original EITs and the trace."""
+    from bridge.x400.profile import EIT_MIXER
+
+    m = _message()
+    assert EIT_MIXER in m.envelope.original_eits.extended  # type: ignore[union-attr]
+    out = prepare(m, PeerProfile(mixer_eit=False), mta_name="x", now=NOW)
+    env = out.apdu.envelope  # type: ignore[union-attr]
+    assert env.original_eits is None or EIT_MIXER not in env.original_eits.extended
+    assert all(t.converted_eits is None or EIT_MIXER not in t.converted_eits.extended
+               for t in env.trace)
+    assert any("eit-mixer left out" in n for n in out.notes)
+    kept = prepare(m, PeerProfile(), mta_name="x", now=NOW).apdu
+    assert EIT_MIXER in kept.envelope.original_eits.extended  # type: ignore[union-attr]

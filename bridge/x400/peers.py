@@ -27,8 +27,9 @@ dotted path)::
     x411-edition = 1992               # 1988: the ExtensionField form of X.411 (1988)
     envelope-extensions = true        # false: no non-critical envelope extensions
     same-domain = false               # true: in our management domain (internal trace kept)
+    mixer-eit = true                  # false: no eit-mixer in the original EITs (pre-MIXER MTAs)
 
-The last three are the peer's :class:`~bridge.x400.profile.PeerProfile`.
+The last four are the peer's :class:`~bridge.x400.profile.PeerProfile`.
 """
 
 from __future__ import annotations
@@ -178,7 +179,7 @@ def _address_allowed(address: str, allowed: tuple[str, ...]) -> bool:
 
 _PEER_KEYS = {"mta-name", "password", "host", "port", "mode", "allowed-addresses", "tsel",
               "ssel", "psel", "checkpoint-size", "window-size", "timeout", "x411-edition",
-              "envelope-extensions", "same-domain"}
+              "envelope-extensions", "same-domain", "mixer-eit"}
 _LOCAL_KEYS = {"name", "password", "listen", "allow-anonymous", "tsel", "ssel", "psel"}
 
 
@@ -255,7 +256,8 @@ def load_peer_table(data: Mapping[str, Any], *, where: str = "") -> PeerTable:
         profile = PeerProfile(
             x411_edition=edition,
             envelope_extensions=_typed(table, "envelope-extensions", bool, pw, True),
-            same_domain=_typed(table, "same-domain", bool, pw, False))
+            same_domain=_typed(table, "same-domain", bool, pw, False),
+            mixer_eit=_typed(table, "mixer-eit", bool, pw, True))
         port_n = _typed(table, "port", int, pw, 102)
         if not 0 < port_n < 65536:
             raise ConfigError(f"{pw}.port: out of range")

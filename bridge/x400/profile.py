@@ -14,6 +14,13 @@ differences that matter, and :func:`prepare` applies them to one APDU just befor
   is kept, with our MTA's element added, only for a peer in our management domain; X.411
   says it is removed when the message leaves the domain (RFC 2156 §5.1.6 leaves this
   stripping to "the associated X.400 MTA", which is us);
+* ``mixer_eit`` false: the RFC 2156 App D pseudo-EIT ``eit-mixer`` is left out of the
+  envelope's original-encoded-information-types and of the converted EITs of the trace.
+  RFC 2156 §5.1.5 puts it in both; an MTA older than RFC 2156 that must convert the content
+  (PP 6.0 delivering to a local user) non-delivers a message whose EITs name a type it does
+  not know ("Unrecognised bodypart in message", seen live).  The price: MIXER conversions
+  before this hop are no longer counted for loop detection (T-2) once the message comes back;
+  the MTA names in the trace still are.
 * ``checkpoint_size``/``window_size`` (RTSE, X.228 §7.2) live on the peer itself.
 
 An extension that must be left out but is *critical* (for transfer or delivery) is never
@@ -33,7 +40,13 @@ from typing import Literal
 
 from bridge.errors import BridgeError, SMTPReply, X400Diagnostic
 from bridge.model.apdu import APDU, Message, Probe
-from bridge.model.common import Criticality, Extension, StandardExtension, TraceElement
+from bridge.model.common import (
+    Criticality,
+    EncodedInformationTypes,
+    Extension,
+    StandardExtension,
+    TraceElement,
+)
 from bridge.model.report import Report
 
 Edition = Literal[1988, 1992]
@@ -43,6 +56,8 @@ Edition = Literal[1988, 1992]
 LAST_1988_EXTENSION = int(StandardExtension.INTERNAL_TRACE_INFORMATION)
 
 _CRITICAL = Criticality.FOR_TRANSFER | Criticality.FOR_DELIVERY
+#: RFC 2156 App D: eit-mixer ::= {mixer-core 5}, the pseudo-EIT marking a MIXER conversion
+EIT_MIXER = "1.3.6.1.7.1.3.5"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -56,6 +71,7 @@ class PeerProfile:
     x411_edition: Edition = 1992
     envelope_extensions: bool = True
     same_domain: bool = False
+    mixer_eit: bool = True
 
 
 DEFAULT_PROFILE = PeerProfile()
@@ -109,6 +125,26 @@ def _filter(exts: tuple[Extension, ...], profile: PeerProfile, where: str,
     return tuple(kept)
 
 
+def _without_mixer(eits: EncodedInformationTypes | None,
+                   notes: list[str]) -> EncodedInformationTypes | None:
+    if eits is None or EIT_MIXER not in eits.extended:
+        return eits
+    notes.append("eit-mixer left out of the original EITs (the peer does not know it)")
+    eits = dataclasses.replace(eits, extended=tuple(o for o in eits.extended
+                                                    if o != EIT_MIXER))
+    return eits if eits.builtin or eits.extended or eits.g3_facsimile or eits.teletex \
+        else None
+
+
+def _trace_without_mixer(trace: tuple[TraceElement, ...],
+                         notes: list[str]) -> tuple[TraceElement, ...]:
+    out = tuple(dataclasses.replace(t, converted_eits=_without_mixer(t.converted_eits, []))
+                for t in trace)
+    if out != trace:
+        notes.append("eit-mixer left out of the converted EITs of the trace")
+    return out
+
+
 def _own_trace(exts: tuple[Extension, ...], mta_name: str, now: datetime,
                external: tuple[TraceElement, ...], notes: list[str]) -> tuple[Extension, ...]:
     """X.411 §12.2.1.1.1.13: each MTA of the domain adds its element when it relays."""
@@ -136,6 +172,10 @@ def prepare(apdu: APDU, profile: PeerProfile, *, mta_name: str, now: datetime) -
     notes: list[str] = []
     if isinstance(apdu, (Message, Probe)):
         env = apdu.envelope
+        if not profile.mixer_eit:
+            env = dataclasses.replace(env, original_eits=_without_mixer(env.original_eits,
+                                                                         notes),
+                                      trace=_trace_without_mixer(env.trace, notes))
         exts = _filter(env.extensions, profile, "envelope", notes, envelope=True)
         if profile.same_domain:
             exts = _own_trace(exts, mta_name, now, env.trace, notes)
@@ -145,6 +185,9 @@ def prepare(apdu: APDU, profile: PeerProfile, *, mta_name: str, now: datetime) -
         new_env = dataclasses.replace(env, extensions=exts, recipients=recipients)
         return Prepared(dataclasses.replace(apdu, envelope=new_env), tuple(notes))
     assert isinstance(apdu, Report)
+    if not profile.mixer_eit:
+        apdu = dataclasses.replace(apdu, original_eits=_without_mixer(apdu.original_eits, notes),
+                                   trace=_trace_without_mixer(apdu.trace, notes))
     env_exts = _filter(apdu.envelope_extensions, profile, "report envelope", notes,
                        envelope=True)
     if profile.same_domain:
