@@ -52,6 +52,10 @@ FINDINGS = sorted((Path(__file__).parent / "data" / "fuzz").glob("*-*-*.*"))
 @pytest.mark.parametrize("path", FINDINGS, ids=lambda p: p.name)
 def test_what_the_long_campaign_found_stays_fixed(path: Path) -> None:
     """mime-7-2551/3040: a DSN whose delivery-status part is not ASCII (UnicodeEncodeError);
-    mime-7-1087: a DSN with no per-recipient fields (AssertionError) -- now an IPM."""
+    mime-7-1087: a DSN with no per-recipient fields (AssertionError) -- now an IPM;
+    mime-11-34537: a DSN whose embedded message cannot be written as text;
+    mime-11-104452: a charset name with a NUL (ValueError from the codec registry);
+    mime-11-8245 and 103237: address lists on which the stdlib header parser fails with
+    AttributeError -- now the field is kept as rfc-822-field like any unparseable one."""
     _, _, run = TARGETS[path.name.split("-", 1)[0]]
     run(path.read_bytes())

@@ -286,12 +286,21 @@ def _supplementary(block: EmailMessage) -> str | None:
     return text or None
 
 
+def _as_text(part: EmailMessage) -> str:
+    """A part as text, also when its 8-bit content or charset keeps the generator from
+    writing it as a str (found by bench/fuzz.py)."""
+    try:
+        return part.as_string()
+    except (UnicodeError, LookupError, ValueError):
+        return part.as_bytes().decode("utf-8", "replace")
+
+
 def _text_of(part: EmailMessage) -> str:
     """A body part as text for the minimal IPM: DSN blocks, embedded messages, text; any
     other type as its header and base64 (nothing is lost)."""
     payload = part.get_payload()
     if isinstance(payload, list):
-        return "\n".join(p.as_string() for p in payload if isinstance(p, EmailMessage))
+        return "\n".join(_as_text(p) for p in payload if isinstance(p, EmailMessage))
     raw = part.get_payload(decode=True)
     if part.get_content_maintype() not in ("text", "message") and isinstance(raw, bytes):
         return (f"Content-Type: {part.get_content_type()}\nContent-Transfer-Encoding: base64"

@@ -91,19 +91,25 @@ def parse_address_list(value: str) -> list[tuple[str | None, list[hvp.Mailbox]]]
     of it does not parse (§5.1.3: the whole field then goes to the extension)."""
     try:
         tokens, rest = hvp.get_address_list(value)
-    except (HeaderParseError, IndexError, ValueError):  # the stdlib parser's own failures
+        if rest.strip() or any(not isinstance(d, ObsoleteHeaderDefect)
+                               for d in tokens.all_defects):
+            raise Invalid("not an RFC 5322 address-list")
+        out: list[tuple[str | None, list[hvp.Mailbox]]] = []
+        for address in tokens.addresses:
+            first = address[0]
+            if isinstance(first, hvp.Group):
+                out.append((first.display_name or "", list(first.mailboxes)))
+            elif isinstance(first, hvp.Mailbox):
+                out.append((None, [first]))
+            else:
+                raise Invalid("invalid mailbox")
+        for _, mailboxes in out:       # what descriptor() reads must be readable
+            for m in mailboxes:
+                (m.display_name, m.comments, m.addr_spec)  # noqa: B018 - probed for errors
+    except (HeaderParseError, IndexError, ValueError, AttributeError, TypeError):
+        # the stdlib parser's own failures on damaged input (found by bench/fuzz.py: a
+        # defect without all_defects, a str where a token was expected)
         raise Invalid("not an RFC 5322 address-list") from None
-    if rest.strip() or any(not isinstance(d, ObsoleteHeaderDefect) for d in tokens.all_defects):
-        raise Invalid("not an RFC 5322 address-list")
-    out: list[tuple[str | None, list[hvp.Mailbox]]] = []
-    for address in tokens.addresses:
-        first = address[0]
-        if isinstance(first, hvp.Group):
-            out.append((first.display_name or "", list(first.mailboxes)))
-        elif isinstance(first, hvp.Mailbox):
-            out.append((None, [first]))
-        else:
-            raise Invalid("invalid mailbox")
     return out
 
 

@@ -177,7 +177,7 @@ def raw_of(entity: Message) -> bytes:
 def _text_of(data: bytes, charset: str) -> str | None:
     try:
         return data.decode(charset)
-    except (LookupError, UnicodeDecodeError):
+    except (LookupError, UnicodeDecodeError, ValueError):   # ValueError: a NUL in the name
         return None
 
 
