@@ -23,6 +23,7 @@ the conversion state :class:`Run` in :mod:`bridge.convert.mime_run`, the trace f
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -56,6 +57,7 @@ from bridge.mapping.msgid import ipm_id_to_msgid
 from bridge.model.common import (
     Criticality,
     Extension,
+    Opaque,
     Priority,
     StandardExtension,
 )
@@ -235,11 +237,17 @@ def heading_extension_headers(run: Run, exts: Iterable[IPMSExtension], what: str
         rule = IPMS_EXTENSIONS.get(ext.type)
         if rule is None:
             discarded.append(ext.type)
-            run.defect("extension-discarded", f"{what} extension {ext.type}", "RFC 2156 §5.3.4")
+            if run.ctx.policy.keep_unmapped:
+                keep_unmapped(run, what, ext.type, ext.value, False)
+            else:
+                run.defect("extension-discarded", f"{what} extension {ext.type}",
+                           "RFC 2156 §5.3.4")
         else:
             out.extend(rule(run, ext))
     if discarded:
         out.append(("Discarded-X400-IPMS-Extensions", ", ".join(discarded)))
+    out += run.unmapped
+    run.unmapped = []
     return out
 
 
@@ -304,16 +312,35 @@ def unmapped(run: Run, ext: Extension, where: str, discarded: list[str]) -> None
     """§5.3.6 (X-7, X-11): an extension nothing maps — non-delivery if it is critical for
     transfer or delivery (policy ``reject_critical``), else discarded and listed."""
     name = extension_name(ext)
-    if ext.criticality & CRITICAL:
-        if run.ctx.policy.reject_critical:
-            raise UnsupportedCriticalFunction(
-                f"{where} extension {name} is critical and cannot be mapped (RFC 2156 §5.3.6)")
+    critical = bool(ext.criticality & CRITICAL)
+    if critical and run.ctx.policy.reject_critical:
+        raise UnsupportedCriticalFunction(
+            f"{where} extension {name} is critical and cannot be mapped (RFC 2156 §5.3.6)")
+    if run.ctx.policy.keep_unmapped:
+        keep_unmapped(run, where, name, ext.value, critical)
+    elif critical:
         run.defect("extension-discarded", f"critical {where} extension {name} discarded "
                    "(policy)", "RFC 2156 §5.3.6 (X-11)")
     else:
         run.defect("extension-discarded", f"{where} extension {name}", "RFC 2156 §5.3.6")
     if name not in discarded:
         discarded.append(name)
+
+
+def keep_unmapped(run: Run, where: str, name: str, value: object, critical: bool) -> None:
+    """Policy ``keep_unmapped`` (archives): ``X400-Unmapped-Extension: MTS message-security-
+    label (20); critical; ber=<base64>`` -- what no field maps, kept where a person sees it."""
+    parts = [f"{where} {name}"] + (["critical"] if critical else [])
+    if isinstance(value, Opaque):
+        parts.append("ber=" + base64.b64encode(value.ber).decode("ascii"))
+    elif isinstance(value, bytes):
+        parts.append("octets=" + base64.b64encode(value).decode("ascii"))
+    elif value is not None:   # ASCII, one line: non-ASCII as \\x.. escapes, controls as spaces
+        text = str(value)[:2000].encode("ascii", "backslashreplace").decode("ascii")
+        parts.append("value=" + "".join(" " if c < " " or c == "\x7f" else c for c in text))
+    run.unmapped.append(("X400-Unmapped-Extension", "; ".join(parts)))
+    run.defect("extension-kept", f"{'critical ' if critical else ''}{where} extension {name} "
+               "kept as X400-Unmapped-Extension (policy)", "RFC 2156 §5.3.6", lossy=True)
 
 
 def mts_extension_headers(run: Run, exts: Iterable[Extension], discarded: list[str]
@@ -432,6 +459,8 @@ def envelope_headers(run: Run, env: Envelope) -> list[Header]:
     out.extend(mts_extension_headers(run, env.extensions, discarded))
     if discarded:
         out.append(("Discarded-X400-MTS-Extensions", ", ".join(discarded)))
+    out += run.unmapped
+    run.unmapped = []
     return out
 
 
@@ -488,4 +517,6 @@ def delivery_headers(run: Run, d: DeliveryEnvelope, delivery_time: datetime | No
             out.extend(mts_rule(run, ext))
     if discarded:
         out.append(("Discarded-X400-MTS-Extensions", ", ".join(discarded)))
+    out += run.unmapped
+    run.unmapped = []
     return out

@@ -28,6 +28,8 @@ class Run:
         self.ctx = ctx
         self.defects: list[Defect] = []
         self.smtp_originator = ctx.postmaster
+        #: X400-Unmapped-Extension fields (policy keep_unmapped), added after the discard lists
+        self.unmapped: list[tuple[str, str]] = []
 
     def defect(self, kind: str, detail: str, rule: str, *, lossy: bool = True) -> None:
         self.defects.append(Defect(kind, detail, rule, lossy))

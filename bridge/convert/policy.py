@@ -24,6 +24,9 @@ class MappingPolicy:
     * ``x400_1984_peer`` — App B: downgrade for an X.400(84) peer.
     * ``encoded_words`` — B-4: render teletex text with RFC 2047 encoded-words (True) or the
       X.408 IA5 down-mapping (False).
+    * ``keep_unmapped`` — archives: an extension nothing maps is not only listed but kept,
+      value included, in an ``X400-Unmapped-Extension:`` field a person can read (critical ones
+      too, when ``reject_critical`` is off).
     """
 
     truncate_to_bounds: bool = True
@@ -33,6 +36,7 @@ class MappingPolicy:
     octet_stream_as: str = "ftbp"
     x400_1984_peer: bool = False
     encoded_words: bool = True
+    keep_unmapped: bool = False
 
     def __post_init__(self) -> None:
         if self.octet_stream_as not in ("ftbp", "bp14"):
@@ -51,4 +55,7 @@ class MappingPolicy:
 RFC2156 = MappingPolicy()
 STRICT = MappingPolicy(truncate_to_bounds=False)
 LENIENT = MappingPolicy(reject_critical=False)
-PRESETS = {"rfc2156": RFC2156, "strict": STRICT, "lenient": LENIENT}
+#: issue 13: converting an archive is not delivering mail -- convert with loss, keep visible
+#: what cannot be mapped, record a defect; refusing (RFC 2156 §5.3.6) is for the gateway
+ARCHIVE = MappingPolicy(reject_critical=False, keep_unmapped=True)
+PRESETS = {"rfc2156": RFC2156, "strict": STRICT, "lenient": LENIENT, "archive": ARCHIVE}
