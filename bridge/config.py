@@ -98,7 +98,16 @@ class SmtpInConfig:
     relay_networks: tuple[IPNetwork, ...] = (ipaddress.ip_network("127.0.0.0/8"),
                                              ipaddress.ip_network("::1/128"))
     timeout: float = 300.0                        # RFC 5321 §4.5.3.2.7: server timeout 5 min
+    data_timeout: float = 180.0                   # RFC 5321 §4.5.3.2.5: DATA block 3 min
     processes: int = 1                            # SMTP server processes (SO_REUSEPORT)
+    # limits (docs/security.md), each per SMTP server process
+    max_connections: int = 100                    # Postfix default_process_limit
+    max_connections_per_client: int = 50          # Postfix smtpd_client_connection_count_limit
+    max_recipients: int = 1000                    # Postfix smtpd_recipient_limit
+    junk_command_limit: int = 100                 # Postfix smtpd_junk_command_limit
+    max_auth_failures: int = 5                    # per connection
+    auth_failure_delay: float = 1.0               # Postfix smtpd_error_sleep_time
+    auth_failure_delay_max: float = 30.0
 
     @property
     def tls(self) -> bool:
@@ -240,6 +249,11 @@ def _smtp_in(data: object, gateway: GatewayConfig, base: Path) -> SmtpInConfig:
     for user in auth:
         if not user:
             raise ConfigError(f"{s.path('auth')}: an empty user name")
+    delay = s.duration("auth-failure-delay", 1.0)
+    delay_max = s.duration("auth-failure-delay-max", max(30.0, delay))
+    if delay_max < delay:
+        raise ConfigError(f"{s.path('auth-failure-delay-max')}: shorter than "
+                          f"{s.path('auth-failure-delay')}")
     return SmtpInConfig(
         listen=parse_endpoint(s.text("listen", "127.0.0.1:2525"), s.path("listen"),
                               any_port=True),
@@ -249,7 +263,15 @@ def _smtp_in(data: object, gateway: GatewayConfig, base: Path) -> SmtpInConfig:
         require_auth_for_relay=s.boolean("require-auth-for-relay", False),
         relay_networks=s.networks("relay-networks", ("127.0.0.0/8", "::1/128")),
         timeout=_positive(s, "timeout", 300.0),
-        processes=s.integer("processes", 1, minimum=1))
+        data_timeout=_positive(s, "data-timeout", 180.0),
+        processes=s.integer("processes", 1, minimum=1),
+        max_connections=s.integer("max-connections", 100, minimum=1),
+        max_connections_per_client=s.integer("max-connections-per-client", 50, minimum=1),
+        # RFC 5321 §4.5.3.1.8: a server MUST take at least 100 recipients per message
+        max_recipients=s.integer("max-recipients", 1000, minimum=100),
+        junk_command_limit=s.integer("junk-command-limit", 100, minimum=1),
+        max_auth_failures=s.integer("max-auth-failures", 5, minimum=1),
+        auth_failure_delay=delay, auth_failure_delay_max=delay_max)
 
 
 def _smtp_out(data: object, gateway: GatewayConfig, base: Path) -> SmtpOutConfig:
@@ -393,8 +415,16 @@ max-message-size = 10485760              # 10 MiB
 # tls-key = "key.pem"
 require-auth-for-relay = false
 relay-networks = ["127.0.0.0/8", "::1/128"]
-timeout = "5m"
+timeout = "5m"                           # waiting for a command
+data-timeout = "3m"                      # waiting for the next block of DATA
 processes = 1
+max-connections = 100                    # limits: per SMTP process (docs/security.md)
+max-connections-per-client = 50          # IPv4 address or IPv6 /64
+max-recipients = 1000                    # per message
+junk-command-limit = 100                 # commands without a message, then 421
+max-auth-failures = 5                    # per connection, then 421
+auth-failure-delay = "1s"                # before the answer to an AUTH failure; doubles
+auth-failure-delay-max = "30s"           # ... up to this
 
 [smtp.in.auth]
 # alice = "secret"
@@ -468,7 +498,16 @@ def render_config(config: Config, *, secrets: bool = True) -> str:
         out.append("# tls-cert, tls-key: none (no STARTTLS)")
     out += [_line("require-auth-for-relay", si.require_auth_for_relay),
             _line("relay-networks", [str(n) for n in si.relay_networks]),
-            _line("timeout", format_duration(si.timeout)), _line("processes", si.processes), "",
+            _line("timeout", format_duration(si.timeout)),
+            _line("data-timeout", format_duration(si.data_timeout)),
+            _line("processes", si.processes),
+            _line("max-connections", si.max_connections),
+            _line("max-connections-per-client", si.max_connections_per_client),
+            _line("max-recipients", si.max_recipients),
+            _line("junk-command-limit", si.junk_command_limit),
+            _line("max-auth-failures", si.max_auth_failures),
+            _line("auth-failure-delay", format_duration(si.auth_failure_delay)),
+            _line("auth-failure-delay-max", format_duration(si.auth_failure_delay_max)), "",
             "[smtp.in.auth]"]
     out += [_line(user, pw) if secrets else f"# {format_key(user)} = {_HIDDEN}"
             for user, pw in si.auth.items()]
@@ -537,7 +576,9 @@ def summary(config: Config) -> list[str]:
         f"smtp.in: listen {si.listen} as {si.hostname}, max {si.max_message_size} bytes, "
         f"STARTTLS {'on' if si.tls else 'off'}, {users} AUTH user{'s' * (users != 1)}, "
         f"relay from {relay}{' with AUTH' if si.require_auth_for_relay else ''}, "
-        f"timeout {_seconds(si.timeout)}",
+        f"timeout {_seconds(si.timeout)} (DATA {_seconds(si.data_timeout)} per block), "
+        f"at most {si.max_connections} connections ({si.max_connections_per_client} per "
+        f"client), {si.max_recipients} recipients",
         f"smtp.out: {out_to}, TLS {so.tls}, HELO {so.helo}, timeout {_seconds(so.timeout)}",
         f"x400: listen {x.listen} as {x.name}, anonymous "
         f"{'allowed' if x.allow_anonymous else 'refused'}, peers {peers}, spool {x.spool}, "

@@ -44,7 +44,7 @@ from bridge.smtp.server import (
 TIMEOUT = 10.0
 PASSWORD = "s3cret"
 SETTINGS = InboundSettings(hostname="gw.test", max_message_size=4096, timeout=TIMEOUT,
-                           auth={"alice": PASSWORD})
+                           auth={"alice": PASSWORD}, auth_failure_delay=0.01)
 MESSAGE = b"From: alice@example.org\r\nTo: eve@internet.example\r\nSubject: hi\r\n\r\nHello\r\n"
 REMOTE_PEERS = [("192.0.2.7", 40000), ("2001:db8::7", 40000, 0, 0)]  # RFC 5737 / RFC 3849
 LOOPBACK_PEERS = [("127.0.0.1", 40000), ("127.8.9.10", 40000), ("::1", 40000, 0, 0),

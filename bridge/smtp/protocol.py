@@ -8,7 +8,13 @@
 * replies: every reply but the greeting and the HELO/EHLO replies carries an RFC 3463 code
   (RFC 2034 §3), aiosmtpd's own replies included;
 * AUTH: offered after STARTTLS, or at once to a client on a loopback address (RFC 4954 §4);
-* DATA: read in bulk by :mod:`bridge.smtp.data` with aiosmtpd's rules;
+* DATA: read in bulk by :mod:`bridge.smtp.data` with aiosmtpd's rules, keeping no more than
+  the size limit; the timeout runs per block of data (RFC 5321 §4.5.3.2.5), not for the data
+  as a whole, and stops while the reply is being made;
+* limits (docs/security.md): connections (total and per client) are admitted by the
+  handler's :class:`~bridge.smtp.server.Anvil`, as are AUTH checks after failures; recipients
+  per transaction, commands without progress and AUTH failures per connection are counted
+  here, and each limit ends in a 452 or a 421 (RFC 5321 §3.8);
 * speed: aiosmtpd's per-connection and per-command work that the gateway's CPU profile showed
   (``inspect`` calls per connection, a timer per command, the address parser) is done once
   per class or on a fast path, with the same results.
@@ -22,16 +28,18 @@ import functools
 import inspect
 import ipaddress
 import logging
+import math
 import re
 import ssl
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, AnyStr
 
-from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session, syntax
+from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, Session, syntax
 
+from bridge.errors import SMTPReply
 from bridge.queue.model import Direction, Recipient
 from bridge.smtp import replies
-from bridge.smtp.data import read_data
+from bridge.smtp.data import DataReader
 from bridge.smtp.params import MailParams
 
 if TYPE_CHECKING:
@@ -51,6 +59,7 @@ class _Transaction(Envelope):
         self.params = MailParams()
         self.direction: Direction | None = None
         self.recipients: list[Recipient] = []
+        self.overshoot = 0                # RCPTs refused for max_recipients
 
 
 def _peer_ip(session: Session) -> str:
@@ -68,6 +77,23 @@ def _client_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         return ip.ipv4_mapped
     return ip
+
+
+#: IPv6 clients are counted per /64, the smallest prefix a site is given (RFC 6177 §2): one
+#: client cannot dodge the per-client limits by changing the host part of its address
+IPV6_CLIENT_PREFIX = 64
+
+
+@functools.lru_cache(maxsize=4096)
+def client_key(ip: str) -> str:
+    """Who a client is for the per-client limits: its IPv4 address, or its IPv6 /64."""
+    try:
+        address = _client_ip(ip)
+    except ValueError:
+        return ip or "unknown"
+    if isinstance(address, ipaddress.IPv6Address):
+        return str(ipaddress.ip_network((address, IPV6_CLIENT_PREFIX), strict=False))
+    return str(address)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -163,10 +189,22 @@ class GatewaySMTP(SMTP):
         self._deadline = 0.0                  # of the idle timeout (see _reset_timeout)
         self._timer_due: float | None = None  # when the armed timer fires, None if none
         self._connections = connections
+        self._settings = settings
+        self._anvil = handler.anvil
+        self._client = ""                     # client_key(), once admitted
+        self._admitted = False
+        self._closing = False                 # a 421 has been sent: nothing more
+        self._data_timeout = 0.0              # while reading DATA: its per-block timeout
+        self._junk = 0                        # commands without progress (push, _junk_command)
+        self._auth_failures = 0               # on this connection
         self.in_data = False
+        self.timed_out = False
+        self.data_reader: DataReader | None = None   # of the current or last DATA
 
     def _create_envelope(self) -> _Transaction:
         return _Transaction()
+
+    # ------------------------------------------------------------ timeouts (RFC 5321 §4.5.3.2)
 
     def _reset_timeout(self, duration: float | None = None) -> None:
         """aiosmtpd's idle timeout, reset at every command: the deadline moves, and one timer
@@ -183,12 +221,53 @@ class GatewaySMTP(SMTP):
     def _check_idle(self) -> None:
         if self.loop.time() >= self._deadline:
             self._timer_due = None
-            self._timeout_cb()  # type: ignore[no-untyped-call]  # closes the transport
+            self._timed_out()
+        elif self._deadline == math.inf:      # suspended while a DATA reply is being made
+            self._timer_due = None
         else:
             self._timer_due = self._deadline
             self._timeout_handle = self.loop.call_at(self._deadline, self._check_idle)
 
+    def _timed_out(self) -> None:
+        """The client was silent too long -- waiting for a command (``timeout``, RFC 5321
+        §4.5.3.2.7) or for the next block of data (``data_timeout``, §4.5.3.2.5): say so in
+        the log and to the client (421, §3.8), and close."""
+        if self.transport is None or self.session is None:
+            return
+        ip = _peer_ip(self.session)
+        self.timed_out = True
+        if self._data_timeout:
+            log.info("timeout in DATA from %s: no data for %g s", ip, self._data_timeout)
+        else:
+            log.info("timeout waiting for a command from %s (%g s)", ip, self._timeout_duration)
+        transport = self.transport
+        if not self._closing and isinstance(transport, asyncio.WriteTransport) and \
+                not transport.is_closing():
+            self._closing = True
+            transport.write(f"{replies.TIMEOUT}\r\n".encode())
+        self._timeout_cb()  # type: ignore[no-untyped-call]  # closes the transport
+
+    def data_received(self, data: bytes) -> None:
+        if self._data_timeout:                # RFC 5321 §4.5.3.2.5: per block of data
+            self._deadline = self.loop.time() + self._data_timeout
+        super().data_received(data)
+
+    # ------------------------------------------------------------------ connections
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self.transport is None:            # a new connection, not STARTTLS's TLS layer
+            peer = transport.get_extra_info("peername")
+            ip = str(peer[0]) if isinstance(peer, tuple) and peer else ""
+            client = client_key(ip)
+            refusal = self._anvil.admit(client)
+            if refusal is not None:           # no session: the reply, and close
+                self._anvil.note(self.loop.time(), "connections over the limit", client,
+                                 f"refused a connection from {ip}: {refusal}")
+                assert isinstance(transport, asyncio.WriteTransport)
+                transport.write(f"{refusal}\r\n".encode())
+                transport.close()
+                return
+            self._client, self._admitted = client, True
         super().connection_made(transport)
         if self._connections is not None:
             self._connections.add(self)
@@ -196,26 +275,141 @@ class GatewaySMTP(SMTP):
         self._auth_require_tls = not _is_loopback(_peer_ip(self.session))
 
     def connection_lost(self, error: Exception | None) -> None:
+        if not self._admitted:                # refused in connection_made
+            return
+        self._admitted = False
+        self._anvil.release(self._client)
+        self._anvil.flush(self.loop.time())
         if self._connections is not None:
             self._connections.discard(self)
         super().connection_lost(error)
 
-    async def push(self, status: AnyStr) -> None:
+    async def _close_with(self, reply: SMTPReply, kind: str) -> None:
+        """End the session at once (RFC 5321 §3.8): ``reply`` (a 421), then close; ``kind``
+        names the limit in the log (rate-limited per client).  Called from within the
+        session's task, it does not return there (:meth:`_end_session`)."""
+        self._closing = True
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            ip = _peer_ip(self.session) if self.session is not None else ""
+            self._anvil.note(self.loop.time(), kind, self._client,
+                             f"closing the connection of {ip}: {reply}")
+            await super().push(str(reply))
+            transport.close()
+        self._end_session()
+        await asyncio.sleep(0)                # the cancellation takes effect here
+
+    def _end_session(self) -> None:
+        """Cancel the session's task (as QUIT does) -- called from within it, so that not
+        even a pipelined command already in the reader's buffer (read without a pause) runs:
+        the caller awaits once more, and the cancellation takes effect there."""
+        if self._handler_coroutine is not None:
+            self._handler_coroutine.cancel()
+
+    # ------------------------------------------------------------------ replies
+
+    async def push(self, status: AnyStr, *, counts: bool = True) -> None:
+        """Send a reply line with its enhanced code.  An error reply (4yz, 5yz) counts as a
+        command without progress (``counts=False``: not this one); past
+        ``junk_command_limit`` of those the session is closed with 421 instead."""
+        if self._closing:
+            return
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            # The connection is ending -- aiosmtpd closes it itself after too many unknown
+            # commands, and goes on with the commands still in the reader's buffer: no more
+            # replies, and no more commands (this one ends at its first reply, before it
+            # does anything that counts, such as queueing a message).
+            self._closing = True
+            self._end_session()
+            await asyncio.sleep(0)            # the cancellation takes effect here
+            return
         line = status.decode("utf-8", "surrogateescape") if isinstance(status, bytes) else status
         if self._plain_replies and line.startswith(("220", "250")):
             self._plain_replies = line.startswith("250-")  # an EHLO reply goes on
         else:
             line = replies.with_enhanced_code(line)
+            if counts and line[:1] in ("4", "5") and not await self._junk_command():
+                return
         await super().push(line)
 
+    async def _junk_command(self) -> bool:
+        """Count a command that made no progress (Postfix ``smtpd_junk_command_limit``:
+        NOOP, RSET, VRFY, HELP, HELO/EHLO, and here every command answered with an error);
+        an accepted message starts the count again.  False, with the session closed, when
+        this one is over the limit."""
+        self._junk += 1
+        if self._junk <= self._settings.junk_command_limit:
+            return True
+        await self._close_with(replies.TOO_MANY_JUNK_COMMANDS, "sessions without progress")
+        return False
+
+    # ------------------------------------------------------------------ commands
+
     async def smtp_HELO(self, hostname: str) -> None:
-        self._plain_replies = True
-        await super().smtp_HELO(hostname)
+        if await self._junk_command():
+            self._plain_replies = True
+            await super().smtp_HELO(hostname)
 
     async def smtp_EHLO(self, hostname: str) -> None:
-        self._plain_replies = True
-        await super().smtp_EHLO(hostname)
-        self._plain_replies = False
+        if await self._junk_command():
+            self._plain_replies = True
+            await super().smtp_EHLO(hostname)
+            self._plain_replies = False
+
+    @syntax("NOOP [ignored]")
+    async def smtp_NOOP(self, arg: str) -> None:
+        if await self._junk_command():
+            await super().smtp_NOOP(arg)
+
+    @syntax("RSET")
+    async def smtp_RSET(self, arg: str) -> None:
+        if await self._junk_command():
+            await super().smtp_RSET(arg)
+
+    @syntax("VRFY <address>")
+    async def smtp_VRFY(self, arg: str) -> None:
+        if await self._junk_command():
+            await super().smtp_VRFY(arg)
+
+    @syntax("HELP [command]")
+    async def smtp_HELP(self, arg: str) -> None:
+        if await self._junk_command():
+            await super().smtp_HELP(arg)
+
+    # ------------------------------------------------------------------ AUTH (RFC 4954)
+
+    @syntax("AUTH <mechanism>")
+    async def smtp_AUTH(self, arg: str) -> None:
+        """aiosmtpd's AUTH, after the client's turn (:meth:`Anvil.auth_gate`): a client with
+        recent failures has its AUTH commands checked one per delay."""
+        wait = self._anvil.auth_gate(self._client, self.loop.time())
+        if wait > 0:
+            await asyncio.sleep(wait)
+        await super().smtp_AUTH(arg)
+
+    async def auth_PLAIN(self, _: SMTP, args: list[str]) -> AuthResult:
+        return await self._judged(await super().auth_PLAIN(_, args))
+
+    async def auth_LOGIN(self, _: SMTP, args: list[str]) -> AuthResult:
+        return await self._judged(await super().auth_LOGIN(_, args))
+
+    async def _judged(self, result: AuthResult) -> AuthResult:
+        """After a check of credentials that failed (``handled`` false: the 535 is still to
+        be sent): wait the client's delay (:meth:`Anvil.auth_failed`), then answer -- with
+        421 and the end of the session at ``max_auth_failures`` on this connection."""
+        if result.success or result.handled:
+            return result
+        self._auth_failures += 1
+        wait = self._anvil.auth_failed(self._client, self.loop.time())
+        if wait > 0:
+            await asyncio.sleep(wait)
+        if self._auth_failures < self._settings.max_auth_failures:
+            return result
+        await self._close_with(replies.TOO_MANY_AUTH_FAILURES, "AUTH failure limits")
+        return AuthResult(success=False, handled=True)
+
+    # ------------------------------------------------------------------ DATA
 
     @syntax("DATA")
     async def smtp_DATA(self, arg: str) -> None:
@@ -224,7 +418,10 @@ class GatewaySMTP(SMTP):
         only at CRLF "." CRLF at the start of a line (so no bare-LF / bare-CR variant can
         smuggle a second message); a leading "." is removed (§4.5.2); a line over
         DATA_LINE_LIMIT octets (§4.5.3.1.6) gets 500 and more than ``data_size_limit`` octets
-        552 (RFC 1870 §6.3), after the whole data has been read (§4.2.5)."""
+        552 (RFC 1870 §6.3), after the whole data has been read (§4.2.5).  While the data
+        comes, the client may pause up to ``data_timeout`` between blocks (§4.5.3.2.5); once
+        it has ended, the session waits for our reply without a timeout of its own (the
+        client waits 10 minutes for it, §4.5.3.2.6)."""
         if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
             return
         assert self.envelope is not None
@@ -237,26 +434,36 @@ class GatewaySMTP(SMTP):
         self.in_data = True
         try:
             await self.push("354 End data with <CR><LF>.<CR><LF>")
-            problem = await self._read_data()
-            if problem is not None:
-                self._set_post_data_state()  # type: ignore[no-untyped-call]
-                await self.push(problem)
-                return
-            status = await self._call_handler_hook("DATA")
+            self._data_timeout = self._settings.data_timeout
+            self._reset_timeout(self._data_timeout)
+            try:
+                problem = await self._read_data()
+            finally:
+                self._data_timeout = 0.0
+            self._deadline = math.inf         # the reply is ours to make now
+            status = problem if problem is not None else await self._call_handler_hook("DATA")
             self._set_post_data_state()  # type: ignore[no-untyped-call]
-            await self.push("250 OK" if status is MISSING else status)
+            reply = "250 OK" if status is MISSING else status
+            await self.push(reply)
+            if problem is None and reply.startswith("250"):
+                self._junk = 0                # a message accepted: progress
         finally:
             self.in_data = False
+            if self._deadline == math.inf and self.transport is not None:
+                self._reset_timeout()         # waiting for the next command again
 
     async def _read_data(self) -> str | None:
         """Read the data up to the terminating line into the envelope (in bulk,
         :mod:`bridge.smtp.data`); the refusal if the data broke a limit."""
         assert self.envelope is not None
+        reader = self.data_reader = DataReader(size_limit=self.data_size_limit,
+                                               line_limit=DATA_LINE_LIMIT)
         try:
-            data = await read_data(self._reader, size_limit=self.data_size_limit,
-                                   line_limit=DATA_LINE_LIMIT)
+            data = await reader.read(self._reader)
         except (asyncio.CancelledError, asyncio.IncompleteReadError):
-            log.info("connection lost during DATA")
+            if not self.timed_out:
+                ip = _peer_ip(self.session) if self.session is not None else ""
+                log.info("connection lost during DATA from %s", ip)
             self._writer.close()
             raise
         if data.content is None:
@@ -301,6 +508,13 @@ class GatewaySMTP(SMTP):
             await self.push(str(replies.BAD_RECIPIENT))
         elif words and not self.session.extended_smtp:
             await self.push(str(replies.RCPT_SYNTAX))
+        elif len(self.envelope.rcpt_tos) >= self._settings.max_recipients:
+            # RFC 5321 §4.5.3.1.10: 452, the client sends the rest in another transaction;
+            # as many again are not junk (Postfix smtpd_recipient_overshoot_limit)
+            assert isinstance(self.envelope, _Transaction)
+            self.envelope.overshoot += 1
+            await self.push(str(replies.TOO_MANY_RECIPIENTS),
+                            counts=self.envelope.overshoot > self._settings.max_recipients)
         else:
             await self.push(await self._call_handler_hook("RCPT", address, words))
 

@@ -75,7 +75,7 @@ NEED_MAIL = _r(503, "5.5.1", "Need MAIL command")
 BAD_RECIPIENT = _r(553, "5.1.3", "Bad recipient address syntax")
 RELAY_DENIED = _r(550, "5.7.1", "Relaying denied")
 ONE_DIRECTION = _r(452, "4.5.3", "One direction per message: send this recipient separately")
-TOO_MANY_RECIPIENTS = _r(452, "4.5.3", "Too many recipients")
+TOO_MANY_RECIPIENTS = _r(452, "4.5.3", "Too many recipients")  # RFC 5321 §4.5.3.1.10
 # -- parameters (RFC 1869 §6, RFC 5321 §4.1.1.11)
 PARAM_UNKNOWN = _r(555, "5.5.4", "Parameter not recognised")
 PARAM_INVALID = _r(501, "5.5.4", "Invalid parameter")
@@ -86,6 +86,13 @@ QUEUED = "250 2.0.0 Ok: queued as {id}"
 BARE_LINE_ENDING = _r(550, "5.6.0", "Bare CR or LF in message data (RFC 5321 2.3.8)")
 MAIL_LOOP = _r(554, "5.4.6", "Routing loop detected: too many hops (RFC 5321 6.3)")
 QUEUE_FAILED = _r(451, "4.3.0", "Temporary failure queueing the message, try again later")
+# -- limits (docs/security.md); RFC 5321 §3.8: 421, then the server closes the connection
+TOO_MANY_CONNECTIONS = _r(421, "4.7.0", "Too many connections, try again later")
+TOO_MANY_CLIENT_CONNECTIONS = _r(421, "4.7.0",
+                                 "Too many connections from your address, try again later")
+TOO_MANY_JUNK_COMMANDS = _r(421, "4.7.0", "Too many commands without a message, closing")
+TOO_MANY_AUTH_FAILURES = _r(421, "4.7.0", "Too many authentication failures, closing")
+TIMEOUT = _r(421, "4.4.2", "Timeout, closing connection")  # RFC 5321 §4.5.3.2, X.4.2
 # -- other
 AUTH_FAILED = _r(535, "5.7.8", "Authentication credentials invalid")
 LOCAL_ERROR = _r(451, "4.3.0", "Local error in processing")

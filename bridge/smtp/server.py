@@ -20,6 +20,10 @@ Decisions:
   ``\\n.\\r\\n`` cannot smuggle a second message); a message that still contains a bare CR or
   LF is refused whole with ``550 5.6.0`` (RFC 5321 §2.3.8), not normalised: we never guess
   what another MTA would have made of it.
+* Limits (docs/security.md): connections in all and per client, recipients per transaction,
+  commands without progress, AUTH failures -- counted per server by :class:`Anvil` (Postfix's
+  anvil(8) in miniature: per-client counters, a growing delay after AUTH failures, and one log
+  line per client and minute for repeated failures).
 """
 
 from __future__ import annotations
@@ -33,17 +37,19 @@ import re
 import secrets
 import ssl
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from bridge.errors import BridgeError, SMTPReply
 from bridge.queue.model import Direction, Recipient, Submission
 from bridge.smtp import replies
+from bridge.smtp.data import MAX_HOPS, has_bare_cr_or_lf, hops
 from bridge.smtp.params import ParamError, parse_mail, parse_rcpt
 from bridge.smtp.protocol import (
     GatewaySMTP,
@@ -51,11 +57,14 @@ from bridge.smtp.protocol import (
     _peer_ip,
     _speed_up_aiosmtpd,
     _Transaction,
+    client_key,
 )
+
+if TYPE_CHECKING:
+    from bridge.config import SmtpInConfig
 
 log = logging.getLogger("x400bridge.smtp")
 
-#: RFC 5321 §2.3.8: CR and LF only ever as the pair CRLF.
 #: Characters of a client's HELO argument kept in our Received: field (others become "?"),
 #: so a client cannot inject header text or break the comment syntax (RFC 5322 §3.2.2).
 _HELO_UNSAFE = re.compile(r"[^\x21-\x27\x2a-\x5b\x5d-\x7e]")
@@ -91,22 +100,204 @@ DEFAULT_REFUSAL = SMTPReply(code=550, enhanced="5.1.1", text="Recipient address 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class InboundSettings:
-    """Settings of the inbound endpoint (config section ``[smtp]``)."""
+    """Settings of the inbound endpoint (config section ``[smtp.in]``, same names; the limits
+    are described in docs/security.md, each default with its source)."""
 
     hostname: str
     max_message_size: int = 10 * 1024 * 1024
     relay_networks: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
     auth: Mapping[str, str] = field(default_factory=dict)  # user -> password
     require_auth_for_relay: bool = False
-    timeout: float = 300.0
+    timeout: float = 300.0                # RFC 5321 §4.5.3.2.7: waiting for a command
+    data_timeout: float = 180.0           # RFC 5321 §4.5.3.2.5: waiting for a block of data
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    max_connections: int = 100            # Postfix default_process_limit
+    max_connections_per_client: int = 50  # Postfix smtpd_client_connection_count_limit
+    max_recipients: int = 1000            # Postfix smtpd_recipient_limit
+    junk_command_limit: int = 100         # Postfix smtpd_junk_command_limit
+    max_auth_failures: int = 5            # per connection, then 421 and close
+    auth_failure_delay: float = 1.0       # Postfix smtpd_error_sleep_time; doubles per failure
+    auth_failure_delay_max: float = 30.0
 
     def __post_init__(self) -> None:
         for network in self.relay_networks:
             ipaddress.ip_network(network)  # ValueError names the bad one
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("tls_cert and tls_key go together")
+        for name in ("max_connections", "max_connections_per_client", "max_recipients",
+                     "junk_command_limit", "max_auth_failures"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        if not (self.timeout > 0 and self.data_timeout > 0):
+            raise ValueError("timeouts must be longer than 0")
+        if not 0 <= self.auth_failure_delay <= self.auth_failure_delay_max:
+            raise ValueError("need 0 <= auth_failure_delay <= auth_failure_delay_max")
+
+    @classmethod
+    def from_config(cls, config: SmtpInConfig) -> InboundSettings:
+        """The settings from ``[smtp.in]``: every field of the same name (the keys that are
+        not the endpoint's -- ``listen``, ``processes`` -- are the caller's)."""
+        values = {f.name: getattr(config, f.name) for f in fields(cls)}
+        values["relay_networks"] = tuple(str(n) for n in config.relay_networks)
+        return cls(**values)
+
+
+#: Postfix anvil(8)'s time unit: repeated failures of one kind from one client are logged at
+#: most once in this many seconds, with the number of those in between
+LOG_INTERVAL = 60.0
+#: a client's AUTH failures are forgotten this long after its last one (fail2ban's default
+#: ``findtime``, 10 minutes)
+FAILURE_MEMORY = 600.0
+#: clients whose failures are remembered at once (an entry is ~200 octets: ~2 MB in all); when
+#: more fail, the one quiet for longest is forgotten first
+MAX_CLIENTS = 10_000
+
+
+@dataclass(slots=True)
+class _Penalty:
+    failures: int = 0
+    last: float = 0.0                     # when the last failure came
+    next_at: float = 0.0                  # no AUTH of the client is checked before then
+
+
+@dataclass(slots=True)
+class _Logged:
+    since: float                          # when a line was last logged
+    more: int = 0                         # events since then, not logged
+
+
+class Anvil:
+    """Per-client state shared by the connections of one server -- Postfix's anvil(8) in
+    miniature.  No I/O and no clock: ``now`` (the event loop's monotonic time) comes in.
+
+    * Connections (:meth:`admit`, :meth:`release`): at most ``max_connections`` open, and
+      ``max_connections_per_client`` from one client (:func:`~bridge.smtp.protocol.client_key`:
+      an IPv4 address, an IPv6 /64); over either, the connection gets a 421 and is closed.
+    * AUTH failures (:meth:`auth_gate`, :meth:`auth_failed`): after the n-th failure of a
+      client, its answer waits ``auth_failure_delay * 2**(n-1)`` (at most
+      ``auth_failure_delay_max``), and further AUTH commands of that client -- on any of its
+      connections -- are checked one per such delay, in turn: guessing in parallel
+      connections is no faster than guessing in one.
+    * Logging (:meth:`note`, :meth:`flush`): the first event of a kind from a client is logged
+      at once, the next ones at most once per :data:`LOG_INTERVAL` with the number not logged.
+    """
+
+    def __init__(self, settings: InboundSettings) -> None:
+        self.settings = settings
+        self.open = 0                     # connections open in all
+        self._open: dict[str, int] = {}   # ... per client
+        self._penalties: OrderedDict[str, _Penalty] = OrderedDict()    # last failure last
+        self._logged: OrderedDict[tuple[str, str], _Logged] = OrderedDict()  # oldest first
+
+    # ------------------------------------------------------------------ connections
+
+    def admit(self, client: str) -> SMTPReply | None:
+        """Count a new connection from ``client``, or the 421 to refuse it with."""
+        if self.open >= self.settings.max_connections:
+            return replies.TOO_MANY_CONNECTIONS
+        count = self._open.get(client, 0)
+        if count >= self.settings.max_connections_per_client:
+            return replies.TOO_MANY_CLIENT_CONNECTIONS
+        self.open += 1
+        self._open[client] = count + 1
+        return None
+
+    def release(self, client: str) -> None:
+        """An admitted connection of ``client`` has ended."""
+        self.open -= 1
+        count = self._open.pop(client) - 1
+        if count:
+            self._open[client] = count
+
+    def connections(self, client: str) -> int:
+        """Connections of ``client`` open now."""
+        return self._open.get(client, 0)
+
+    # ------------------------------------------------------------------ AUTH failures
+
+    def delay(self, failures: int) -> float:
+        """The wait that follows a client's ``failures``-th AUTH failure."""
+        base = self.settings.auth_failure_delay
+        if failures < 1 or base <= 0:
+            return 0.0
+        return min(base * 2.0 ** min(failures - 1, 64), self.settings.auth_failure_delay_max)
+
+    def auth_gate(self, client: str, now: float) -> float:
+        """Seconds before an AUTH command of ``client`` may be checked.  A client with
+        failures has one turn per :meth:`delay`: each command takes the next turn."""
+        self._expire(now)
+        penalty = self._penalties.get(client)
+        if penalty is None:
+            return 0.0
+        turn = max(now, penalty.next_at)
+        penalty.next_at = turn + self.delay(penalty.failures)
+        return turn - now
+
+    def auth_failed(self, client: str, now: float) -> float:
+        """Record a failed AUTH of ``client``; the seconds its answer waits."""
+        self._expire(now)
+        penalty = self._penalties.pop(client, None) or _Penalty()
+        penalty.failures += 1
+        penalty.last = now
+        wait = self.delay(penalty.failures)
+        penalty.next_at = max(penalty.next_at, now + wait)
+        self._penalties[client] = penalty
+        while len(self._penalties) > MAX_CLIENTS:
+            self._penalties.popitem(last=False)
+        return wait
+
+    def failures(self, client: str) -> int:
+        """AUTH failures of ``client`` remembered now."""
+        penalty = self._penalties.get(client)
+        return penalty.failures if penalty is not None else 0
+
+    def _expire(self, now: float) -> None:
+        while self._penalties:
+            client, penalty = next(iter(self._penalties.items()))
+            if now - penalty.last < FAILURE_MEMORY or penalty.next_at > now:
+                return
+            del self._penalties[client]
+
+    # ------------------------------------------------------------------ logging
+
+    def note(self, now: float, kind: str, client: str, text: str) -> None:
+        """Log ``text`` about an event of ``kind`` (a failed AUTH, a refused connection ...)
+        from ``client`` -- unless one of that kind from that client was logged less than
+        :data:`LOG_INTERVAL` ago: then it is only counted, and the next line says how many."""
+        key = (kind, client)
+        entry = self._logged.get(key)
+        if entry is not None and now - entry.since < LOG_INTERVAL:
+            entry.more += 1
+            return
+        if entry is not None:
+            del self._logged[key]
+            if entry.more:
+                text += (f" (and {entry.more} more {kind} from {client} not logged in the "
+                         f"last {now - entry.since:.0f} s)")
+        log.warning("%s", text)
+        self._logged[key] = _Logged(since=now)
+        self.flush(now)
+        while len(self._logged) > MAX_CLIENTS:
+            self._summary(*self._logged.popitem(last=False), now)
+
+    def flush(self, now: float) -> None:
+        """Log the counts not logged yet of clients quiet for :data:`LOG_INTERVAL`, and
+        forget them (``now=math.inf``: all)."""
+        while self._logged:
+            key, entry = next(iter(self._logged.items()))
+            if now - entry.since < LOG_INTERVAL:
+                return
+            del self._logged[key]
+            self._summary(key, entry, now)
+
+    @staticmethod
+    def _summary(key: tuple[str, str], entry: _Logged, now: float) -> None:
+        if entry.more:
+            kind, client = key
+            span = (f"in the last {now - entry.since:.0f} s" if now != float("inf") else
+                    "(since the last line about them)")
+            log.warning("%d more %s from %s not logged %s", entry.more, kind, client, span)
 
 
 def _address_literal(ip: str) -> str:
@@ -119,32 +310,6 @@ def _sender_value(address: str) -> str:
     return "" if address == "<>" else address
 
 
-#: RFC 5321 §6.3: a message with this many trace fields is in a loop ("a rule of thumb ... at
-#: least 100 Received header fields"); X400-Received fields count too (CONFORMANCE T-4: IDA
-#: and V8 sendmail count them, since each is a hop through an X.400 MTA).
-MAX_HOPS = 100
-_TRACE_FIELD = re.compile(rb"^(?:X400-)?Received:", re.IGNORECASE | re.MULTILINE)
-
-
-def _hops(content: bytes) -> int:
-    """Trace fields in the header section of ``content`` -- exact whenever it matters: an
-    upper bound (every "received:" in the header) is counted first, and only when that bound
-    exceeds :data:`MAX_HOPS` are the fields themselves counted."""
-    end = content.find(b"\r\n\r\n")
-    header = content if end < 0 else content[:end]
-    bound = header.lower().count(b"received:")
-    if bound <= MAX_HOPS:
-        return bound
-    return len(_TRACE_FIELD.findall(header))
-
-
-def has_bare_cr_or_lf(data: bytes) -> bool:
-    """RFC 5321 §2.3.8: a CR not followed by LF, or an LF not preceded by CR, anywhere --
-    counted in C rather than searched with a look-behind (10x faster on a typical message)."""
-    pairs = data.count(b"\r\n")
-    return data.count(b"\r") != pairs or data.count(b"\n") != pairs
-
-
 class InboundHandler:
     """The aiosmtpd handler: hooks ``handle_EHLO/MAIL/RCPT/DATA`` plus the AUTH check."""
 
@@ -155,6 +320,7 @@ class InboundHandler:
         self._check_recipient = check_recipient
         self._submit = submit
         self._relay_networks = tuple(ipaddress.ip_network(n) for n in settings.relay_networks)
+        self.anvil = Anvil(settings)
 
     # ------------------------------------------------------------------ EHLO (RFC 5321 §4.1.1.1)
 
@@ -242,7 +408,7 @@ class InboundHandler:
         content = envelope.original_content or b""
         if has_bare_cr_or_lf(content):
             return str(replies.BARE_LINE_ENDING)
-        if _hops(content) > MAX_HOPS:
+        if hops(content) > MAX_HOPS:
             return str(replies.MAIL_LOOP)
         assert envelope.direction is not None and envelope.mail_from is not None
         tracking = secrets.token_hex(8)
@@ -293,7 +459,9 @@ class InboundHandler:
         ok = expected is not None and hmac.compare_digest(
             expected.encode("utf-8"), auth_data.password)
         if not ok:
-            log.warning("AUTH %s failed for %r from %s", mechanism, user, _peer_ip(session))
+            ip = _peer_ip(session)
+            self.anvil.note(server.loop.time(), "AUTH failures", client_key(ip),
+                            f"AUTH {mechanism} failed for {user!r} from {ip}")
             return AuthResult(success=False, handled=False, message=str(replies.AUTH_FAILED))
         return AuthResult(success=True, auth_data=auth_data)
 
@@ -326,9 +494,19 @@ def _protocol_name(session: Session, envelope: Envelope) -> str:
 class SMTPServer:
     """A listening inbound endpoint (what :func:`start_server` returns)."""
 
-    def __init__(self, server: asyncio.Server, connections: set[GatewaySMTP]) -> None:
+    def __init__(self, server: asyncio.Server, connections: set[GatewaySMTP],
+                 anvil: Anvil) -> None:
         self._server = server
         self._connections = connections
+        self.anvil = anvil
+        loop = asyncio.get_running_loop()
+        self._flusher = loop.call_later(LOG_INTERVAL, self._flush)
+
+    def _flush(self) -> None:
+        """Every :data:`LOG_INTERVAL`: the counts of repeated failures not logged yet."""
+        loop = asyncio.get_running_loop()
+        self.anvil.flush(loop.time())
+        self._flusher = loop.call_later(LOG_INTERVAL, self._flush)
 
     @property
     def port(self) -> int:
@@ -339,10 +517,16 @@ class SMTPServer:
     def sockets(self) -> tuple[Any, ...]:
         return tuple(self._server.sockets)
 
+    @property
+    def connections(self) -> tuple[GatewaySMTP, ...]:
+        """The sessions open now."""
+        return tuple(self._connections)
+
     async def close(self, *, grace: float = 10.0) -> None:
         """Stop accepting; let transactions inside DATA finish (up to ``grace`` seconds, so a
         message being queued gets its reply); then close every connection."""
         self._server.close()
+        self._flusher.cancel()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + grace
         while any(c.in_data for c in self._connections) and loop.time() < deadline:
@@ -351,6 +535,7 @@ class SMTPServer:
             if connection.transport is not None:
                 connection.transport.close()
         await self._server.wait_closed()
+        self.anvil.flush(float("inf"))
 
 
 def tls_context(settings: InboundSettings) -> ssl.SSLContext | None:
@@ -373,4 +558,4 @@ async def start_server(handler: InboundHandler, host: str, port: int, *,
     server = await loop.create_server(
         lambda: GatewaySMTP(handler, tls_context=context, loop=loop, connections=connections),
         host=host, port=port, reuse_port=reuse_port or None)
-    return SMTPServer(server, connections)
+    return SMTPServer(server, connections, handler.anvil)
