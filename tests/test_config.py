@@ -480,10 +480,6 @@ def test_smtp_endpoint_settings_take_every_endpoint_key(full_file: Path) -> None
     assert settings.relay_networks == ("10.0.0.0/8", "2001:db8::/32")
 
 
-@pytest.mark.xfail(strict=True, reason="bridge/gateway/app.py inbound_settings() names the "
-                   "InboundSettings fields one by one and drops the [smtp.in] limits "
-                   "(data-timeout, max-connections, ...): it should return "
-                   "InboundSettings.from_config(config.smtp_in)")
 def test_the_gateway_passes_the_smtp_limits_on(full_file: Path) -> None:
     from bridge.gateway.app import inbound_settings
     from bridge.smtp.server import InboundSettings

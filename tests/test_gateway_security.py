@@ -182,7 +182,7 @@ STAGE_I_FIX = ("issue 12 #5, for bridge/mapping/address.py: AddressMapper._map_t
                "an MCGAM (_rhs_from_domain finds one), elsewhere the address goes to Stage II")
 
 
-@pytest.mark.xfail(strict=True, reason=STAGE_I_FIX)
+
 def test_std_or_local_part_at_another_domain_is_an_internet_address(tmp_path: Path) -> None:
     """Issue 12 #5: ``"/C=GB/.../S=Smith/"@example.com`` names a mailbox at example.com
     (Stage II): relayed by SMTP like any Internet address, not taken into X.400."""
@@ -191,7 +191,7 @@ def test_std_or_local_part_at_another_domain_is_an_internet_address(tmp_path: Pa
     assert (decision.direction, decision.route) == ("to-smtp", "example.com")
 
 
-@pytest.mark.xfail(strict=True, reason=STAGE_I_FIX)
+
 def test_std_or_local_part_at_another_domain_is_relaying(tmp_path: Path) -> None:
     """The probe's case: from a client outside relay-networks the address got 250 and went
     into X.400; it is relaying, and must get 550 5.7.1."""
@@ -214,7 +214,7 @@ NON_ASCII_FIX = ("issue 12 #11, for bridge/gateway/routing.py: Router.smtp_recip
                  "to-smtp by its domain (an X.400-bound one: 553 5.6.7, RFC 6531 §3.5)")
 
 
-@pytest.mark.xfail(strict=True, reason=NON_ASCII_FIX)
+
 def test_non_ascii_internet_recipient_is_routed_to_smtp(tmp_path: Path) -> None:
     """Issue 12 #11: with SMTPUTF8 (RFC 6531) a non-ASCII Internet address from a trusted
     client is relayed (the SMTP client sends it with SMTPUTF8), not refused as "cannot be
@@ -225,7 +225,7 @@ def test_non_ascii_internet_recipient_is_routed_to_smtp(tmp_path: Path) -> None:
         assert decision.direction == "to-smtp", (address, decision)
 
 
-@pytest.mark.xfail(strict=True, reason=NON_ASCII_FIX)
+
 def test_non_ascii_internet_recipient_from_a_trusted_client_is_accepted(tmp_path: Path) -> None:
     async def main() -> None:
         async with world(tmp_path) as (app, _, _):

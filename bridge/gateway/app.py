@@ -70,14 +70,10 @@ def router_for(config: Config, mapper: AddressMapper | None = None) -> Router:
 
 
 def inbound_settings(config: Config) -> Any:
-    """The SMTP server settings of ``[smtp.in]``."""
+    """The SMTP server settings of ``[smtp.in]`` (every key, limits included)."""
     from bridge.smtp.server import InboundSettings
 
-    s = config.smtp_in
-    return InboundSettings(hostname=s.hostname, max_message_size=s.max_message_size,
-                           relay_networks=tuple(str(n) for n in s.relay_networks),
-                           auth=s.auth, require_auth_for_relay=s.require_auth_for_relay,
-                           timeout=s.timeout, tls_cert=s.tls_cert, tls_key=s.tls_key)
+    return InboundSettings.from_config(config.smtp_in)
 
 
 @contextlib.contextmanager

@@ -103,13 +103,21 @@ class Router:
         return isinstance(self.mapper.source, MappingTables)
 
     def smtp_recipient(self, address: str) -> Decision:
-        """RFC 5321 RCPT: to X.400 (Stage I) or to the Internet (Stage II), or refused."""
+        """RFC 5321 RCPT: to X.400 (Stage I) or to the Internet (Stage II), or refused.
+
+        Only an address whose domain belongs in X.400 (:meth:`AddressMapper.x400_domain`:
+        the gateway's own, or an MCGAM's) is mapped; any other is an Internet address routed
+        by its domain, relay rules applying -- a std-or local part at example.com is a
+        mailbox at example.com (issue 12), and a non-ASCII Internet address needs no X.400
+        form at all (RFC 6531: the SMTP client sends it with SMTPUTF8)."""
+        domain = address.rpartition("@")[2].lower()
         try:
+            if not self.mapper.x400_domain(domain):
+                return Decision(direction="to-smtp", route=domain)
             result = self.mapper.to_x400(address, Role.SMTP_RECIPIENT)
         except (MappingError, LookupDeferred) as exc:
             # LookupDeferred (RFC 2156 §4.2.1, A-12): 451 4.4.3, the client asks again later
             return Decision(direction=None, reply=exc.smtp)
-        domain = address.rpartition("@")[2].lower()
         if result.stage == 1:
             route = self.routes.route(result.address)
             if route != SPOOL and route not in self.peers:

@@ -193,6 +193,17 @@ class AddressMapper:
 
     # ================================================================ 822 -> X.400 (§4.3.4)
 
+    def x400_domain(self, domain: str) -> bool:
+        """Whether mail for ``domain`` belongs in X.400: the gateway's own domain (or one
+        below it), or a domain an MCGAM (table2, RFC 2156 §4.3.4 I.8) maps.  Elsewhere an
+        822 address is a genuine Internet address, whatever its local part looks like.
+        May raise :class:`~bridge.mapping.source.LookupDeferred` (RFC 2163 DNS)."""
+        domain = domain.rstrip(".").lower()
+        own = self.gateway.domain.rstrip(".").lower()
+        if domain == own or domain.endswith("." + own):
+            return True
+        return self.source.lookup_domain(Table.TABLE2, domain) is not None
+
     def to_x400(self, address: str, role: Role = Role.HEADER, *,
                 x400_1984: bool = False) -> X400Result:
         """RFC 822 address -> O/R address (§4.3.4), memoised per mapper.  ``x400_1984``: the
