@@ -28,6 +28,7 @@ from bridge.model import (
     Probe,
     Report,
     TraceElement,
+    mmhs,
 )
 from bridge.model.common import BuiltInEIT, Opaque, StandardExtension
 from bridge.model.ipm import (
@@ -48,7 +49,9 @@ from bridge.model.ipm import (
 )
 from bridge.model.report import DeliveryOutcome
 
-P22_CONTENT_TYPES = (2, 22)
+#: content types whose content is an X.420 InformationObject: P2, P22 and P772 (STANAG 4406
+#: id-mmhs-cont-mm88, military heading extensions in the same IPM structure)
+P22_CONTENT_TYPES = (2, 22, mmhs.ID_MMHS_CONT_MM88)
 _OPAQUE_NAMES = {2: "voice", 4: "g4-class1", 7: "nationally-defined", 8: "encrypted",
                  11: "mixed-mode"}
 
@@ -195,6 +198,11 @@ def _heading(h: Heading, indent: str) -> Iterator[str]:
         value = e.value
         shown = (f"<{len(value.ber)} bytes BER>" if isinstance(value, Opaque)
                  else json.dumps(to_json(value), ensure_ascii=False))
+        if e.type in mmhs.NAMES:  # STANAG 4406 A1: name, then the value as RFC 6477 shows it
+            if not isinstance(value, Opaque | None):
+                shown = str(value)
+            yield f"{indent}extension {mmhs.NAMES[e.type]} ({e.type}): {shown}"
+            continue
         yield f"{indent}extension {e.type}: {shown}"
 
 

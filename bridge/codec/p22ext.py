@@ -3,6 +3,8 @@
 * :data:`HEADING_EXTENSIONS` — IPMS heading / recipient / notification extensions
   (X.420 §7.2.17 and Annex? id-hex-*, id-rex-*; RFC 2156 App L rfc-822-field; RFC 2157 §7.2
   multipart-message) -> (ASN.1 type, decode, encode).
+  STANAG 4406 Annex A1 military heading extensions (P772, :data:`MMHS_HEADING_EXTENSIONS`)
+  are rows of the same table.
 * :data:`EXTENDED_BODY_PARTS` — extended body parts by data OID (X.420 §7.4 id-et-*,
   RFC 2157 App B id-mime-bp-data) -> (decode, encode).
 
@@ -18,12 +20,14 @@ from typing import Any
 from bridge.codec import asn1
 from bridge.codec.values import (
     decode_generalizedtime,
+    decode_utctime,
     encode_generalizedtime,
+    encode_utctime,
     to_universal_or_bmp,
     universal_or_bmp,
 )
 from bridge.errors import DecodeError, EncodeError
-from bridge.model import charsets
+from bridge.model import charsets, mmhs
 from bridge.model.common import Opaque
 from bridge.model.ipm import (
     BilaterallyDefinedBodyPart,
@@ -92,13 +96,173 @@ HEADING_EXTENSIONS: dict[str, tuple[str, Callable[[Any], Any], Callable[[Any], A
 }
 
 
+# ------------------------------------------------ STANAG 4406 Annex A1 (P772) extensions
+
+
+def _descriptors(v: list[dict[str, Any]]) -> mmhs.ExemptedAddresses:
+    from bridge.codec import p22
+
+    return mmhs.ExemptedAddresses(addresses=tuple(p22.descriptor_from(d) for d in v))
+
+
+def _descriptors_to(m: mmhs.ExemptedAddresses) -> list[dict[str, Any]]:
+    from bridge.codec import p22
+
+    return [p22.descriptor_to(d) for d in m.addresses]
+
+
+def _distribution(v: dict[str, Any]) -> mmhs.DistributionCodes:
+    sics = v.get("sics")
+    exts = v.get("dist-Extensions")
+    return mmhs.DistributionCodes(
+        sics=None if sics is None else tuple(sics),
+        extensions=None if exts is None else tuple(_dist_extension(e) for e in exts))
+
+
+def _dist_extension(v: tuple[str, dict[str, Any]]) -> mmhs.DistributionExtension:
+    kind, e = v
+    if kind == "instance-of":
+        return mmhs.DistributionExtension(type=e["type-id"], value=Opaque(ber=e["value"]))
+    return mmhs.DistributionExtension(type=e["dist-type"], value=Opaque(ber=e["dist-value"]),
+                                      instance_of=False)
+
+
+def _dist_extension_to(m: mmhs.DistributionExtension) -> tuple[str, dict[str, Any]]:
+    if m.instance_of:
+        return ("instance-of", {"type-id": m.type, "value": m.value.ber})
+    return ("sequence", {"dist-type": m.type, "dist-value": m.value.ber})
+
+
+def _distribution_to(m: mmhs.DistributionCodes) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if m.sics is not None:
+        out["sics"] = list(m.sics)
+    if m.extensions is not None:
+        out["dist-Extensions"] = [_dist_extension_to(e) for e in m.extensions]
+    return out
+
+
+def _message_type(v: dict[str, Any]) -> mmhs.MessageType:
+    return mmhs.MessageType(type=v["type"], identifier=v.get("identifier"))
+
+
+def _message_type_to(m: mmhs.MessageType) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": m.type}
+    if m.identifier is not None:
+        out["identifier"] = m.identifier
+    return out
+
+
+_OTHER_RECIPIENT_TYPES = (0, 1)  # OtherRecipientDesignator type primary(0), copy(1)
+
+
+def _other_recipients(v: list[dict[str, Any]]) -> mmhs.OtherRecipientsIndicator:
+    if any(d["type"] not in _OTHER_RECIPIENT_TYPES for d in v):
+        raise ValueError("other-recipients-indicator type is neither primary nor copy")
+    return mmhs.OtherRecipientsIndicator(recipients=tuple(
+        mmhs.OtherRecipient(designator=d["designator"], copy=d["type"] == 1) for d in v))
+
+
+def _other_recipients_to(m: mmhs.OtherRecipientsIndicator) -> list[dict[str, Any]]:
+    return [{"type": int(r.copy), "designator": r.designator} for r in m.recipients]
+
+
+#: STANAG 4406 Ed. 2 Annex A1 heading-extension OID -> (ASN.1 type, decode, encode); the
+#: types are in asn1/stanag4406-mms.asn.  Address list indicator, pilot forwarding info,
+#: information labels and the ACP 127 notification extensions are not listed: Opaque.
+MMHS_HEADING_EXTENSIONS: dict[str, tuple[str, Callable[[Any], Any], Callable[[Any], Any]]] = {
+    mmhs.ID_MM_PRIMARY_PRECEDENCE: (
+        "PrimaryPrecedence", lambda v: mmhs.PrimaryPrecedence(level=v), lambda m: m.level),
+    mmhs.ID_MM_COPY_PRECEDENCE: (
+        "CopyPrecedence", lambda v: mmhs.CopyPrecedence(level=v), lambda m: m.level),
+    mmhs.ID_MM_MESSAGE_TYPE: ("MessageType", _message_type, _message_type_to),
+    mmhs.ID_MM_EXEMPTED_ADDRESS: ("ExemptedAddressSeq", _descriptors, _descriptors_to),
+    mmhs.ID_MM_EXTENDED_AUTHORISATION_INFO: (
+        "ExtendedAuthorisationInfo",
+        lambda v: mmhs.ExtendedAuthorisationInfo(time=decode_utctime(v)),
+        lambda m: encode_utctime(m.time)),
+    mmhs.ID_MM_DISTRIBUTION_CODES: ("MMHSDistributionCodes", _distribution, _distribution_to),
+    mmhs.ID_MM_HANDLING_INSTRUCTIONS: (
+        "HandlingInstructions", lambda v: mmhs.HandlingInstructions(instructions=tuple(v)),
+        lambda m: list(m.instructions)),
+    mmhs.ID_MM_MESSAGE_INSTRUCTIONS: (
+        "MessageInstructions", lambda v: mmhs.MessageInstructions(instructions=tuple(v)),
+        lambda m: list(m.instructions)),
+    mmhs.ID_MM_CODRESS_MESSAGE: (
+        "CodressMessage", lambda v: mmhs.CodressMessage(number=v), lambda m: m.number),
+    mmhs.ID_MM_ORIGINATOR_REFERENCE: (
+        "OriginatorReference", lambda v: mmhs.OriginatorReference(text=v), lambda m: m.text),
+    mmhs.ID_MM_OTHER_RECIPIENTS_INDICATOR: (
+        "OtherRecipientDesignatorSeq", _other_recipients, _other_recipients_to),
+    mmhs.ID_MM_ACP127_MESSAGE_IDENTIFIER: (
+        "Acp127MessageIdentifier", lambda v: mmhs.Acp127MessageIdentifier(text=v),
+        lambda m: m.text),
+    mmhs.ID_MM_ORIGINATOR_PLAD: (
+        "OriginatorPlad", lambda v: mmhs.OriginatorPlad(text=v), lambda m: m.text),
+}
+HEADING_EXTENSIONS.update(MMHS_HEADING_EXTENSIONS)
+
+# Fast path for the A1 values that are one primitive BER element (X.690 §8.3 INTEGER, §8.23
+# PrintableString, UTCTime): a P772 heading carries a dozen of them, and asn1tools costs
+# ~25 µs a value where these few lines cost ~2 µs (bench/mmhs.py).  Same octets as the
+# compiled types; anything unusual (long form, constructed, odd octets) takes the asn1tools
+# path, and tests/test_convert_mmhs.py checks both agree.
+_INTEGER, _PRINTABLE, _UTCTIME = 0x02, 0x13, 0x17
+_PRINTABLE_OCTETS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                              b"0123456789 '()+,-./:=?")
+_PRIMITIVE: dict[str, int] = {
+    mmhs.ID_MM_PRIMARY_PRECEDENCE: _INTEGER, mmhs.ID_MM_COPY_PRECEDENCE: _INTEGER,
+    mmhs.ID_MM_CODRESS_MESSAGE: _INTEGER, mmhs.ID_MM_ORIGINATOR_REFERENCE: _PRINTABLE,
+    mmhs.ID_MM_ACP127_MESSAGE_IDENTIFIER: _PRINTABLE, mmhs.ID_MM_ORIGINATOR_PLAD: _PRINTABLE,
+    mmhs.ID_MM_EXTENDED_AUTHORISATION_INFO: _UTCTIME,
+}
+
+
+def _primitive_to(tag: int, value: Any) -> bytes | None:
+    if tag == _INTEGER:
+        if not isinstance(value, int):
+            return None
+        contents = value.to_bytes(max(1, (value + (value < 0)).bit_length() // 8 + 1),
+                                  "big", signed=True)
+    else:
+        contents = value.encode("ascii") if isinstance(value, str) else value
+    if len(contents) > 127:
+        return None
+    return bytes((tag, len(contents))) + contents
+
+
+def _primitive_from(tag: int, raw: bytes) -> Any:
+    """The plain value of a short primitive element, or None to use asn1tools."""
+    if len(raw) < 3 or raw[0] != tag or raw[1] != len(raw) - 2:
+        return None
+    contents = raw[2:]
+    if tag == _INTEGER:
+        if len(contents) > 1 and (contents[0], contents[1] & 0x80) in ((0, 0), (0xFF, 0x80)):
+            return None  # not minimal: let asn1tools judge
+        return int.from_bytes(contents, "big", signed=True)
+    if tag == _PRINTABLE:
+        return contents.decode("ascii") if _PRINTABLE_OCTETS.issuperset(contents) else None
+    return contents
+
+
 def heading_extension_from(oid: str, raw: bytes | None) -> IPMSExtension:
-    """One IPMSExtension -> model; unknown OIDs keep their value as Opaque."""
+    """One IPMSExtension -> model; unknown OIDs keep their value as Opaque.  A military
+    (STANAG 4406) value that does not decode is kept as Opaque too, so that one bad
+    extension from a national system does not make the whole P772 content unreadable."""
     row = HEADING_EXTENSIONS.get(oid)
     if raw is None:
         return IPMSExtension(type=oid, value=None)
     if row is None:
         return IPMSExtension(type=oid, value=Opaque(ber=raw))
+    if oid in MMHS_HEADING_EXTENSIONS:
+        try:
+            tag = _PRIMITIVE.get(oid)
+            plain = None if tag is None else _primitive_from(tag, raw)
+            if plain is None:
+                plain = asn1.decode(row[0], raw)
+            return IPMSExtension(type=oid, value=row[1](plain))
+        except (DecodeError, ValueError, KeyError):
+            return IPMSExtension(type=oid, value=Opaque(ber=raw))
     return IPMSExtension(type=oid, value=row[1](asn1.decode(row[0], raw)))
 
 
@@ -108,6 +272,11 @@ def heading_extension_to(ext: IPMSExtension) -> bytes | None:
     if isinstance(ext.value, Opaque):
         return ext.value.ber
     row = HEADING_EXTENSIONS[ext.type]
+    tag = _PRIMITIVE.get(ext.type)
+    if tag is not None:
+        fast = _primitive_to(tag, row[2](ext.value))
+        if fast is not None:
+            return fast
     return asn1.encode(row[0], row[2](ext.value))
 
 

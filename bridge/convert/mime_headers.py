@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from bridge.codec.p22ext import ID_HEX, ID_HEX_MULTIPART_MESSAGE_V2, ID_RFC_822_FIELD_LIST
+from bridge.convert import mmhs
 from bridge.convert.mime_run import Run
 from bridge.convert.mime_text import (
     MAX_LINE,
@@ -156,10 +157,17 @@ def _msgids(ids: Iterable[object], phrase: bool) -> str | None:
     return " ".join(out) if out else None
 
 
+def _message_id(run: Run, h: Heading) -> str:
+    """§4.7.3.4; for a military heading, RFC 6477 §6 d reversed (padding, O/R part)."""
+    if mmhs.is_military(h):
+        return mmhs.acp123_msgid(run, h.this_ipm)
+    return ipm_id_to_msgid(h.this_ipm)
+
+
 HEADING_FIELDS: dict[str, HeadingRule] = {
     "From": _from,
     "Sender": _sender,
-    "Message-ID": lambda run, h: ipm_id_to_msgid(h.this_ipm),
+    "Message-ID": _message_id,
     "To": lambda run, h: run.specifiers(h.primary or (), "primary recipient"),
     "Cc": lambda run, h: run.specifiers(h.copy or (), "copy recipient"),
     # §5.3.4: empty address fields are dropped except Bcc, which may be empty
@@ -224,6 +232,8 @@ IPMS_EXTENSIONS: dict[str, ExtensionRule] = {
     if isinstance(e.value, int) and e.value in AUTOSUBMITTED else [],
     ID_RFC_822_FIELD_LIST: _restore_fields,
     ID_HEX_MULTIPART_MESSAGE_V2: lambda run, e: [],  # RFC 2157 §6.6: chooses the multipart
+    # RFC 6477 §3, §6: STANAG 4406 A1 military heading extensions -> MMHS-* fields
+    **{oid: mmhs.to_mime_rule(rule) for oid, rule in mmhs.TO_MIME.items()},
 }
 
 

@@ -29,9 +29,11 @@ from bridge.model.apdu import Message
 from bridge.model.common import StandardExtension
 from bridge.model.envelope import Envelope, Recipient
 from bridge.model.ipm import IPM
+from bridge.model.mmhs import ID_MMHS_CONT_MM88
 
-#: §5.3.6 X400-Content-Type: the content types this converter maps (P2 1984, P22 1988)
-IPMS_CONTENT_TYPES = frozenset({2, 22})
+#: §5.3.6 X400-Content-Type: the content types this converter maps (P2 1984, P22 1988, and
+#: P772 -- STANAG 4406 id-mmhs-cont-mm88, an IPM with military heading extensions, RFC 6477 §6)
+IPMS_CONTENT_TYPES: frozenset[int | str] = frozenset({2, 22, ID_MMHS_CONT_MM88})
 
 
 class ContentTypeNotSupported(BridgeError):
@@ -66,7 +68,7 @@ def x400_to_mime(message: Message, ctx: Context) -> MimeResult:
     env = message.envelope
     if env.content_type not in IPMS_CONTENT_TYPES:
         raise ContentTypeNotSupported(
-            f"content type {env.content_type} is not P2/P22 (RFC 2156 §5.3)")
+            f"content type {env.content_type} is not P2/P22/P772 (RFC 2156 §5.3)")
     with repairs.collecting() as notes:
         content = decode_content(message.content)
     run = Run(ctx)

@@ -22,6 +22,7 @@ from typing import Any
 
 from bridge.codec import encode_content
 from bridge.codec.p22ext import ID_ET_FILE_TRANSFER, ID_MIME_BP_DATA
+from bridge.convert import mmhs
 from bridge.convert.context import Context
 from bridge.convert.limits import check_limits
 from bridge.convert.mdn import MDNError, is_mdn, mdn_to_ipn
@@ -93,6 +94,7 @@ from bridge.model.ipm import (
     MimeBodyPart,
     TeletexBodyPart,
 )
+from bridge.model.mmhs import ID_MMHS_CONT_MM88
 from bridge.model.oraddress import ORName
 
 __all__ = ["BoundsError", "ConversionError", "LoopError", "mime_to_x400"]
@@ -421,6 +423,9 @@ def mime_to_x400(data: bytes, mail_from: str, rcpt_to: Sequence[str],
         ipm, builder = converter.ipm(msg, data, nested=False)
     except RecursionError as exc:
         raise ConversionError("message structure nested too deeply") from exc
+    military = bool(builder.mmhs)  # RFC 6477 §6: any MMHS-* field -> P772, rules a-d
+    if military:
+        ipm = mmhs.p772_ipm(ipm, fields, ctx, defects)
 
     # §4.6.1 / A-24: originator from MAIL FROM; the null reverse-path (a notification) has no
     # X.400 equivalent: the gateway's postmaster stands in, and asks for no reports (App A
@@ -449,7 +454,7 @@ def mime_to_x400(data: bytes, mail_from: str, rcpt_to: Sequence[str],
     envelope = Envelope(
         identifier=_mts_identifier(fields, builder, ctx, id_base),
         originator=ORName(address=originator),
-        content_type=P22 if uses_1988(ipm) else P2,
+        content_type=ID_MMHS_CONT_MM88 if military else P22 if uses_1988(ipm) else P2,
         recipients=recipients,
         trace=trace.trace,
         original_eits=original_eits(converted, mts.original_eits),

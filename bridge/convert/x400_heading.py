@@ -23,6 +23,7 @@ from email.policy import default as default_policy
 from typing import TypeVar
 
 from bridge.codec.p22ext import ID_HEX, ID_RFC_822_FIELD_LIST
+from bridge.convert import mmhs
 from bridge.convert.context import Context
 from bridge.convert.result import Defect
 from bridge.convert.vocab import AUTOSUBMITTED, IMPORTANCE, SENSITIVITY, reverse
@@ -182,6 +183,9 @@ class HeadingBuilder:
     mts: MtsFields = field(default_factory=MtsFields)
     #: Disposition-Notification-To mailboxes (N-5, policy ipn_as_mdn)
     dnt: list[ORDescriptor] = field(default_factory=list)
+    #: RFC 6477 MMHS-* fields: A1 heading-extension OID -> model value (bridge.convert.mmhs);
+    #: any entry makes the message P772 (§6)
+    mmhs: dict[str, object] = field(default_factory=dict)
 
     def extension_field(self, name: str, value: str) -> None:
         self.rfc822_fields.append(ia5_field(name, value, self.defects))
@@ -242,6 +246,7 @@ class HeadingBuilder:
                                       value=tuple(dict.fromkeys(self.languages))[:UB_LANGUAGES]))
         if self.auto_submitted is not None:
             exts.append(IPMSExtension(type=ID_HEX_AUTO_SUBMITTED, value=self.auto_submitted))
+        exts.extend(mmhs.heading_extensions(self.mmhs))  # RFC 6477 §6
         if self.rfc822_fields:
             exts.append(IPMSExtension(type=ID_RFC_822_FIELD_LIST, value=tuple(self.rfc822_fields)))
         return Heading(
@@ -447,6 +452,8 @@ HEADER_HANDLERS: dict[str, Handler] = {
     "auto-submitted": _auto_submitted,
     "disposition-notification-to": _disposition_notification_to,
     "incomplete-copy": _incomplete_copy,
+    # RFC 6477 §3: MMHS-* fields -> STANAG 4406 A1 heading extensions (P772)
+    **mmhs.FIELDS,
     # MTS / MTA level (§5.1.5-§5.1.7)
     "date": _date,
     "received": _ignore,
