@@ -36,14 +36,18 @@ from bridge.configschema import (
     format_value,
     parse_endpoint,
 )
+from bridge.convert.limits import DEFAULT_LIMITS, MessageLimits
 from bridge.convert.policy import PRESETS, MappingPolicy
 from bridge.errors import ConfigError
+from bridge.gateway.convertpool import DEFAULT_MAX_CRASHES, DEFAULT_MEMORY_LIMIT
 from bridge.mapcli import DEFAULT_GATEWAY_DOMAIN, DEFAULT_GATEWAY_OR
 from bridge.model.oraddress import ORAddress
 from bridge.model.ortext import ORAddressSyntaxError, format_std_or, parse_or_address
 from bridge.resources import data_dir
 from bridge.x400.mta import Selectors
 from bridge.x400.peers import LocalMTA, Peer, PeerTable, load_peer_table
+from bridge.x400.shell import ResponderLimits
+from bridge.x400.stack import PRE_BIND_LIMIT
 
 __all__ = [
     "DEFAULTS", "DEFAULT_WORKERS", "Config", "ConfigError", "Endpoint", "GatewayConfig",
@@ -72,6 +76,16 @@ class GatewayConfig:
     policy: str = "rfc2156"
     postmaster: str = f"postmaster@{DEFAULT_GATEWAY_DOMAIN}"
     state_dir: Path = Path("var")
+    max_header_size: int = DEFAULT_LIMITS.header_octets     # bridge.convert.limits
+    max_header_fields: int = DEFAULT_LIMITS.header_fields
+    max_encoded_words: int = DEFAULT_LIMITS.encoded_words
+
+    @property
+    def message_limits(self) -> MessageLimits:
+        """What a message may hold before it is parsed (:mod:`bridge.convert.limits`)."""
+        return MessageLimits(header_octets=self.max_header_size,
+                             header_fields=self.max_header_fields,
+                             encoded_words=self.max_encoded_words)
 
     @property
     def tables_dir(self) -> Path:
@@ -142,6 +156,20 @@ class X400Config:
     spool: Path = Path("var/spool")
     routes: Path | None = None
     peers: Mapping[str, Peer] = field(default_factory=lambda: MappingProxyType({}))
+    max_associations: int = 100                   # bridge.x400.shell.ResponderLimits
+    max_associations_per_address: int = 10
+    pre_bind_size: int = PRE_BIND_LIMIT
+    bind_failure_delay: float = 1.0
+    bind_failure_delay_max: float = 30.0
+
+    @property
+    def limits(self) -> ResponderLimits:
+        """What inbound associations may cost (docs/security.md)."""
+        return ResponderLimits(max_associations=self.max_associations,
+                               max_per_address=self.max_associations_per_address,
+                               pre_bind_octets=self.pre_bind_size,
+                               bind_failure_delay=self.bind_failure_delay,
+                               bind_failure_delay_max=self.bind_failure_delay_max)
 
     @property
     def peer_table(self) -> PeerTable:
@@ -175,6 +203,8 @@ class QueueConfig:
     delay_warning: float = 4 * 3600.0             # RFC 3464 "delayed" DSN; 0: none
     workers: int = DEFAULT_WORKERS                # delivery workers per direction
     convert_processes: int = 1                    # conversions in other processes; 0: here
+    convert_memory: int = DEFAULT_MEMORY_LIMIT    # RLIMIT_AS per conversion process; 0: none
+    convert_max_failures: int = DEFAULT_MAX_CRASHES   # then the message is refused (5.6.0)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -233,7 +263,13 @@ def _gateway(data: object, base: Path) -> GatewayConfig:
             dns_text, s.path("dns-server"), default_port=53, ip_only=True),
         policy=s.choice("policy", "rfc2156", POLICIES),
         postmaster=s.text("postmaster", f"postmaster@{domain}", empty=False),
-        state_dir=s.file_path("state-dir", None) or base / "var")
+        state_dir=s.file_path("state-dir", None) or base / "var",
+        max_header_size=s.integer("max-header-size", DEFAULT_LIMITS.header_octets,
+                                  minimum=1024),
+        max_header_fields=s.integer("max-header-fields", DEFAULT_LIMITS.header_fields,
+                                    minimum=10),
+        max_encoded_words=s.integer("max-encoded-words", DEFAULT_LIMITS.encoded_words,
+                                    minimum=10))
 
 
 def _smtp_in(data: object, gateway: GatewayConfig, base: Path) -> SmtpInConfig:
@@ -310,13 +346,23 @@ def _x400(data: object, gateway: GatewayConfig, base: Path) -> X400Config:
     routes = s.file_path("routes", None)
     if routes is not None and not routes.is_file():
         raise ConfigError(f"{s.path('routes')}: no such file: {routes}")
+    delay = s.duration("bind-failure-delay", 1.0)
+    delay_max = s.duration("bind-failure-delay-max", max(30.0, delay))
+    if delay_max < delay:
+        raise ConfigError(f"{s.path('bind-failure-delay-max')}: shorter than "
+                          f"{s.path('bind-failure-delay')}")
     sel = table.local.selectors
     return X400Config(
         listen=listen, name=table.local.name, password=table.local.password,
         allow_anonymous=table.local.allow_anonymous,
         tsel=sel.tsel, ssel=sel.ssel, psel=sel.psel,
         spool=s.file_path("spool", None) or gateway.state_dir / "spool",
-        routes=routes, peers=MappingProxyType(dict(table.peers)))
+        routes=routes, peers=MappingProxyType(dict(table.peers)),
+        max_associations=s.integer("max-associations", 100, minimum=1),
+        max_associations_per_address=s.integer("max-associations-per-address", 10,
+                                               minimum=1),
+        pre_bind_size=s.integer("pre-bind-size", PRE_BIND_LIMIT, minimum=4096),
+        bind_failure_delay=delay, bind_failure_delay_max=delay_max)
 
 
 def _queue(data: object, gateway: GatewayConfig, base: Path) -> QueueConfig:
@@ -331,7 +377,10 @@ def _queue(data: object, gateway: GatewayConfig, base: Path) -> QueueConfig:
         retry_max=maximum, expire_after=_positive(s, "expire-after", 5 * 86400.0),
         delay_warning=s.duration("delay-warning", 4 * 3600.0),
         workers=s.integer("workers", DEFAULT_WORKERS, minimum=1),
-        convert_processes=s.integer("convert-processes", 1, minimum=0))
+        convert_processes=s.integer("convert-processes", 1, minimum=0),
+        convert_memory=s.integer("convert-memory", DEFAULT_MEMORY_LIMIT, minimum=0),
+        convert_max_failures=s.integer("convert-max-failures", DEFAULT_MAX_CRASHES,
+                                       minimum=1))
 
 
 def _metrics(data: object, base: Path) -> MetricsConfig:
@@ -489,7 +538,10 @@ def render_config(config: Config, *, secrets: bool = True) -> str:
            _line("tables", str(g.tables)) if g.tables else f"# tables: bundled ({g.tables_dir})",
            _line("dns-server", str(g.dns_server)) if g.dns_server else "# dns-server: none",
            _line("policy", g.policy), _line("postmaster", g.postmaster),
-           _line("state-dir", str(g.state_dir)), "",
+           _line("state-dir", str(g.state_dir)),
+           _line("max-header-size", g.max_header_size),
+           _line("max-header-fields", g.max_header_fields),
+           _line("max-encoded-words", g.max_encoded_words), "",
            "[smtp.in]", _line("listen", str(si.listen)), _line("hostname", si.hostname),
            _line("max-message-size", si.max_message_size)]
     if si.tls_cert is not None and si.tls_key is not None:
@@ -520,7 +572,12 @@ def render_config(config: Config, *, secrets: bool = True) -> str:
             _line("allow-anonymous", x.allow_anonymous),
             _line("tsel", x.tsel.hex()), _line("ssel", x.ssel.hex()), _line("psel", x.psel.hex()),
             _line("spool", str(x.spool)),
-            _line("routes", str(x.routes)) if x.routes else "# routes: bundled"]
+            _line("routes", str(x.routes)) if x.routes else "# routes: bundled",
+            _line("max-associations", x.max_associations),
+            _line("max-associations-per-address", x.max_associations_per_address),
+            _line("pre-bind-size", x.pre_bind_size),
+            _line("bind-failure-delay", _seconds(x.bind_failure_delay)),
+            _line("bind-failure-delay-max", _seconds(x.bind_failure_delay_max))]
     for nick, peer in x.peers.items():
         out += ["", f"[x400.peers.{format_key(nick)}]", *_peer_lines(peer, secrets)]
     out += ["", "[queue]", _line("path", str(q.path)),
@@ -530,7 +587,9 @@ def render_config(config: Config, *, secrets: bool = True) -> str:
             _line("expire-after", format_duration(q.expire_after)),
             _line("delay-warning", format_duration(q.delay_warning)),
             _line("workers", q.workers),
-            _line("convert-processes", q.convert_processes), "",
+            _line("convert-processes", q.convert_processes),
+            _line("convert-memory", q.convert_memory),
+            _line("convert-max-failures", q.convert_max_failures), "",
             "[metrics]", _line("listen", str(config.metrics.listen or "")), "",
             "[log]", _line("level", config.log.level), _line("format", config.log.format)]
     return "\n".join(out) + "\n"
@@ -552,7 +611,8 @@ def _peer_lines(peer: Peer, secrets: bool) -> list[str]:
             _line("window-size", peer.window_size), _line("timeout", peer.timeout),
             _line("x411-edition", peer.profile.x411_edition),
             _line("envelope-extensions", peer.profile.envelope_extensions),
-            _line("same-domain", peer.profile.same_domain)]
+            _line("same-domain", peer.profile.same_domain),
+            _line("mixer-eit", peer.profile.mixer_eit)]
 
 
 def _seconds(value: float) -> str:

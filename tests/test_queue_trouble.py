@@ -137,3 +137,39 @@ def test_gateway_refuses_when_its_queue_file_is_gone(tmp_path: Path,
             with pytest.raises(QueueError):
                 app.queue.check_file()
     run(main)
+
+
+def test_smtp_gets_452_when_the_disk_is_full(tmp_path: Path) -> None:
+    """RFC 3463 4.3.1 / RFC 5321 452 -- one log line, no traceback (issue 12 item 9)."""
+    async def main() -> None:
+        async with world(tmp_path) as (app, _, _):
+            def full(*args: Any, **kw: Any) -> None:
+                raise QueueFull("database or disk is full (simulated)")
+
+            app.queue.submit_many = full  # type: ignore[method-assign]
+            app.queue.submit = full  # type: ignore[method-assign]
+            with pytest.raises(smtplib.SMTPDataError) as info:
+                await smtp_send(app.smtp_port, "alice@internet.example",
+                                ["John.Smith@x400.example"],
+                                mime("alice@internet.example", "John.Smith@x400.example", "x"))
+            assert (info.value.smtp_code, info.value.smtp_error[:5]) == (452, b"4.3.1")
+    run(main)
+
+
+def test_the_poison_message_is_refused_at_data(tmp_path: Path) -> None:
+    """Issue 12 item 1: 50,000 encoded-words in a Subject -- 552 5.3.4 before the 250, so
+    the message never reaches the queue or a conversion process."""
+    async def main() -> None:
+        async with world(tmp_path) as (app, _, _):
+            words = ["=?utf-8?q?ab=C3=A9?="] * 50_000      # folded: lines under 1000 octets
+            subject = "\r\n ".join(" ".join(words[i:i + 40]) for i in range(0, len(words), 40))
+            data = (f"From: alice@internet.example\r\nTo: John.Smith@x400.example\r\n"
+                    f"Subject: {subject}\r\n\r\nbody\r\n").encode()
+            with pytest.raises(smtplib.SMTPDataError) as info:
+                await smtp_send(app.smtp_port, "alice@internet.example",
+                                ["John.Smith@x400.example"], data)
+            assert info.value.smtp_code == 552 and b"5.3.4" in info.value.smtp_error
+            assert app.queue.stats().depth == 0
+            assert app.responder is not None
+            assert app.responder.limits == app.config.x400.limits
+    run(main)

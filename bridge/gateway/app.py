@@ -60,7 +60,7 @@ def context_for(g: GatewayConfig, mapper: AddressMapper) -> Context:
                    domain_id=GlobalDomainIdentifier(country=o.country or "XX",
                                                     admd=o.admd if o.admd is not None else " ",
                                                     prmd=o.prmd),
-                   policy=g.mapping_policy)
+                   policy=g.mapping_policy, limits=g.message_limits)
 
 
 def router_for(config: Config, mapper: AddressMapper | None = None) -> Router:
@@ -119,7 +119,9 @@ class App:
         from bridge.gateway.convertpool import Converter
 
         self.converter = Converter(config.gateway, context,
-                                   processes=config.queue.convert_processes)
+                                   processes=config.queue.convert_processes,
+                                   memory_limit=config.queue.convert_memory,
+                                   max_crashes=config.queue.convert_max_failures)
         self.gateway = Gateway(queue=self.queue, router=self.router,
                                context=context, peers=self.peers, converter=self.converter,
                                spool=Spool(config.x400.spool), smtp_out=outbound,
@@ -166,7 +168,8 @@ class App:
                         "(a transfer that was confirmed but not recorded is sent twice)",
                         released)
         s = c.smtp_in
-        handler = InboundHandler(inbound_settings(c), check_recipient=self.gateway.check_recipient,
+        handler = InboundHandler(inbound_settings(c), message_limits=c.gateway.message_limits,
+                                 check_recipient=self.gateway.check_recipient,
                                  submit=self.gateway.submit)
         with _listening("smtp.in.listen", s.listen.host, s.listen.port):
             self.smtp = await start_server(handler, s.listen.host, s.listen.port,
@@ -174,7 +177,7 @@ class App:
         self.smtp_port = self.smtp.port
         if s.processes > 1:
             await self._start_intake(s.processes - 1)
-        self.responder = Responder(self.peers, self.gateway.on_apdu)
+        self.responder = Responder(self.peers, self.gateway.on_apdu, limits=c.x400.limits)
         with _listening("x400.listen", c.x400.listen.host, c.x400.listen.port):
             await self.responder.start(c.x400.listen.host, c.x400.listen.port)
         self.p1_port = self.responder.port

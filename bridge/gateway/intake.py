@@ -86,7 +86,8 @@ async def _serve(config: Config, port: int, notify_port: int) -> None:
 
     intake = Intake(config, notify_port)
     handler = InboundHandler(inbound_settings(config), check_recipient=intake.check_recipient,
-                             submit=intake.submit)
+                             submit=intake.submit,
+                             message_limits=config.gateway.message_limits)
     server = await start_server(handler, config.smtp_in.listen.host, port, reuse_port=True)
     intake._notify.sendto(b"r", intake._notify_to)          # listening: tell the gateway
     stop = asyncio.Event()

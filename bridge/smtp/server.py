@@ -46,8 +46,10 @@ from typing import TYPE_CHECKING, Any
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
+from bridge.convert.limits import DEFAULT_LIMITS, MessageLimits, MessageTooComplex, check_limits
 from bridge.errors import BridgeError, SMTPReply
 from bridge.queue.model import Direction, Recipient, Submission
+from bridge.queue.types import QueueError
 from bridge.smtp import replies
 from bridge.smtp.data import MAX_HOPS, has_bare_cr_or_lf, hops
 from bridge.smtp.params import ParamError, parse_mail, parse_rcpt
@@ -315,10 +317,12 @@ class InboundHandler:
 
     def __init__(self, settings: InboundSettings, *,
                  check_recipient: Callable[[str], Awaitable[RcptDecision]],
-                 submit: Callable[[Submission], Awaitable[str]]) -> None:
+                 submit: Callable[[Submission], Awaitable[str]],
+                 message_limits: MessageLimits = DEFAULT_LIMITS) -> None:
         self.settings = settings
         self._check_recipient = check_recipient
         self._submit = submit
+        self.message_limits = message_limits
         self._relay_networks = tuple(ipaddress.ip_network(n) for n in settings.relay_networks)
         self.anvil = Anvil(settings)
 
@@ -411,6 +415,12 @@ class InboundHandler:
         if hops(content) > MAX_HOPS:
             return str(replies.MAIL_LOOP)
         assert envelope.direction is not None and envelope.mail_from is not None
+        if envelope.direction == "to-x400":
+            try:      # what the converter could not parse safely is refused now, not later
+                check_limits(content, self.message_limits)
+            except MessageTooComplex as exc:
+                log.info("message from %s refused: %s", _peer_ip(session), exc)
+                return f"{exc.smtp.code} {exc.smtp.enhanced} {exc.smtp.text}: {exc}"
         tracking = secrets.token_hex(8)
         protocol = _protocol_name(session, envelope)
         received = self.received_field(session, envelope, protocol=protocol, tracking=tracking)
@@ -427,6 +437,9 @@ class InboundHandler:
                   "auth": login.decode("utf-8", "replace") if login is not None else None})
         try:
             queue_id = await self._submit(submission)
+        except QueueError as exc:          # disk full (452 4.3.1), queue gone, locked (451)
+            log.error("submit failed (tracking %s): %s", tracking, exc)
+            return f"{exc.smtp.code} {exc.smtp.enhanced} {exc.smtp.text}"
         except (BridgeError, OSError):
             log.exception("submit failed (tracking %s)", tracking)
             return str(replies.QUEUE_FAILED)
