@@ -43,6 +43,8 @@ from bridge.gateway.convertpool import DEFAULT_MAX_CRASHES, DEFAULT_MEMORY_LIMIT
 from bridge.mapcli import DEFAULT_GATEWAY_DOMAIN, DEFAULT_GATEWAY_OR
 from bridge.model.oraddress import ORAddress
 from bridge.model.ortext import ORAddressSyntaxError, format_std_or, parse_or_address
+from bridge.queue.settings import KEYS as QUEUE_BACKEND_KEYS
+from bridge.queue.settings import BackendSettings, backend_settings
 from bridge.resources import data_dir
 from bridge.x400.mta import Selectors
 from bridge.x400.peers import LocalMTA, Peer, PeerTable, load_peer_table
@@ -205,6 +207,7 @@ class QueueConfig:
     convert_processes: int = 1                    # conversions in other processes; 0: here
     convert_memory: int = DEFAULT_MEMORY_LIMIT    # RLIMIT_AS per conversion process; 0: none
     convert_max_failures: int = DEFAULT_MAX_CRASHES   # then the message is refused (5.6.0)
+    backend: BackendSettings = BackendSettings()  # sqlite (path) or postgresql (dsn)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -366,7 +369,8 @@ def _x400(data: object, gateway: GatewayConfig, base: Path) -> X400Config:
 
 
 def _queue(data: object, gateway: GatewayConfig, base: Path) -> QueueConfig:
-    s = Section(data, "queue", _keys(QueueConfig), base=base)
+    s = Section(data, "queue", (*_keys(QueueConfig), *QUEUE_BACKEND_KEYS), base=base)
+    backend = backend_settings(data if isinstance(data, dict) else {}, base=base)
     initial = _positive(s, "retry-initial", 60.0)
     maximum = _positive(s, "retry-max", 3600.0)
     if maximum < initial:
@@ -380,7 +384,8 @@ def _queue(data: object, gateway: GatewayConfig, base: Path) -> QueueConfig:
         convert_processes=s.integer("convert-processes", 1, minimum=0),
         convert_memory=s.integer("convert-memory", DEFAULT_MEMORY_LIMIT, minimum=0),
         convert_max_failures=s.integer("convert-max-failures", DEFAULT_MAX_CRASHES,
-                                       minimum=1))
+                                       minimum=1),
+        backend=backend)
 
 
 def _metrics(data: object, base: Path) -> MetricsConfig:
@@ -580,7 +585,13 @@ def render_config(config: Config, *, secrets: bool = True) -> str:
             _line("bind-failure-delay-max", _seconds(x.bind_failure_delay_max))]
     for nick, peer in x.peers.items():
         out += ["", f"[x400.peers.{format_key(nick)}]", *_peer_lines(peer, secrets)]
-    out += ["", "[queue]", _line("path", str(q.path)),
+    b = q.backend
+    out += ["", "[queue]", _line("backend", b.backend)]
+    if b.backend == "postgresql":
+        out += [_line("dsn", b.dsn or "")]
+        if b.password_file is not None:
+            out += [_line("password-file", str(b.password_file))]
+    out += [_line("path", str(q.path)),
             _line("retry-initial", format_duration(q.retry_initial)),
             _line("retry-factor", q.retry_factor),
             _line("retry-max", format_duration(q.retry_max)),

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bridge.gateway.commit import QueueWriter
 from bridge.queue import Delivered, Queue, QueueError, Recipient, Submission
+from bridge.queue.pg import PgQueue
+from tests.pgserver import Backend, require_postgres, shared_cluster
 
 LOG = logging.getLogger("x400bridge.test")
 
@@ -29,34 +31,48 @@ def sub(address: str = "a@x400.example", *, recipients: bool = True) -> Submissi
                       else (), data=b"Subject: x\r\n\r\nhi\r\n", meta={"tracking": "t"})
 
 
-def committed(path: Path) -> int:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    """Both backends (see tests/test_queue.py)."""
+    if request.param == "postgresql":
+        require_postgres()
+        return Backend(name="postgresql", path=tmp_path / "q.sqlite",
+                       dsn=shared_cluster().create_database())
+    return Backend(name="sqlite", path=tmp_path / "q.sqlite")
+
+
+def opener(backend: Backend, mixin: type | None = None) -> Callable[[], Any]:
+    """Opens the test's store on its backend, as the base class with ``mixin`` in front."""
+    base: type = PgQueue if backend.name == "postgresql" else Queue
+    cls = base if mixin is None else type(f"{mixin.__name__}{base.__name__}", (mixin, base), {})
+    where = backend.dsn if backend.name == "postgresql" else backend.path
+    return lambda: cls(where)
+
+
+def committed(backend: Backend) -> int:
     """Messages another connection sees (what is committed)."""
-    conn = sqlite3.connect(path)
-    try:
-        return int(conn.execute("SELECT COUNT(*) FROM messages").fetchone()[0])
-    finally:
-        conn.close()
+    with backend.other_connection() as conn:
+        return int(conn.execute("SELECT COUNT(*) FROM messages").fetchone()[0])  # type: ignore[attr-defined]
 
 
 def test_a_batch_is_one_transaction_and_a_failing_operation_is_undone_alone(
-        tmp_path: Path) -> None:
-    path = tmp_path / "q.sqlite"
-    q = Queue(path)
+        backend: Backend) -> None:
+    q = opener(backend)()
     try:
         with q.batch():
             first = q.submit(sub())
             doomed = q.submit(sub("b@x400.example"))
             with pytest.raises(RuntimeError), q._write() as conn:   # a failing operation
-                conn.execute("DELETE FROM messages WHERE id = ?", (first,))
+                conn.execute(backend.sql("DELETE FROM messages WHERE id = ?"), (first,))
                 raise RuntimeError("undone alone")
             q.drop(doomed)
             (job,) = q.claim("to-x400")                            # sees the batch's rows
             q.record(job, {"a@x400.example": Delivered(detail="ok")})
-            assert committed(path) == 0                            # nothing durable yet
+            assert committed(backend) == 0                            # nothing durable yet
             with pytest.raises(QueueError):
                 with q.batch():
                     pass                                           # batches do not nest
-        assert committed(path) == 1                                # all of it at once
+        assert committed(backend) == 1                                # all of it at once
         info = q.get(first)
         assert info is not None
         assert [r.state for r in info.recipients] == ["delivered"]
@@ -64,38 +80,41 @@ def test_a_batch_is_one_transaction_and_a_failing_operation_is_undone_alone(
         q.close()
 
 
-def test_a_failed_batch_leaves_nothing(tmp_path: Path) -> None:
-    path = tmp_path / "q.sqlite"
-    q = Queue(path)
+def test_a_failed_batch_leaves_nothing(backend: Backend) -> None:
+    q = opener(backend)()
     try:
         with pytest.raises(KeyboardInterrupt), q.batch():
             q.submit(sub())
             raise KeyboardInterrupt
-        assert committed(path) == 0
+        assert committed(backend) == 0
         q.submit(sub())                                            # the queue still works
-        assert committed(path) == 1
+        assert committed(backend) == 1
     finally:
         q.close()
 
 
-class CountingQueue(Queue):
-    """A queue that counts its batches and notes when each has committed."""
+class Counting:
+    """A queue (mixin) that counts its batches and notes when each has committed."""
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(path)
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
         self.batches = 0
         self.durable: list[bool] = []
 
     @contextmanager
     def batch(self) -> Iterator[None]:
         self.batches += 1
-        with super().batch():
+        with super().batch():  # type: ignore[misc]
             yield
         self.durable.append(True)
 
 
-def test_writer_groups_concurrent_writes_and_answers_after_the_commit(tmp_path: Path) -> None:
-    q = CountingQueue(tmp_path / "q.sqlite")
+class CountingQueue(Counting, Queue):
+    """A queue that counts its batches and notes when each has committed."""
+
+
+def test_writer_groups_concurrent_writes_and_answers_after_the_commit(backend: Backend) -> None:
+    q = opener(backend, Counting)()
     writer = QueueWriter(q, LOG)
 
     async def one(i: int) -> str:
@@ -114,15 +133,15 @@ def test_writer_groups_concurrent_writes_and_answers_after_the_commit(tmp_path: 
         ids, bad = asyncio.run(main())
         assert "recipient" in str(bad)
         assert len(set(ids)) == 50
-        assert committed(tmp_path / "q.sqlite") == 51              # the bad one alone failed
+        assert committed(backend) == 51              # the bad one alone failed
         assert q.batches < 50                                      # writes shared commits
     finally:
         writer.close()
         q.close()
 
 
-def test_writer_refuses_after_close(tmp_path: Path) -> None:
-    q = Queue(tmp_path / "q.sqlite")
+def test_writer_refuses_after_close(backend: Backend) -> None:
+    q = opener(backend)()
     writer = QueueWriter(q, LOG)
     try:
         async def main() -> None:
@@ -135,8 +154,8 @@ def test_writer_refuses_after_close(tmp_path: Path) -> None:
         q.close()
 
 
-class BrokenQueue(Queue):
-    """A queue whose batches end the thread that runs them (a bug, say)."""
+class Broken:
+    """A queue (mixin) whose batches end the thread that runs them (a bug, say)."""
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -144,8 +163,12 @@ class BrokenQueue(Queue):
         yield
 
 
-def test_a_writer_that_dies_fails_its_callers_instead_of_hanging(tmp_path: Path) -> None:
-    q = BrokenQueue(tmp_path / "q.sqlite")
+class BrokenQueue(Broken, Queue):
+    """A queue whose batches end the thread that runs them (a bug, say)."""
+
+
+def test_a_writer_that_dies_fails_its_callers_instead_of_hanging(backend: Backend) -> None:
+    q = opener(backend, Broken)()
     writer = QueueWriter(q, LOG)
 
     async def main() -> tuple[BaseException | None, BaseException | None]:

@@ -91,19 +91,20 @@ class App:
     """One running gateway."""
 
     def __init__(self, config: Config) -> None:
-        from bridge.queue.store import Queue
+        from bridge.queue.api import open_queue
         from bridge.queue.types import RetryPolicy
         from bridge.smtp.client import OutboundSettings, deliver
         from bridge.x400.spool import Spool
 
         self.config = config
         q = config.queue
-        try:
-            q.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ConfigError(f"queue.path: cannot create {q.path.parent}: "
-                              f"{exc.strerror or exc}") from exc
-        self.queue = Queue(q.path, retry=RetryPolicy(
+        if q.backend.backend == "sqlite":
+            try:
+                q.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ConfigError(f"queue.path: cannot create {q.path.parent}: "
+                                  f"{exc.strerror or exc}") from exc
+        self.queue = open_queue(q.backend, path=q.path, retry=RetryPolicy(
             initial=q.retry_initial, factor=q.retry_factor, maximum=q.retry_max,
             expire_after=q.expire_after, delay_warning=q.delay_warning or None))
         self.metrics = Metrics()
@@ -142,6 +143,8 @@ class App:
         ``<queue>.lock``, held for the life of the process (the kernel drops it on kill -9)."""
         import fcntl
 
+        if self.config.queue.backend.backend != "sqlite":
+            return          # a shared database: several gateways are the point (issue 15)
         path = Path(f"{self.config.queue.path}.lock")
         self._lock_file = path.open("a+")
         try:
@@ -162,7 +165,10 @@ class App:
         self._lock_queue()
         compile_now()                       # the P1 endpoint's codecs, before we serve
         await self.converter.start()
-        released = await asyncio.to_thread(self.queue.release_leases)
+        # one gateway per SQLite file (the lock above): what it had claimed is its own.  On a
+        # shared PostgreSQL queue the leases of other nodes are not ours: they expire instead
+        released = await asyncio.to_thread(self.queue.release_leases) \
+            if c.queue.backend.backend == "sqlite" else 0
         if released:
             log.warning("released %d claim(s) left by a previous run; they go out again now "
                         "(a transfer that was confirmed but not recorded is sent twice)",

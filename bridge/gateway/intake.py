@@ -47,10 +47,10 @@ class Intake:
     def __init__(self, config: Config, notify_port: int) -> None:
         from bridge.gateway.app import router_for
         from bridge.gateway.commit import QueueWriter
-        from bridge.queue.store import Queue
+        from bridge.queue.api import open_queue
 
         self.config = config
-        self.queue = Queue(config.queue.path, create=False)
+        self.queue = open_queue(config.queue.backend, path=config.queue.path, create=False)
         self.writer = QueueWriter(self.queue, log)
         self.router = router_for(config)
         self._notify = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

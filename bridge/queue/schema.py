@@ -25,9 +25,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from bridge.queue.migrations import Migration, latest, pending, statements
 from bridge.queue.types import QueueCorrupt, QueueError
-
-SCHEMA_VERSION = 1
 
 _DDL = """
 CREATE TABLE info (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
@@ -86,6 +85,13 @@ CREATE TABLE history (
 CREATE INDEX history_message ON history (message_id);
 """
 
+#: The schema's versions, oldest first (see :mod:`bridge.queue.migrations`): a new version
+#: appends a step here, the DDL above stays version 1.
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(version=1, description="initial schema", statements=statements(_DDL)),
+)
+SCHEMA_VERSION = latest(MIGRATIONS)
+
 _TABLES = {"info", "messages", "recipients", "routes", "history"}
 
 #: The recipients still to deliver, in due order: a claim walks it from the oldest and stops
@@ -132,11 +138,7 @@ def _setup(conn: sqlite3.Connection, path: Path) -> None:
         names = {r[0] for r in conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table'")}
         if not names:
-            for statement in _DDL.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
-            conn.execute("INSERT INTO info (key, value) VALUES ('schema_version', ?)",
-                         (str(SCHEMA_VERSION),))
+            _apply(conn, pending(0, MIGRATIONS, str(path)))
             conn.execute(_ACTIVE_INDEX)
         elif not _TABLES <= names:
             raise QueueCorrupt(f"{path}: an SQLite database, but not an x400bridge queue")
@@ -149,9 +151,33 @@ def _setup(conn: sqlite3.Connection, path: Path) -> None:
             if version > SCHEMA_VERSION:
                 raise QueueError(f"{path}: queue schema {version} is newer than this "
                                  f"x400bridge ({SCHEMA_VERSION})")
+            _apply(conn, pending(version, MIGRATIONS, str(path)))   # one owner: at open
             conn.execute(_ACTIVE_INDEX)     # queues made before it existed get it now
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
 
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    """The version recorded in the queue (``info.schema_version``)."""
+    row = conn.execute("SELECT value FROM info WHERE key = 'schema_version'").fetchone()
+    return int(row[0])
+
+
+def _apply(conn: sqlite3.Connection, steps: list[Migration]) -> None:
+    """Run ``steps`` and record the last version, inside the caller's transaction."""
+    for step in steps:
+        for statement in step.statements:
+            conn.execute(statement)
+        conn.execute("INSERT OR REPLACE INTO info (key, value) VALUES ('schema_version', ?)",
+                     (str(step.version),))
+
+
+def migrate(conn: sqlite3.Connection, where: str) -> list[int]:
+    """Bring the queue to :data:`SCHEMA_VERSION` inside the caller's transaction; the
+    versions applied (none when it is current -- opening a queue already migrates it)."""
+    steps = pending(schema_version(conn), MIGRATIONS, where)
+    _apply(conn, steps)
+    return [step.version for step in steps]

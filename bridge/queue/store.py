@@ -48,7 +48,7 @@ from bridge.queue.rows import (
     set_recipient,
     wrap_error,
 )
-from bridge.queue.schema import connect
+from bridge.queue.schema import connect, migrate, schema_version
 from bridge.queue.types import (
     ACTIVE,
     REPORT_KINDS,
@@ -95,6 +95,7 @@ class Queue:
         self._conn: sqlite3.Connection | None = connect(
             self.path, busy_timeout=busy_timeout, create=create)
         self._identity = _identity(self.path)
+        self._work = threading.Event()           # set when this handle made work due
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -194,6 +195,29 @@ class Queue:
             raise QueueGone(f"{self.path}: the queue file was removed or replaced while "
                             "open; nothing is accepted until the gateway is restarted")
 
+    def wait_for_work(self, timeout: float) -> bool:
+        """Block up to ``timeout`` seconds until work may be due (True) or not (False).
+
+        SQLite has no notifications between processes: this wakes for what *this* handle
+        made due (submit, retry, release); other processes' work is found by polling -- a
+        worker calls :meth:`claim` after every wait, True or not.  (PostgreSQL: LISTEN/NOTIFY
+        across every node, :meth:`bridge.queue.pg.PgQueue.wait_for_work`.)"""
+        if self._work.wait(max(0.0, timeout)):
+            self._work.clear()
+            return True
+        return False
+
+    def schema_version(self) -> int:
+        """The schema version of the open queue (:mod:`bridge.queue.migrations`)."""
+        with self._read() as conn:
+            return schema_version(conn)
+
+    def migrate(self) -> builtins.list[int]:
+        """Apply the schema steps this queue lacks; the versions applied.  Opening an SQLite
+        queue already does this (one gateway owns the file), so normally none."""
+        with self._write() as conn:
+            return migrate(conn, str(self.path))
+
     def _live(self) -> sqlite3.Connection:
         if self._conn is None:
             raise QueueError(f"{self.path}: queue is closed")
@@ -263,6 +287,7 @@ class Queue:
                             detail=f"{sub.origin}, {len(data)} octets, "
                                    f"{len(rows)} recipient(s)")
                 ids.append(message_id)
+        self._work.set()
         return ids
 
     # -- workers --------------------------------------------------------------------------
@@ -405,13 +430,16 @@ class Queue:
             cur = conn.execute(
                 "UPDATE recipients SET lease_until = NULL, claim = NULL "
                 "WHERE lease_until IS NOT NULL AND state IN ('pending', 'deferred')")
-            return cur.rowcount
+            released = cur.rowcount
+        self._work.set()
+        return released
 
     def release(self, job: Job) -> None:
         """Give the claim back untouched (shutdown): no attempt counted, due as before."""
         with self._write() as conn:
             conn.execute("UPDATE recipients SET lease_until = NULL, claim = NULL "
                          "WHERE message_id = ? AND claim = ?", (job.message_id, job.claim))
+        self._work.set()
 
     def shunt(self, message_id: str, reason: str) -> None:
         """Dead-letter a message: its active recipients become ``dead`` until an operator
@@ -513,6 +541,7 @@ class Queue:
             conn.execute("UPDATE messages SET shunt_reason = NULL WHERE id = ? AND NOT EXISTS "
                          "(SELECT 1 FROM recipients WHERE message_id = ? AND state = 'dead')",
                          (message_id, message_id))
+        self._work.set()
         return len(rows)
 
     def purge(self, *, older_than: float) -> int:

@@ -1,0 +1,192 @@
+"""A private PostgreSQL cluster for the tests, on 127.0.0.1 with a free port.
+
+    cluster = PgCluster.start()          # initdb + pg_ctl start (as `postgres` when root)
+    dsn = cluster.create_database()      # a fresh database each call
+    cluster.stop()                       # pg_ctl stop -m fast, the folder removed
+
+Debian's ``postgresql`` package puts the programs in /usr/lib/postgresql/<version>/bin
+(``.ci/install-postgres`` installs it).  The server refuses to run as root: as root the data
+folder (a temporary folder outside pytest's root-only tmp) is given to the ``postgres`` user
+and initdb / pg_ctl run as that user; its socket and log are inside the data folder
+(PEERS.md, "PostgreSQL on loopback").  Authentication is ``trust`` on loopback: nothing but
+the tests can reach it.  fsync is off: durability is PostgreSQL's, not under test here, and
+the machine is shared.
+
+``require_postgres()`` skips a test when the programs are missing and fails it instead when
+``X400BRIDGE_REQUIRE_ORACLES=1`` (CI), like ``tests/oracle.py`` does for its tools.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REQUIRE_ENV = "X400BRIDGE_REQUIRE_ORACLES"
+_START_TIMEOUT = 60
+
+
+def bin_dir() -> Path | None:
+    """The newest /usr/lib/postgresql/<version>/bin with initdb, or where PATH has one."""
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+                      key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit()
+                      else 0)
+    if versions:
+        return versions[-1].parent
+    found = shutil.which("initdb")
+    return Path(found).parent if found else None
+
+
+def unavailable_reason() -> str | None:
+    """None if a cluster can be started here, else why not."""
+    folder = bin_dir()
+    if folder is None:
+        return "PostgreSQL is not installed (run .ci/install-postgres)"
+    for program in ("initdb", "pg_ctl", "postgres"):
+        if not (folder / program).is_file():
+            return f"{folder / program} is missing"
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            return "running as root but there is no postgres user to run the server"
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        return "psycopg is not installed (pip install -e '.[test]')"
+    return None
+
+
+def require_postgres() -> None:
+    """Skip the test if PostgreSQL is unavailable; fail it when X400BRIDGE_REQUIRE_ORACLES=1."""
+    reason = unavailable_reason()
+    if reason is None:
+        return
+    if os.environ.get(REQUIRE_ENV) == "1":
+        pytest.fail(f"PostgreSQL required ({REQUIRE_ENV}=1) but unavailable: {reason}")
+    pytest.skip(f"PostgreSQL unavailable: {reason}")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class PgCluster:
+    folder: Path
+    port: int
+    bin: Path
+    user: str | None            # run the programs as this user (root: "postgres")
+
+    @classmethod
+    def start(cls) -> PgCluster:
+        folder_bin = bin_dir()
+        assert folder_bin is not None
+        user = "postgres" if os.geteuid() == 0 else None
+        folder = Path(tempfile.mkdtemp(prefix="x400bridge-pg-"))
+        data = folder / "data"
+        data.mkdir()
+        if user is not None:
+            entry = pwd.getpwnam(user)
+            for path in (folder, data):
+                os.chown(path, entry.pw_uid, entry.pw_gid)
+        cluster = cls(folder=folder, port=free_port(), bin=folder_bin, user=user)
+        try:
+            cluster._run("initdb", "-D", str(data), "-A", "trust", "-U", "postgres",
+                         "--no-sync", "-E", "UTF8", "--locale=C.UTF-8")
+            options = (f"-p {cluster.port} -k {data} -c listen_addresses=127.0.0.1 "
+                       "-c fsync=off -c full_page_writes=off -c max_connections=50")
+            cluster._run("pg_ctl", "-D", str(data), "-o", options, "-l",
+                         str(data / "server.log"), "-w", "-t", str(_START_TIMEOUT), "start")
+        except BaseException:
+            cluster.stop()
+            raise
+        return cluster
+
+    @property
+    def data(self) -> Path:
+        return self.folder / "data"
+
+    def dsn(self, database: str = "postgres") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self) -> str:
+        """A new empty database; its DSN."""
+        import psycopg
+
+        name = f"q_{secrets.token_hex(6)}"
+        with psycopg.connect(self.dsn(), autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}")          # our own hex name
+        return self.dsn(name)
+
+    def log(self) -> str:
+        with contextlib.suppress(OSError):
+            return (self.data / "server.log").read_text(errors="replace")
+        return ""
+
+    def stop(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            with contextlib.suppress(subprocess.CalledProcessError):
+                self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def _run(self, program: str, *args: str) -> None:
+        command = [str(self.bin / program), *args]
+        if self.user is not None:
+            command = ["runuser", "-u", self.user, "--", *command]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=120,
+                                cwd=self.folder)
+        if result.returncode != 0:
+            raise subprocess.CalledProcessError(
+                result.returncode, command,
+                output=result.stdout, stderr=f"{result.stderr}\n{self.log()[-2000:]}")
+
+
+_shared: PgCluster | None = None
+
+
+def shared_cluster() -> PgCluster:
+    """One cluster for the whole test session (every module that needs one), started on
+    first use and stopped when the session's process ends."""
+    global _shared
+    if _shared is None:
+        import atexit
+
+        _shared = PgCluster.start()
+        atexit.register(_shared.stop)
+    return _shared
+
+
+@dataclass
+class Backend:
+    """One test's queue store on one backend: every ``open()`` reaches the same store (the
+    SQLite file, or the PostgreSQL database), like the gateway and the CLI do."""
+
+    name: str                   # "sqlite" | "postgresql"
+    path: Path                  # the SQLite file
+    dsn: str = ""               # the PostgreSQL database
+
+    def sql(self, text: str) -> str:
+        """A test's SQL with ``?`` placeholders, in this backend's dialect."""
+        return text.replace("?", "%s") if self.name == "postgresql" else text
+
+    def other_connection(self) -> contextlib.AbstractContextManager[object]:
+        """A second, independent connection (another process would see the same)."""
+        if self.name == "postgresql":
+            import psycopg
+
+            return psycopg.connect(self.dsn, autocommit=True)
+        import sqlite3
+
+        return contextlib.closing(sqlite3.connect(self.path))
