@@ -80,36 +80,114 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+CONVERT_EPILOG = """\
+inputs:
+  .eml .msg .mime .txt files (RFC 5322), mbox files (any name; "From " lines, RFC 4155),
+  Maildir folders (cur/ and new/), BER files (.p1 .ber .p22 .x400: an MTS-APDU or bare
+  P22 content), and folders of any of them, walked in name order.  A file named on the
+  command line is read whatever its name.
+
+output layout (under --out):
+  Each message is written to a path that mirrors the input tree, relative to the INPUT it
+  came from: a folder's contents go to the top of --out, a file by its own name.  A file
+  keeps its name with its suffix replaced (a.eml -> a.p1, x/b.p1 -> x/b.eml); when two
+  files of one folder share that name (a.eml, a.txt) both keep their full names
+  (a.eml.p1, a.txt.p1).  An mbox file or a Maildir becomes a folder of its messages
+  numbered from 1 (inbox.mbox/1.p1, inbox.mbox/2.p1; a Maildir: cur/ then new/, by name).
+  A DSN that also yields an IPM adds NAME.2.p1.  When two INPUTs could write the same
+  path, each of them goes under a folder named by its position (1/, 2/, ...).
+
+resuming:
+  Outputs are written to a temporary file and renamed into place; the journal
+  DIR/.x400bridge-convert.jsonl records each finished message.  After an interruption
+  (Ctrl-C, kill -9, a crash) run the same command with --resume: what was converted is
+  skipped, the rest (and what failed) is converted again, to the same names -- no output
+  is missing or doubled.  Without --resume a run starts again from the beginning.
+
+exit status: 0 every message converted (with or without loss), 1 some failed (the others
+are converted), 2 usage error.  The report's format: docs/convert.md.
+
+examples:
+  # an mbox and a Maildir to X.400 with 4 processes, and a report
+  x400bridge convert --to x400 --jobs 4 --out x400/ --report report.json inbox.mbox ~/Maildir
+  # go on after an interruption: the same command with --resume
+  x400bridge convert --to x400 --jobs 4 --out x400/ --report report.json --resume \\
+      inbox.mbox ~/Maildir
+  # X.400 files (e.g. from a message store) to MIME, notifications as RFC 8098 MDNs
+  x400bridge convert --to mime --ipn-as-mdn --out mime/ store/
+  # the failed messages and why, from the report
+  jq -r '.messages[] | select(.status == "failed") | "\\(.input): \\(.error)"' report.json
+"""
+
+
 def _add_convert(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from bridge.convert.policy import PRESETS
     from bridge.mapcli import DEFAULT_GATEWAY_DOMAIN, DEFAULT_GATEWAY_OR
 
-    p = sub.add_parser("convert", help="convert archived messages (MIME <-> X.400) in bulk")
+    # an archive converts with loss where the gateway refuses (issue 13): the archival preset
+    default_policy = "archive" if "archive" in PRESETS else "rfc2156"
+    p = sub.add_parser(
+        "convert", help="convert archived messages (MIME <-> X.400) in bulk",
+        description="Convert archived messages between Internet mail (MIME) and X.400\n"
+                    "(RFC 2156), one output per message, in parallel and resumably.  A\n"
+                    "message that cannot be converted is reported and the others go on;\n"
+                    "what a conversion loses is recorded as defects in the report.",
+        epilog=CONVERT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("inputs", nargs="+", type=Path, metavar="INPUT",
-                   help=".eml files, mbox files, Maildir folders, BER files, or folders")
-    p.add_argument("--to", required=True, choices=["x400", "mime"], dest="direction")
-    p.add_argument("--jobs", type=bounded_int(1, 1024), default=1, metavar="N")
-    p.add_argument("--out", type=Path, default=Path("out"), metavar="DIR")
-    p.add_argument("--report", type=Path, metavar="FILE", help="JSON report of every message")
-    p.add_argument("--resume", action="store_true", help="skip what a previous run finished")
-    p.add_argument("--tables", type=Path, default=None, metavar="DIR")
-    p.add_argument("--gateway-domain", default=DEFAULT_GATEWAY_DOMAIN, metavar="DOMAIN")
-    p.add_argument("--gateway-or", default=DEFAULT_GATEWAY_OR, metavar="ORADDRESS")
-    p.add_argument("--postmaster", default=None, metavar="ADDRESS")
-    p.add_argument("--policy", choices=["rfc2156", "strict", "lenient"], default="rfc2156")
+                   help=".eml files, mbox files, Maildir folders, BER files, or folders of "
+                        "them (see 'inputs' below)")
+    p.add_argument("--to", required=True, choices=["x400", "mime"], dest="direction",
+                   help="x400: Internet messages to BER MTS-APDUs (.p1); mime: X.400 "
+                        "messages, reports and notifications to RFC 5322 messages (.eml)")
+    p.add_argument("--out", type=Path, default=Path("out"), metavar="DIR",
+                   help="where the outputs, mirroring the inputs, and the journal go "
+                        "(default: ./out)")
+    p.add_argument("--jobs", type=bounded_int(1, 1024), default=1, metavar="N",
+                   help="convert in N worker processes (default 1; more than the number "
+                        "of cores does not help)")
+    p.add_argument("--report", type=Path, metavar="FILE",
+                   help="write a JSON report: totals, failures by reason, and per message "
+                        "its input, status, outputs, lossy flag, defects and error")
+    p.add_argument("--resume", action="store_true",
+                   help="go on with an interrupted run into the same --out: skip what it "
+                        "converted, convert the rest (same --to and INPUTs)")
+    p.add_argument("--policy", choices=sorted(PRESETS), default=default_policy,
+                   help=f"mapping policy preset: what to do with what cannot be mapped "
+                        f"exactly (default: {default_policy}, which converts with loss and "
+                        f"records a defect where the gateway's rfc2156 refuses; see "
+                        f"docs/mapping.md)")
     p.add_argument("--ipn-as-mdn", action="store_true",
                    help="notifications as RFC 8098 MDNs (and MDNs back to IPNs)")
     p.add_argument("--octet-stream-as", choices=["ftbp", "bp14"], default=None,
                    help="application/octet-stream with a file name: FTBP or BP14")
+    p.add_argument("--tables", type=Path, default=None, metavar="DIR",
+                   help="address mapping tables (default: the bundled mappings/)")
+    p.add_argument("--gateway-domain", default=DEFAULT_GATEWAY_DOMAIN, metavar="DOMAIN",
+                   help=f"this gateway's Internet domain (default: {DEFAULT_GATEWAY_DOMAIN})")
+    p.add_argument("--gateway-or", default=DEFAULT_GATEWAY_OR, metavar="ORADDRESS",
+                   help=f"this gateway's O/R address (default: {DEFAULT_GATEWAY_OR})")
+    p.add_argument("--postmaster", default=None, metavar="ADDRESS",
+                   help="the gateway administrator's address (default: "
+                        "postmaster@DOMAIN)")
+    p.add_argument("--owner", default=None, metavar="ADDRESS",
+                   help="--to x400: the archive's owner, the envelope recipient of a message "
+                        "whose headers name none (To/Cc/Bcc, then Delivered-To, X-Original-To, "
+                        "Envelope-To, Resent-*, Apparently-To); default: the postmaster")
     p.set_defaults(func=_cmd_convert)
 
 
 def _cmd_convert(args: argparse.Namespace) -> int:
-    from bridge.convert.batch import Settings, progress_stream, run
+    from bridge.convert.batch import ResumeMismatch, Settings, progress_stream, run, summary
     from bridge.resources import data_dir
 
-    missing = [str(p) for p in args.inputs if not p.exists()]
-    if missing or args.jobs < 1:
-        why = f"no such input: {', '.join(missing)}" if missing else "--jobs must be >= 1"
+    missing = [str(p) for p in args.inputs if not p.exists() and not p.is_symlink()]
+    why = f"no such input: {', '.join(missing)}" if missing else ""
+    if not why and args.out.exists() and any(p.is_dir() and p.samefile(args.out)
+                                             for p in args.inputs):
+        why = f"--out {args.out} is an input: the outputs would be read as inputs"
+    if not why and args.report is not None and not args.report.absolute().parent.is_dir():
+        why = f"--report {args.report}: no such folder {args.report.absolute().parent}"
+    if why:
         print(f"x400bridge convert: {why}", file=sys.stderr)
         return 2
     options: list[tuple[str, object]] = []
@@ -123,11 +201,14 @@ def _cmd_convert(args: argparse.Namespace) -> int:
         gateway_or=args.gateway_or,
         postmaster=args.postmaster or f"postmaster@{args.gateway_domain}",
         mta_name=args.gateway_domain[:32], policy=args.policy,
-        policy_options=tuple(options))
-    totals = run(list(args.inputs), settings, jobs=args.jobs, resume=args.resume,
-                 report=args.report, progress=progress_stream())
-    print(f"{totals.ok} converted, {totals.failed} failed, {totals.skipped} skipped "
-          f"(already done)")
+        policy_options=tuple(options), owner=args.owner)
+    try:
+        totals = run(list(args.inputs), settings, jobs=args.jobs, resume=args.resume,
+                     report=args.report, progress=progress_stream())
+    except ResumeMismatch as exc:
+        print(f"x400bridge convert: {exc}", file=sys.stderr)
+        return 2
+    print(summary(totals))
     return 1 if totals.failed else 0
 
 

@@ -43,7 +43,8 @@ def archive(tmp_path: Path) -> Path:
     for d in ("cur", "new", "tmp"):
         (md / d).mkdir(parents=True)
     (md / "new" / "5.host").write_bytes(mail(5))
-    (src / "broken.eml").write_bytes(b"\x00\x01 not a mail message")
+    # refused before parsing (bridge/convert/limits.py): a header block over 1 MiB
+    (src / "broken.eml").write_bytes(b"X-Junk: " + b"j" * 1_100_000 + b"\r\n\r\nbody\r\n")
     return src
 
 
@@ -57,7 +58,7 @@ def test_to_x400_converts_every_message_and_reports(capsys: pytest.CaptureFixtur
     assert statuses["broken.eml"] == "failed"
     ok = [m for m in data["messages"] if m["status"] == "ok"]
     assert len(ok) == 5 and data["totals"]["converted"] == 5 and data["totals"]["failed"] == 1
-    assert code == 1 and "5 converted, 1 failed" in stdout
+    assert code == 1 and "5 converted, 0 converted with loss, 1 failed" in stdout
     for m in ok:
         apdu = decode_apdu(Path(m["outputs"][0]).read_bytes())
         assert apdu.envelope.content_type in (2, 22)  # type: ignore[union-attr]  # H-2
@@ -73,7 +74,7 @@ def test_resume_skips_finished_messages(capsys: pytest.CaptureFixture[str], arch
     report = tmp_path / "r.json"
     code, stdout, _ = run(capsys, "convert", "--to", "x400", "--resume", "--out", str(out),
                           "--report", str(report), str(archive), *GW)
-    assert code == 0 and "1 converted, 0 failed, 5 skipped" in stdout
+    assert code == 0 and "1 converted, 0 converted with loss, 0 failed, 5 skipped" in stdout
     data = json.loads(report.read_text())
     assert len(data["messages"]) == 6 and all(m["status"] == "ok" for m in data["messages"])
 
@@ -100,6 +101,9 @@ def test_to_mime_from_ber_files_in_parallel(capsys: pytest.CaptureFixture[str],
 def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, _, err = run(capsys, "convert", "--to", "x400", str(tmp_path / "nope"), *GW)
     assert code == 2 and "no such input" in err
+    code, _, err = run(capsys, "convert", "--to", "x400", "--report",
+                       str(tmp_path / "no" / "r.json"), str(tmp_path), *GW)
+    assert code == 2 and "--report" in err           # said before hours of conversion
     with pytest.raises(SystemExit) as exc:
         main(["convert", "--to", "fax", str(tmp_path)])
     assert exc.value.code == 2

@@ -128,10 +128,11 @@ def archive_envelope(data: bytes, ctx: Context, *, owner: str | None = None) -> 
 
 
 def archive_to_x400(data: bytes, ctx: Context, *, owner: str | None = None) -> X400Result:
-    """An archived RFC 5322 message (or DSN) as X.400: :func:`archive_envelope`, then the
-    gateway's own conversion (:func:`bridge.convert.reports.internet_to_x400`)."""
+    """An archived RFC 5322 message (or DSN) as X.400: :func:`archive_envelope` (``owner``,
+    else ``ctx.archive_owner``), then the gateway's own conversion
+    (:func:`bridge.convert.reports.internet_to_x400`)."""
     from bridge.convert.reports import internet_to_x400
 
-    env = archive_envelope(data, ctx, owner=owner)
+    env = archive_envelope(data, ctx, owner=owner or ctx.archive_owner)
     res = internet_to_x400(data, env.mail_from, list(env.rcpt_to), ctx)
     return dataclasses.replace(res, defects=(*env.defects, *res.defects))

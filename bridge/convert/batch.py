@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import bisect
 import ctypes
-import email.utils
 import fcntl
 import hashlib
 import json
@@ -66,6 +65,8 @@ class Settings:
     policy: str = "rfc2156"
     #: policy options on top of the preset, e.g. (("ipn_as_mdn", True),)
     policy_options: tuple[tuple[str, Any], ...] = ()
+    #: --owner: the envelope recipient of a message whose headers name none
+    owner: str | None = None
 
 
 class ResumeMismatch(BridgeError):
@@ -90,29 +91,8 @@ def build_context(s: Settings) -> Context:
                                        prmd=gw_or.prmd)
     policy = PRESETS[s.policy].clone(**dict(s.policy_options))
     return Context(mapper=mapper, now=datetime.now(UTC), postmaster=s.postmaster,
-                   mta_name=s.mta_name, domain_id=domain_id, policy=policy)
-
-
-def _envelope_from_headers(data: bytes) -> tuple[str, list[str]]:
-    """An archived message has no SMTP envelope: take Return-Path/Sender/From and the
-    To/Cc/Bcc addresses (RFC 5321 §4.4 Return-Path records the reverse-path)."""
-    from email.parser import BytesHeaderParser
-    from email.policy import compat32
-
-    headers = BytesHeaderParser(policy=compat32).parsebytes(data)
-    sender = ""
-    try:
-        for field in ("Return-Path", "Sender", "From"):
-            found = email.utils.getaddresses(headers.get_all(field, []))
-            if found and found[0][1]:
-                sender = found[0][1]
-                break
-        rcpts = [a for _, a in email.utils.getaddresses(
-            headers.get_all("To", []) + headers.get_all("Cc", []) + headers.get_all("Bcc", []))
-            if a]
-    except (RecursionError, ValueError, IndexError) as exc:  # the stdlib parser's limits
-        raise BridgeError(f"cannot read the addresses of the message headers ({exc!r})") from None
-    return sender, rcpts
+                   mta_name=s.mta_name, domain_id=domain_id, policy=policy,
+                   archive_owner=s.owner)
 
 
 def convert_one(item: Item, ctx: Context, direction: str) -> tuple[list[tuple[str, bytes]],
@@ -124,10 +104,9 @@ def convert_one(item: Item, ctx: Context, direction: str) -> tuple[list[tuple[st
 
         if item.kind != "eml":
             raise BridgeError("--to x400 takes RFC 5322 messages (.eml, mbox, Maildir)")
-        mail_from, rcpts = _envelope_from_headers(data)
-        from bridge.convert.reports import internet_to_x400
+        from bridge.convert.archive import archive_to_x400
 
-        res = internet_to_x400(data, mail_from, rcpts, ctx)
+        res = archive_to_x400(data, ctx)      # the envelope from the headers, each choice a defect
         outputs = [(".p1", encode_apdu(res.apdu))]
         outputs += [(f".{n}.p1", encode_apdu(extra)) for n, extra in enumerate(res.extra, 2)]
         return outputs, list(res.defects)
@@ -288,7 +267,7 @@ def _remove_outputs(base: Path, suffix: str) -> None:
 
 
 #: variable parts of an error message, masked so that failures group by their kind
-_VARIABLE = re.compile(r"'[^']*'|\"[^\"]*\"|<[^<>]*>|\([^()]*\)|\b0x[0-9a-fA-F]+\b|\d+")
+_VARIABLE = re.compile(r"'[^']*'|\"[^\"]*\"|<[^<>]*>|\([^()]*\)|\b0x[0-9a-fA-F]+\b|\b\d+\b")
 _MASKS = {"'": "'...'", '"': '"..."', "<": "<...>", "(": "(...)"}
 #: distinct reasons counted; the rest are "other"
 MAX_REASONS = 100
@@ -328,8 +307,7 @@ def _results(items: Iterator[Item], settings: Settings,
              jobs: int) -> Iterator[tuple[Item, dict[str, Any]]]:
     """Each message with its record, converted here (``jobs`` 1) or by ``jobs`` processes
     (as they finish)."""
-    if _CTX is None:
-        _init(settings)
+    _init(settings)                # this run's context (a process may run several)
     if jobs <= 1:
         for item in items:
             yield item, _work(item, settings)
@@ -393,7 +371,7 @@ class _Workers:
             return self.pool.submit(_work_many, [item], self.settings).result()[0]
         except BrokenProcessPool:
             self._restart()
-            error = "the conversion process died converting this message (killed by a signal)"
+            error = "the conversion process died converting this message"
             return {"id": item.name or _fallback_name(item.id), "input": item.id,
                     "status": "failed", "lossy": False, "outputs": [], "defects": [],
                     "error": error, "reason": error}
@@ -440,13 +418,17 @@ class Journal:
         except OSError:
             self._lock.close()
             raise ResumeMismatch(f"{out}: another x400bridge convert is writing there") from None
+        try:
+            if resume and self.path.exists():
+                self._resume(header)
+            else:
+                with self.path.open("w", encoding="ascii") as f:
+                    f.write(json.dumps(header, ensure_ascii=True) + "\n")
+            self._f = self.path.open("a", encoding="ascii")
+        except BaseException:
+            self._lock.close()
+            raise
         self._dir = os.open(out, os.O_RDONLY | os.O_CLOEXEC)
-        if resume and self.path.exists():
-            self._resume(header)
-        else:
-            with self.path.open("w", encoding="ascii") as f:
-                f.write(json.dumps(header, ensure_ascii=True) + "\n")
-        self._f = self.path.open("a", encoding="ascii")
         self._pending: list[str] = []
         self._last = time.monotonic()
 
@@ -455,6 +437,16 @@ class Journal:
         and reported once); remember their keys."""
         tmp = self.path.with_name(self.path.name + ".tmp")
         keys: list[int] = []
+        try:
+            self._rewrite(tmp, header, keys)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        keys.sort()
+        self.done = array("Q", keys)
+        os.replace(tmp, self.path)
+
+    def _rewrite(self, tmp: Path, header: dict[str, Any], keys: list[int]) -> None:
         with self.path.open(encoding="ascii", errors="replace") as src, \
                 tmp.open("w", encoding="ascii") as dst:
             first = True
@@ -476,9 +468,6 @@ class Journal:
                     self.earlier["converted_with_loss" if rec.get("lossy") else "converted"] += 1
             if first:
                 dst.write(json.dumps(header, ensure_ascii=True) + "\n")
-        keys.sort()
-        self.done = array("Q", keys)
-        os.replace(tmp, self.path)
 
     def finished(self, name: str) -> bool:
         """Whether an earlier run converted the message named ``name``."""
@@ -530,10 +519,6 @@ class Totals:
     skipped: int = 0               # converted by an earlier run
     reasons: Counter[str] = field(default_factory=Counter)
     earlier: Counter[str] = field(default_factory=Counter)
-
-    @property
-    def ok(self) -> int:
-        return self.converted + self.lossy
 
     @property
     def done(self) -> int:
@@ -608,9 +593,15 @@ class _Bar:
 
         tqdm.monitor_interval = 0  # no monitor thread: the workers are forked
         total = sum(i.size for i in iter_items(inputs, exclude=out, split_mbox=False))
+        try:                       # a terminal that gives no size (0 x 0): 100 x 24
+            width = os.get_terminal_size(stream.fileno()).columns
+        except (OSError, ValueError):
+            width = 0
+        shape: dict[str, Any] = ({"dynamic_ncols": True} if width
+                                 else {"ncols": 100, "nrows": 24})
         self.bar = tqdm(total=total or None, unit="B", unit_scale=True, unit_divisor=1024,
-                        file=stream, desc="converting", dynamic_ncols=True, mininterval=0.5,
-                        smoothing=0.05)
+                        file=stream, desc="converting", mininterval=0.5, smoothing=0.05,
+                        **shape)
         self.started = self.shown = time.monotonic()
 
     def advance(self, size: int, totals: Totals) -> None:

@@ -26,6 +26,8 @@ class Context:
     domain_id: GlobalDomainIdentifier
     policy: MappingPolicy = RFC2156
     limits: MessageLimits = DEFAULT_LIMITS   # checked before parsing (bridge.convert.limits)
+    #: archives only: the envelope recipient of a message whose headers name none
+    archive_owner: str | None = None
 
     @property
     def gateway_domain(self) -> str:

@@ -21,6 +21,7 @@ under a folder named by its position on the command line (``1/``, ``2/``, ...).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import stat
@@ -65,9 +66,12 @@ class Item:
         with open(self.path, "rb") as f:
             if self.start:
                 f.seek(self.start)
-            want = MAX_MESSAGE + 1 if self.end < 0 else min(self.end - self.start,
-                                                            MAX_MESSAGE + 1)
-            data = f.read(want)
+            # what there is, up to one octet more than the limit (not a 64 MiB buffer each);
+            # a whole file is read to its end (one octet more than its size: it may grow)
+            if self.end < 0:
+                data = f.read(min(os.fstat(f.fileno()).st_size, MAX_MESSAGE) + 1)
+            else:
+                data = f.read(min(self.end - self.start, MAX_MESSAGE + 1))
         if len(data) > MAX_MESSAGE:
             raise DecodeError(f"larger than {MAX_MESSAGE} octets: not read (the largest "
                               f"MTS-APDU this gateway takes)")
@@ -88,13 +92,7 @@ def _from_mbox(data: bytes) -> bytes:
 
 
 def is_mbox(path: Path) -> bool:
-    if path.suffix.lower() in MBOX_SUFFIXES:
-        return True
-    try:
-        with open(path, "rb") as f:
-            return f.read(5) == b"From "
-    except OSError:
-        return False
+    return classify(path) == "mbox"
 
 
 def is_maildir(path: Path) -> bool:
@@ -104,16 +102,76 @@ def is_maildir(path: Path) -> bool:
         return False
 
 
-def classify(path: Path) -> str | None:
-    """"ber", "eml", "mbox" or None (not a message file)."""
+def classify(path: Path, size: int = -1) -> str | None:
+    """"ber", "eml", "mbox" or None (not a message file): by suffix, else by content -- an
+    mbox starts with a ``From `` line; a file without a message suffix (an MH folder's
+    ``1``, ``2``, ..., a corpus's ``email.01``) is a message when it starts with a header
+    field and its header has one every message has, or BER when it is one whole
+    MTS-APDU or P22 content (its outer length is the file's size)."""
     suffix = path.suffix.lower()
     if suffix in BER_SUFFIXES:
         return "ber"
-    if is_mbox(path):
+    if suffix in MBOX_SUFFIXES:
+        return "mbox"
+    try:
+        with open(path, "rb") as f:
+            head = f.read(_SNIFF)
+    except OSError:
+        head = b""
+    if head.startswith(b"From "):
         return "mbox"
     if suffix in EML_SUFFIXES:
         return "eml"
+    if path.name.startswith("."):          # .mh_sequences, .DS_Store, ...: not messages
+        return None
+    if looks_like_message(head):
+        return "eml"
+    if looks_like_ber(head, size if size >= 0 else _size(path)):
+        return "ber"
     return None
+
+
+#: octets read to tell what a file is
+_SNIFF = 4096
+#: the first line of a header: a field name (RFC 5322 §3.6.8, printable ASCII but ":"),
+#: optional white space (the obsolete syntax, §4.5.3) and ":"
+_FIRST_FIELD = re.compile(rb"[\x21-\x39\x3b-\x7e]+[ \t]*:")
+#: fields a message has (one of them at least, in its first 4 KiB)
+_MESSAGE_FIELD = re.compile(
+    rb"(?im)^(from|date|subject|to|cc|sender|message-id|received|return-path|mime-version|"
+    rb"content-type|delivered-to|x-original-to|envelope-to|reply-to|in-reply-to|"
+    rb"references)[ \t]*:")
+
+
+def looks_like_message(head: bytes) -> bool:
+    """Whether the first octets of a file are an RFC 5322 header."""
+    if b"\0" in head or not _FIRST_FIELD.match(head):
+        return False
+    end = re.search(rb"\r?\n\r?\n", head)
+    return bool(_MESSAGE_FIELD.search(head[: end.start() if end else len(head)]))
+
+
+def looks_like_ber(head: bytes, size: int) -> bool:
+    """Whether a file is one BER value tagged [0], [1] or [2] (an MTS-APDU's message, probe
+    or report, X.419; P22 content's ipm or ipn, X.420) whose length is the file's."""
+    if len(head) < 2 or head[0] not in (0xA0, 0xA1, 0xA2):
+        return False
+    first = head[1]
+    if first == 0x80:                      # indefinite length: ends with end-of-contents
+        return True
+    if first < 0x80:
+        return 2 + first == size
+    count = first & 0x7F
+    if count > 4 or len(head) < 2 + count:
+        return False
+    return 2 + count + int.from_bytes(head[2 : 2 + count], "big") == size
+
+
+def _size(path: Path) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return -1
 
 
 # ------------------------------------------------------------------------------ mbox
@@ -194,15 +252,18 @@ _NUMBERED = re.compile(r"(.+)\.[0-9]+")
 
 def output_bases(names: Iterable[str]) -> dict[str, str]:
     """The output name (without suffix) of each file of one folder: its stem, or its full
-    name when another file there has the same stem -- or the stem ``stem.N`` of the N-th
-    output a message may add (a DSN gives a report and ``name.2``)."""
+    name when another file there has the same stem, or when one's stem is another's plus
+    ``.N`` -- the name of the N-th output a message may add (a DSN gives a report and
+    ``name.2``): ``c`` and ``c.2.eml`` would both write ``c.2.p1``."""
     names = list(names)
     stems = [stem(n) for n in names]
     seen: dict[str, int] = {}
     for s in stems:
         seen[s] = seen.get(s, 0) + 1
     clash = {s for s, count in seen.items() if count > 1}
-    clash.update(m.group(1) for s in seen if (m := _NUMBERED.fullmatch(s)))
+    for s in seen:
+        if (m := _NUMBERED.fullmatch(s)) and m.group(1) in seen:
+            clash.update((s, m.group(1)))
     return {n: (n if s in clash else s) for n, s in zip(names, stems, strict=True)}
 
 
@@ -348,13 +409,15 @@ class _Walk:
         if why:
             yield _unreadable(path, name, why)
             return
-        kind = classify(path)
+        kind = classify(path, size)
         if kind == "mbox":
             folder = _join(rel, path.name)
-            if self.split_mbox:
-                yield from mbox_items(path, folder)
-            else:
+            if not self.split_mbox:
                 yield Item(id=str(path), kind="eml", path=str(path), name=folder, size=size)
+            elif path.suffix.lower() in MBOX_SUFFIXES:
+                yield from mbox_items(path, folder)
+            else:                          # a message with a "From " line, or several
+                yield from _one_or_folder(mbox_items(path, folder), name)
         elif kind is not None:
             yield Item(id=str(path), kind=kind, path=str(path), name=name, size=size)
         elif explicit:  # named on the command line: sniff BER vs text
@@ -366,6 +429,20 @@ class _Walk:
                 return
             yield Item(id=str(path), kind="ber" if first and first[0] in (0xA0, 0xA1, 0xA2)
                        else "eml", path=str(path), name=name, size=size)
+
+
+def _one_or_folder(items: Iterator[Item], name: str) -> Iterator[Item]:
+    """The messages of a file in mbox format that is not named as one: a folder of them
+    when there are several, else the one named as the file."""
+    first = next(items, None)
+    second = next(items, None)
+    if first is not None and second is None:
+        yield dataclasses.replace(first, name=name)
+        return
+    for item in (first, second):
+        if item is not None:
+            yield item
+    yield from items
 
 
 def _unreadable(path: Path, name: str, why: str) -> Item:

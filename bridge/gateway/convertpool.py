@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from bridge.errors import BridgeError, SMTPReply
+from bridge.procutil import die_with_parent
 
 T = TypeVar("T")
 log = logging.getLogger("x400bridge.convert")
@@ -57,21 +58,7 @@ class MimeOut:
 
 
 _CONTEXT: Any = None
-
-
-def _die_with_parent() -> None:
-    """A conversion process must not outlive the gateway (kill -9 included): Linux
-    PR_SET_PDEATHSIG (prctl(2) option 1) makes the kernel kill it when its parent dies."""
-    import ctypes
-    import os
-    import signal
-
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
-    except (OSError, AttributeError):
-        return                                 # not Linux: the pool's own shutdown only
-    if os.getppid() == 1:                      # the parent died before prctl took effect
-        os._exit(0)
+_die_with_parent = die_with_parent  # moved to bridge.procutil; intake.py imports it here
 
 
 def _init(gateway: Any) -> None:
