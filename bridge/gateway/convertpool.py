@@ -58,14 +58,13 @@ class MimeOut:
 
 
 _CONTEXT: Any = None
-_die_with_parent = die_with_parent  # moved to bridge.procutil; intake.py imports it here
 
 
 def _init(gateway: Any) -> None:
     """Pool initializer: the conversion context of this gateway (its ``[gateway]`` section:
     tables, identity, policy), built once per process."""
     global _CONTEXT
-    _die_with_parent()
+    die_with_parent()
     from bridge.codec.asn1 import compile_now
     from bridge.gateway.app import context_for, mapper_for
 

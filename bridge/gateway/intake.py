@@ -104,9 +104,9 @@ async def _serve(config: Config, port: int, notify_port: int) -> None:
 def intake_main(config: Config, port: int, notify_port: int) -> None:
     """Entry point of a spawned intake process."""
     from bridge.gateway.app import setup_logging
-    from bridge.gateway.convertpool import _die_with_parent
+    from bridge.procutil import die_with_parent
 
-    _die_with_parent()
+    die_with_parent()
     setup_logging(config)
     asyncio.run(_serve(config, port, notify_port))
 
