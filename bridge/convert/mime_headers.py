@@ -349,8 +349,10 @@ def keep_unmapped(run: Run, where: str, name: str, value: object, critical: bool
         text = str(value)[:2000].encode("ascii", "backslashreplace").decode("ascii")
         parts.append("value=" + "".join(" " if c < " " or c == "\x7f" else c for c in text))
     run.unmapped.append(("X400-Unmapped-Extension", "; ".join(parts)))
+    # nothing is lost of a non-critical one (its value is there to read); a critical one's
+    # function is not performed -- that is a loss
     run.defect("extension-kept", f"{'critical ' if critical else ''}{where} extension {name} "
-               "kept as X400-Unmapped-Extension (policy)", "RFC 2156 §5.3.6", lossy=True)
+               "kept as X400-Unmapped-Extension (policy)", "RFC 2156 §5.3.6", lossy=critical)
 
 
 def mts_extension_headers(run: Run, exts: Iterable[Extension], discarded: list[str]
