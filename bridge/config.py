@@ -38,6 +38,7 @@ from bridge.configschema import (
 )
 from bridge.convert.limits import DEFAULT_LIMITS, MessageLimits
 from bridge.convert.policy import PRESETS, MappingPolicy
+from bridge.convert.priority import POLICIES as PRIORITY_POLICIES
 from bridge.errors import ConfigError
 from bridge.gateway.convertpool import DEFAULT_MAX_CRASHES, DEFAULT_MEMORY_LIMIT
 from bridge.mapcli import DEFAULT_GATEWAY_DOMAIN, DEFAULT_GATEWAY_OR
@@ -124,6 +125,7 @@ class SmtpInConfig:
     max_auth_failures: int = 5                    # per connection
     auth_failure_delay: float = 1.0               # Postfix smtpd_error_sleep_time
     auth_failure_delay_max: float = 30.0
+    mt_priority_policy: str = "MIXER"             # RFC 6710 §9.2: "MIXER" or "STANAG4406"
 
     @property
     def tls(self) -> bool:
@@ -310,7 +312,8 @@ def _smtp_in(data: object, gateway: GatewayConfig, base: Path) -> SmtpInConfig:
         max_recipients=s.integer("max-recipients", 1000, minimum=100),
         junk_command_limit=s.integer("junk-command-limit", 100, minimum=1),
         max_auth_failures=s.integer("max-auth-failures", 5, minimum=1),
-        auth_failure_delay=delay, auth_failure_delay_max=delay_max)
+        auth_failure_delay=delay, auth_failure_delay_max=delay_max,
+        mt_priority_policy=s.choice("mt-priority-policy", "MIXER", PRIORITY_POLICIES))
 
 
 def _smtp_out(data: object, gateway: GatewayConfig, base: Path) -> SmtpOutConfig:
@@ -479,6 +482,7 @@ junk-command-limit = 100                 # commands without a message, then 421
 max-auth-failures = 5                    # per connection, then 421
 auth-failure-delay = "1s"                # before the answer to an AUTH failure; doubles
 auth-failure-delay-max = "30s"           # ... up to this
+mt-priority-policy = "MIXER"             # RFC 6710 priority policy, or "STANAG4406"
 
 [smtp.in.auth]
 # alice = "secret"
@@ -564,7 +568,8 @@ def render_config(config: Config, *, secrets: bool = True) -> str:
             _line("junk-command-limit", si.junk_command_limit),
             _line("max-auth-failures", si.max_auth_failures),
             _line("auth-failure-delay", format_duration(si.auth_failure_delay)),
-            _line("auth-failure-delay-max", format_duration(si.auth_failure_delay_max)), "",
+            _line("auth-failure-delay-max", format_duration(si.auth_failure_delay_max)),
+            _line("mt-priority-policy", si.mt_priority_policy), "",
             "[smtp.in.auth]"]
     out += [_line(user, pw) if secrets else f"# {format_key(user)} = {_HIDDEN}"
             for user, pw in si.auth.items()]

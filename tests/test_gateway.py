@@ -115,8 +115,11 @@ def make_config(tmp: Path, *, remote_port: int, sink_port: int, **over: Any) -> 
         "metrics": {"listen": ""},
     }
     for key, value in over.items():
-        section, _, name = key.partition("__")
-        data.setdefault(section, {})[name.replace("_", "-")] = value
+        *sections, name = key.split("__")       # smtp__in__mt_priority_policy: nested
+        table = data
+        for section in sections:
+            table = table.setdefault(section, {})
+        table[name.replace("_", "-")] = value
     (tmp / "var").mkdir(exist_ok=True)
     return parse_config(data, base=tmp)
 
@@ -468,4 +471,55 @@ def test_deferred_mapping_lookups_are_temporary(tmp_path: Path) -> None:
             with pytest.raises(AssociationError):
                 await p1_send(app, encode_apdu(res.apdu))
             assert app.queue.stats().messages == 0 and not remote.apdus
+    run(main)
+
+
+async def smtp_send_with(port: int, sender: str, rcpts: list[str], data: bytes,
+                         options: list[str]) -> Any:
+    def send() -> Any:
+        with smtplib.SMTP("127.0.0.1", port, timeout=20) as s:
+            return s.sendmail(sender, rcpts, data, mail_options=options)
+    return await asyncio.to_thread(send)
+
+
+def test_mt_priority_becomes_the_x400_priority_over_p1(tmp_path: Path) -> None:
+    """RFC 6710 §4.5 / App B: MT-PRIORITY=4 on SMTP leaves over P1 as priority urgent."""
+    from bridge.model.common import Priority
+
+    async def main() -> None:
+        async with world(tmp_path) as (app, remote, _):
+            refused = await smtp_send_with(
+                app.smtp_port, "alice@internet.example", ["John.Smith@x400.example"],
+                mime("alice@internet.example", "John.Smith@x400.example", "Flash traffic"),
+                ["MT-PRIORITY=4"])
+            assert refused == {}
+            await wait_for(lambda: len(remote.apdus) >= 1, remote.arrived)
+            msg = decode_apdu(remote.apdus[0])
+            assert isinstance(msg, Message)
+            assert msg.envelope.priority == Priority.URGENT
+    run(main)
+
+
+def test_mt_priority_stanag4406_sets_the_p772_precedence(tmp_path: Path) -> None:
+    """STANAG4406 policy (RFC 6710 App A): MT-PRIORITY=6 on a message with MMHS-* fields
+    (P772) and no MMHS-Primary-Precedence -> primary precedence override, priority urgent."""
+    from bridge.model.common import Priority
+    from bridge.model.mmhs import ID_MM_PRIMARY_PRECEDENCE, PrimaryPrecedence
+
+    data = mime("alice@internet.example", "John.Smith@x400.example", "Override")
+    data = data.replace(b"Subject:", b"MMHS-Copy-Precedence: routine\r\nSubject:", 1)
+
+    async def main() -> None:
+        async with world(tmp_path, smtp__in__mt_priority_policy="STANAG4406") as (
+                app, remote, _):
+            await smtp_send_with(app.smtp_port, "alice@internet.example",
+                                 ["John.Smith@x400.example"], data, ["MT-PRIORITY=6"])
+            await wait_for(lambda: len(remote.apdus) >= 1, remote.arrived)
+            msg = decode_apdu(remote.apdus[0])
+            assert isinstance(msg, Message)
+            assert msg.envelope.priority == Priority.URGENT
+            ipm = decode_content(msg.content)
+            [ext] = [e for e in ipm.heading.extensions or ()  # type: ignore[union-attr]
+                     if e.type == ID_MM_PRIMARY_PRECEDENCE]
+            assert ext.value == PrimaryPrecedence(level=5)
     run(main)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -139,7 +140,7 @@ def test_pragmas(tmp_path: Path) -> None:
     conn = queue._live()
     assert conn.execute("PRAGMA synchronous").fetchone() == (2,)      # FULL
     assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-    assert conn.execute("SELECT value FROM info WHERE key = 'schema_version'").fetchone() == ("1",)
+    assert conn.execute("SELECT value FROM info WHERE key = 'schema_version'").fetchone() == ("2",)
     queue.close()
 
 
@@ -203,6 +204,51 @@ def test_claim_takes_the_oldest_due_first_past_leased_and_backed_off_rows(
         again = q.submit(sub(Recipient(address="e@x", route="down")))   # due, route down
         assert [j.message_id for j in q.claim("to-x400")] == later
         assert again not in {j.message_id for j in q.claim("to-x400")}
+    finally:
+        q.close()
+
+
+def test_higher_priority_overtakes_a_backlog(make_queue: MakeQueue, clock: Clock) -> None:
+    """RFC 6710: a backlog of normal (0) messages, then one urgent (4) and one low (-4): the
+    urgent one is claimed first, the low one after the whole backlog."""
+    q = make_queue(clock=clock)
+    try:
+        backlog = []
+        for _ in range(40):
+            backlog.append(q.submit(sub("a@x")))
+            clock.advance(1)
+        low = q.submit(dataclasses.replace(sub("l@x"), priority=-4))
+        clock.advance(1)
+        urgent = q.submit(dataclasses.replace(sub("u@x"), priority=4))
+        first = q.claim("to-x400", limit=3)
+        assert [j.message_id for j in first] == [urgent, *backlog[:2]]
+        rest = []
+        while jobs := q.claim("to-x400", limit=7):
+            rest += [j.message_id for j in jobs]
+        assert rest == [*backlog[2:], low]
+    finally:
+        q.close()
+
+
+def test_a_queue_of_schema_1_gets_the_priority_at_open(tmp_path: Path) -> None:
+    """Migration step 2: recipients of a version 1 queue get priority 0, the index is remade
+    with the priority first."""
+    path = tmp_path / "q.sqlite"
+    conn = sqlite3.connect(path)
+    from bridge.queue import schema
+    for statement in schema.MIGRATIONS[0].statements:
+        conn.execute(statement)
+    conn.execute("CREATE INDEX recipients_active ON recipients (next_attempt) "
+                 "WHERE state IN ('pending', 'deferred')")
+    conn.execute("INSERT INTO info VALUES ('schema_version', '1')")
+    conn.commit()
+    conn.close()
+    q = Queue(path, create=False)
+    try:
+        old = q.submit(sub("a@b"))
+        new = q.submit(dataclasses.replace(sub("c@d"), priority=2))
+        assert [j.message_id for j in q.claim("to-x400")] == [new, old]
+        assert q.schema_version() == 2
     finally:
         q.close()
 
@@ -713,9 +759,9 @@ def test_wait_for_work_wakes_for_new_work(make_queue: MakeQueue) -> None:
 
 def test_schema_version_and_migrate_when_current(make_queue: MakeQueue) -> None:
     q = make_queue()
-    assert q.schema_version() == 1
+    assert q.schema_version() == 2
     assert q.migrate() == []                   # nothing to do: already the latest
-    assert q.schema_version() == 1
+    assert q.schema_version() == 2
 
 
 # -- PostgreSQL only ---------------------------------------------------------------------------
@@ -738,7 +784,7 @@ def test_pg_submit_is_committed_for_another_connection(pg_dsn: str) -> None:
         conn = q._live()
         assert conn.execute("SHOW synchronous_commit").fetchone() == ("on",)
         assert conn.execute("SELECT version, description FROM schema_version").fetchall() == [
-            (1, "initial schema")]
+            (1, "initial schema"), (2, "recipient priority (RFC 6710 MT-PRIORITY)")]
 
 
 def test_pg_two_claimers_never_get_the_same_job(pg_dsn: str) -> None:
@@ -790,8 +836,29 @@ def test_pg_newer_schema_is_refused(pg_dsn: str) -> None:
         PgQueue(pg_dsn)
 
 
+def test_pg_schema_1_is_migrated_to_the_priority(pg_dsn: str) -> None:
+    """Step 2 on a version 1 database: existing recipients get priority 0 and the claim
+    orders by priority."""
+    import psycopg
+
+    from bridge.queue import migrations_pg
+
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        assert migrations_pg.setup(conn, "db", create=True, migrate=False,
+                                   steps=migrations_pg.MIGRATIONS[:1]) == [1]
+    with pytest.raises(QueueError, match="older"):
+        PgQueue(pg_dsn)
+    q = PgQueue(pg_dsn, migrate=True)
+    try:
+        old = q.submit(sub("a@b"))
+        new = q.submit(dataclasses.replace(sub("c@d"), priority=6))
+        assert [j.message_id for j in q.claim("to-x400")] == [new, old]
+    finally:
+        q.close()
+
+
 def test_pg_older_schema_needs_migrate(pg_dsn: str) -> None:
-    """A step this x400bridge adds (here a made-up version 2) is applied only by migrate,
+    """A step this x400bridge adds (here a made-up next version) is applied only by migrate,
     once, and an x400bridge without it then refuses the database."""
     import psycopg
 
@@ -799,15 +866,16 @@ def test_pg_older_schema_needs_migrate(pg_dsn: str) -> None:
     from bridge.queue.migrations import Migration
 
     PgQueue(pg_dsn).close()
+    top = migrations_pg.SCHEMA_VERSION + 1
     steps = (*migrations_pg.MIGRATIONS, Migration(
-        version=2, description="test step",
+        version=top, description="test step",
         statements=("ALTER TABLE messages ADD COLUMN node text",)))
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
         with pytest.raises(QueueError, match="older.*queue migrate"):
             migrations_pg.setup(conn, "db", create=False, migrate=False, steps=steps)
-        assert migrations_pg.setup(conn, "db", create=False, migrate=True, steps=steps) == [2]
+        assert migrations_pg.setup(conn, "db", create=False, migrate=True, steps=steps) == [top]
         assert migrations_pg.setup(conn, "db", create=False, migrate=True, steps=steps) == []
-        assert migrations_pg.schema_version(conn) == 2
+        assert migrations_pg.schema_version(conn) == top
     with pytest.raises(QueueError, match="newer"):
         PgQueue(pg_dsn)
 
@@ -830,7 +898,7 @@ def test_pg_nodes_starting_together_create_the_schema_once(pg_dsn: str) -> None:
         t.join(timeout=60)
     assert not errors
     with PgQueue(pg_dsn, create=False) as q:
-        assert q.schema_version() == 1
+        assert q.schema_version() == 2
 
 
 def test_pg_other_database_and_missing_queue(pg_dsn: str) -> None:

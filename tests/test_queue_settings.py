@@ -88,5 +88,5 @@ def test_open_queue_picks_the_backend(tmp_path: Path) -> None:
     dsn = shared_cluster().create_database()
     q = open_queue(BackendSettings(backend="postgresql", dsn=dsn,
                                    password_file=tmp_path / "pw"))
-    assert isinstance(q, PgQueue) and q.schema_version() == 1
+    assert isinstance(q, PgQueue) and q.schema_version() == 2
     q.close()

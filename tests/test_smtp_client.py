@@ -401,3 +401,36 @@ def test_reply_status_and_outcome() -> None:
         detail="250 2.0.0 Ok queued (mx)")
 
 
+
+
+# ---------------------------------------------------------------------------- RFC 6710
+
+def test_mt_priority_sent_to_a_server_that_offers_it() -> None:
+    """RFC 6710 §4.2: MT-PRIORITY on MAIL FROM to a server offering it (our endpoint)."""
+    async def main() -> list[Submission]:
+        async with gateway_sink() as (sink, port):
+            await deliver(sender="o@x400.example", data=MESSAGE, settings=smarthost(port),
+                          recipients=[rcpt("a@example.test")], mt_priority=4)
+            await deliver(sender="o@x400.example", data=MESSAGE, settings=smarthost(port),
+                          recipients=[rcpt("a@example.test")], mt_priority=-4)
+            await deliver(sender="o@x400.example", data=MESSAGE, settings=smarthost(port),
+                          recipients=[rcpt("a@example.test")])
+            return sink.submissions
+    urgent, low, plain = run(main())
+    assert (urgent.priority, low.priority, plain.priority) == (4, -4, 0)
+    assert "mt_priority" not in plain.meta
+
+
+def test_no_mt_priority_to_a_server_without_it() -> None:
+    """RFC 6710 §4.3: a server that does not offer MT-PRIORITY gets none (stock aiosmtpd)."""
+    handler = PlainSink()
+
+    async def main() -> dict[str, Any]:
+        async with plain_sink(handler) as port:
+            return await deliver(sender="o@x400.example", data=MESSAGE,
+                                 settings=smarthost(port), mt_priority=4,
+                                 recipients=[rcpt("a@example.test")])
+    outcomes = run(main())
+    assert isinstance(outcomes["a@example.test"], Delivered)
+    [envelope] = handler.envelopes
+    assert not any(o.upper().startswith("MT-PRIORITY") for o in envelope.mail_options)

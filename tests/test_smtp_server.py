@@ -248,6 +248,13 @@ def test_pipelined_commands_in_one_write(gw: Gateway) -> None:
     ("MAIL", "FROM:<a@example.org> RET=FULL RET=HDRS", 501, "5.5.4"),
     ("MAIL", "FROM:<a@example.org> BODY=BINARYMIME", 501, "5.5.4"),
     ("MAIL", "FROM:<a@example.org> XFOO=1", 555, "5.5.4"),
+    # RFC 6710 §4.1 rule 1: not -9..9 (§7 priority-value), or given twice
+    ("MAIL", "FROM:<a@example.org> MT-PRIORITY=10", 501, "5.5.4"),
+    ("MAIL", "FROM:<a@example.org> MT-PRIORITY=-0", 501, "5.5.4"),
+    ("MAIL", "FROM:<a@example.org> MT-PRIORITY=+4", 501, "5.5.4"),
+    ("MAIL", "FROM:<a@example.org> MT-PRIORITY=04", 501, "5.5.4"),
+    ("MAIL", "FROM:<a@example.org> MT-PRIORITY", 501, "5.5.4"),
+    ("MAIL", "FROM:<a@example.org> MT-PRIORITY=1 MT-PRIORITY=2", 501, "5.5.4"),
 ])
 def test_mail_refusals(gw: Gateway, command: str, args: str, code: int, enhanced: str) -> None:
     with gw.client() as client:
@@ -612,3 +619,59 @@ def test_bare_line_ending_check_matches_the_definition(data: bytes) -> None:
     from bridge.smtp.data import has_bare_cr_or_lf
 
     assert has_bare_cr_or_lf(data) == bool(re.search(rb"\r(?!\n)|(?<!\r)\n", data))
+
+
+# ---------------------------------------------------------------------------- RFC 6710 MT-PRIORITY
+
+def test_mt_priority_offered_with_the_policy_and_kept(gw: Gateway) -> None:
+    """RFC 6710 §3: the EHLO keyword names the policy; MT-PRIORITY=n is the submission's
+    priority (§4.1 rule 4) and kept in the meta with the policy."""
+    with gw.client() as client:
+        client.ehlo()
+        assert client.esmtp_features["mt-priority"] == "MIXER"
+        assert_enhanced(client.mail("a@example.org", ["MT-PRIORITY=4"]), 250, "2.1.0")
+        assert client.rcpt("bob@x400.example")[0] == 250
+        assert client.data(MESSAGE)[0] == 250
+        client.rset()
+        assert client.mail("a@example.org", ["mt-priority=-9"])[0] == 250
+        assert client.rcpt("bob@x400.example")[0] == 250
+        assert client.data(MESSAGE)[0] == 250
+        assert client.mail("a@example.org")[0] == 250
+        assert client.rcpt("bob@x400.example")[0] == 250
+        assert client.data(MESSAGE)[0] == 250
+    urgent, low, plain = gw.submissions
+    assert urgent.priority == 4 and urgent.meta["mt_priority"] == 4
+    assert urgent.meta["mt_priority_policy"] == "MIXER"
+    assert low.priority == -9 and low.meta["mt_priority"] == -9
+    assert plain.priority == 0 and "mt_priority" not in plain.meta
+
+
+def test_mt_priority_policy_stanag4406_in_ehlo() -> None:
+    with Gateway(replace(SETTINGS, mt_priority_policy="STANAG4406")) as gw, \
+            gw.client() as client:
+        client.ehlo()
+        assert client.esmtp_features["mt-priority"] == "STANAG4406"
+    with pytest.raises(ValueError, match="mt_priority_policy"):
+        replace(SETTINGS, mt_priority_policy="NSEP")  # type: ignore[arg-type]
+
+
+def test_mt_priority_upgrade_from_an_untrusted_client_is_lowered() -> None:
+    """RFC 6710 §4.1: no positive priority from an untrusted source; X.3.6 with the new
+    priority first; a lower priority is kept."""
+    with Gateway(replace(SETTINGS, relay_networks=())) as gw, gw.client() as client:
+        client.ehlo()
+        code, text = client.mail("a@example.org", ["MT-PRIORITY=6"])
+        assert code == 250 and text.startswith(b"2.3.6 0 ")
+        assert client.rcpt("bob@x400.example")[0] == 250
+        assert client.data(MESSAGE)[0] == 250
+        assert_enhanced(client.mail("a@example.org", ["MT-PRIORITY=-2"]), 250, "2.1.0")
+        assert client.rcpt("bob@x400.example")[0] == 250
+        assert client.data(MESSAGE)[0] == 250
+    lowered, kept = gw.submissions
+    assert lowered.priority == 0 and lowered.meta["mt_priority"] == 0
+    assert kept.priority == -2
+
+
+@pytest.mark.parametrize("value", [str(n) for n in range(-9, 10)])
+def test_parse_mail_mt_priority_every_value(value: str) -> None:
+    assert parse_mail([f"MT-PRIORITY={value}"], max_size=10).mt_priority == int(value)

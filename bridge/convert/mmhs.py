@@ -369,13 +369,14 @@ def heading_extensions(found: dict[str, object]) -> list[IPMSExtension]:
 
 
 def p772_ipm(ipm: IPM, fields: Sequence[tuple[str, str]], ctx: Context,
-             defects: list[Defect]) -> IPM:
+             defects: list[Defect], *, precedence: mmhs.Precedence | None = None) -> IPM:
     """§6 rules a-d for the P772 generated from a message with ``MMHS-*`` fields.
 
     a. extended-authorisation-info is required: from ``Date:`` when the field is absent
        (from the conversion time when there is no usable ``Date:`` either, with a defect);
-    b. primary-precedence is required when ``To:`` is present: the local default
-       :data:`DEFAULT_PRIMARY_PRECEDENCE`, with a defect;
+    b. primary-precedence is required when ``To:`` is present: ``precedence`` (from the
+       SMTP MT-PRIORITY under the STANAG4406 policy, RFC 6710 App A), else the local
+       default :data:`DEFAULT_PRIMARY_PRECEDENCE`, with a defect;
     c. copy-precedence is mapped when the field is there (nothing is generated);
     d. this-IPM: the local identifier padded with spaces to 15 characters; an identifier
        without an O/R address part gets one: the msg-id mapped as an address (§4.3.4), or
@@ -397,7 +398,10 @@ def p772_ipm(ipm: IPM, fields: Sequence[tuple[str, str]], ctx: Context,
         added.append(IPMSExtension(type=mmhs.ID_MM_EXTENDED_AUTHORISATION_INFO,
                                    value=mmhs.ExtendedAuthorisationInfo(time=when)))
     has_to = any(n.strip().lower() == "to" for n, _ in fields)
-    if has_to and mmhs.ID_MM_PRIMARY_PRECEDENCE not in have:
+    if has_to and mmhs.ID_MM_PRIMARY_PRECEDENCE not in have and precedence is not None:
+        added.append(IPMSExtension(type=mmhs.ID_MM_PRIMARY_PRECEDENCE,
+                                   value=mmhs.PrimaryPrecedence(level=precedence)))
+    elif has_to and mmhs.ID_MM_PRIMARY_PRECEDENCE not in have:
         added.append(IPMSExtension(type=mmhs.ID_MM_PRIMARY_PRECEDENCE, value=mmhs.
                                    PrimaryPrecedence(level=DEFAULT_PRIMARY_PRECEDENCE)))
         defects.append(Defect("mmhs", f"no {PRIMARY}: primary-precedence set to "

@@ -254,14 +254,19 @@ class SmtpRecipient:
 class SmtpEnvelope:
     """The SMTP envelope with RFC 3461 parameters: MAIL FROM (``""`` = ``<>``) with ``ret``
     (FULL / HDRS, §4.3) and ``envid`` (decoded, printable US-ASCII, at most 100, §4.4), and
-    the recipients."""
+    the recipients; ``mt_priority`` the RFC 6710 priority (-9..9) with the policy it was
+    given under (§9.2, ``MIXER`` or ``STANAG4406``)."""
 
     mail_from: str
     recipients: tuple[SmtpRecipient, ...] = ()
     ret: str | None = None
     envid: str | None = None
+    mt_priority: int | None = None
+    priority_policy: str = "MIXER"
 
     def __post_init__(self) -> None:
+        if self.mt_priority is not None and not -9 <= self.mt_priority <= 9:
+            raise NotaryError(f"MT-PRIORITY={self.mt_priority}: -9 to 9 (RFC 6710 §3)")
         if self.ret is not None and self.ret not in RET_VALUES:
             raise NotaryError(f"RET={self.ret}: FULL or HDRS (RFC 3461 §4.3)")
         if self.envid is not None and (
@@ -274,9 +279,14 @@ class SmtpEnvelope:
         """From the MAIL command's parameters (keyword -> raw value; others ignored)."""
         p = _params(params)
         ret, envid = _value(p, "RET"), _value(p, "ENVID")
+        priority = _value(p, "MT-PRIORITY")
+        try:
+            mt_priority = int(priority) if priority else None
+        except ValueError as exc:
+            raise NotaryError(f"MT-PRIORITY={priority}: -9 to 9 (RFC 6710 §7)") from exc
         return cls(mail_from=mail_from, recipients=tuple(recipients),
                    ret=ret.upper() if ret else None,
-                   envid=xtext_decode(envid) if envid else None)
+                   envid=xtext_decode(envid) if envid else None, mt_priority=mt_priority)
 
     def esmtp_params(self) -> tuple[str, ...]:
         """The MAIL parameters, e.g. ``("RET=HDRS", "ENVID=QQ314159")``."""
@@ -285,6 +295,8 @@ class SmtpEnvelope:
             out.append(f"RET={self.ret}")
         if self.envid is not None:
             out.append(f"ENVID={xtext_encode(self.envid)}")
+        if self.mt_priority is not None:
+            out.append(f"MT-PRIORITY={self.mt_priority}")
         return tuple(out)
 
     def recipient(self, address: str) -> SmtpRecipient | None:

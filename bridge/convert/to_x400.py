@@ -38,6 +38,7 @@ from bridge.convert.notary import (
     redirection_extension,
     ret_to_content_return,
 )
+from bridge.convert.priority import PolicyName, to_precedence, to_x400_priority
 from bridge.convert.result import Defect, X400Result
 from bridge.convert.vocab import EIT_MIXER, PRIORITY, reverse
 from bridge.convert.x400_bodies import ID_CS_EIT_AUTHORITY, PARSE_POLICY, BodyConverter
@@ -424,8 +425,11 @@ def mime_to_x400(data: bytes, mail_from: str, rcpt_to: Sequence[str],
     except RecursionError as exc:
         raise ConversionError("message structure nested too deeply") from exc
     military = bool(builder.mmhs)  # RFC 6477 §6: any MMHS-* field -> P772, rules a-d
+    mt_priority = smtp.mt_priority if smtp is not None else None   # RFC 6710 §4.5
     if military:
-        ipm = mmhs.p772_ipm(ipm, fields, ctx, defects)
+        ipm = mmhs.p772_ipm(ipm, fields, ctx, defects, precedence=to_precedence(mt_priority)
+                            if mt_priority is not None and smtp is not None
+                            and smtp.priority_policy == "STANAG4406" else None)
 
     # §4.6.1 / A-24: originator from MAIL FROM; the null reverse-path (a notification) has no
     # X.400 equivalent: the gateway's postmaster stands in, and asks for no reports (App A
@@ -459,7 +463,8 @@ def mime_to_x400(data: bytes, mail_from: str, rcpt_to: Sequence[str],
         trace=trace.trace,
         original_eits=original_eits(converted, mts.original_eits),
         content_identifier=content_id,
-        priority=mts.priority or Priority.NORMAL,
+        priority=(to_x400_priority(mt_priority, _policy(smtp)) if mt_priority is not None
+                  else mts.priority or Priority.NORMAL),
         indicators=per_message,
         deferred_delivery_time=mts.deferred_delivery,
         extensions=_mts_extensions(mts, _envid_correlator(smtp, defects) or _correlator(fields),
@@ -467,6 +472,12 @@ def mime_to_x400(data: bytes, mail_from: str, rcpt_to: Sequence[str],
     )
     return X400Result(apdu=Message(envelope=envelope, content=_encode(ipm)),
                       defects=tuple(defects))
+
+
+def _policy(smtp: SmtpEnvelope | None) -> PolicyName:
+    """The RFC 6710 policy the MT-PRIORITY was given under (MIXER unless STANAG4406)."""
+    return "STANAG4406" if smtp is not None and smtp.priority_policy == "STANAG4406" \
+        else "MIXER"
 
 
 def _recipients(rcpt_to: Sequence[str], ctx: Context, smtp: SmtpEnvelope | None,

@@ -113,6 +113,7 @@ class App:
         self.router = router_for(config, mapper)
         out = config.smtp_out
         outbound = OutboundSettings(
+            mt_priority_policy=config.smtp_in.mt_priority_policy,
             smarthost=(out.smarthost.host, out.smarthost.port) if out.smarthost else None,
             port=out.port, timeout=out.timeout, helo=out.helo,
             tls=out.tls)  # type: ignore[arg-type]

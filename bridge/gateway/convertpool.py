@@ -49,12 +49,16 @@ class Refusal:
 
 @dataclass(frozen=True, slots=True)
 class MimeOut:
-    """An X.400 message converted for SMTP: the message, MAIL FROM, ENVID and RET."""
+    """An X.400 message converted for SMTP: the message, MAIL FROM, ENVID and RET, and what
+    its MT-PRIORITY comes from (RFC 6710 §4.5): the X.411 ``priority`` and, for P772, the
+    A1.8 primary ``precedence`` level."""
 
     message: bytes
     mail_from: str
     envid: str | None = None
     ret: str | None = None
+    priority: int = 0
+    precedence: int | None = None
 
 
 _CONTEXT: Any = None
@@ -100,6 +104,7 @@ def to_x400(data: bytes, sender: str, rcpts: Sequence[str], smtp: Any,
 def to_mime(apdu: bytes, ctx: Any = None) -> MimeOut | Refusal:
     """A BER MTS-APDU message -> the RFC 5322 message and SMTP envelope (§5.3)."""
     from bridge.codec import decode_apdu
+    from bridge.convert.priority import header_precedence
     from bridge.convert.to_mime import x400_to_mime
     from bridge.model.apdu import Message
 
@@ -112,7 +117,9 @@ def to_mime(apdu: bytes, ctx: Any = None) -> MimeOut | Refusal:
         return Refusal(status=exc.smtp.enhanced, reason=str(exc))
     smtp = res.smtp
     return MimeOut(message=res.message, mail_from=res.mail_from,
-                   envid=getattr(smtp, "envid", None), ret=getattr(smtp, "ret", None))
+                   envid=getattr(smtp, "envid", None), ret=getattr(smtp, "ret", None),
+                   priority=int(message.envelope.priority),
+                   precedence=header_precedence(res.message))
 
 
 class ConversionCrash(BridgeError):

@@ -30,11 +30,13 @@ from typing import Any
 from bridge.codec import decode_apdu, encode_apdu
 from bridge.convert.context import Context
 from bridge.convert.gateway_reports import WANTS_DELIVERY_REPORT, RecipientFate, message_report
+from bridge.convert.priority import from_x400
 from bridge.errors import AssociationError, BridgeError
 from bridge.gateway.dsn import DSNRecipient, make_dsn, wanted
 from bridge.gateway.routing import SPOOL, Router
 from bridge.mapping.source import LookupDeferred
 from bridge.model.apdu import Message, Probe
+from bridge.model.common import Priority
 from bridge.model.report import Report
 from bridge.queue.model import Deferred, Delivered, Failed, Outcome, Recipient, Submission
 from bridge.throttle import LogLimiter
@@ -158,6 +160,7 @@ class Gateway:
             # converted once, by the delivery worker: a message that does not convert fails
             # there and is reported like any other failure (X.400 NDR)
             await self.submit(Submission(direction="to-smtp", origin=origin,
+                                         priority=from_x400(env.priority),   # RFC 6710 App B
                                          sender=str(env.originator.address),
                                          recipients=tuple(recipients), data=apdu,
                                          meta={"format": "apdu", "peer": peer.key,
@@ -388,9 +391,14 @@ class Gateway:
             if isinstance(out, Refusal):
                 return {r.address: _refused(out) for r in job.recipients}
             data, sender, envid, ret = out.message, out.mail_from, out.envid, out.ret
+        # RFC 6710 §4.2/§4.5: the priority received by SMTP, or that of the X.400 message
+        mt_priority = job.meta.get("mt_priority") if out is None else from_x400(
+            Priority(out.priority), out.precedence,
+            "STANAG4406" if self.smtp_out.mt_priority_policy == "STANAG4406" else "MIXER")
+        extra = {"mt_priority": mt_priority} if mt_priority is not None else {}
         result: dict[str, Outcome] = await self.deliver_smtp(
             sender=sender, recipients=job.recipients, data=data, settings=self.smtp_out,
-            envid=envid, ret=ret)
+            envid=envid, ret=ret, **extra)
         return result
 
     # ================================================================== reports
@@ -525,10 +533,12 @@ _ACTION = {"failure": "failed", "delivery": "relayed", "delay": "delayed"}
 
 
 def _smtp_envelope(job: Any) -> Any:
-    """The RFC 3461 parameters received with a message (RFC 2156 App A §3.1), or None."""
+    """The RFC 3461 parameters received with a message (RFC 2156 App A §3.1) and its RFC 6710
+    MT-PRIORITY (§4.5), or None."""
     from bridge.convert.notary import NotaryError, SmtpEnvelope, SmtpRecipient
 
     if not job.meta.get("envid") and not job.meta.get("ret") and \
+            job.meta.get("mt_priority") is None and \
             not any(r.notify or r.orcpt for r in job.recipients):
         return None
     try:
@@ -542,6 +552,8 @@ def _smtp_envelope(job: Any) -> Any:
                                        notify=frozenset(n.upper() for n in r.notify) or None,
                                        orcpt=orcpt))
         return SmtpEnvelope(mail_from=job.sender, recipients=tuple(rcpts),
-                            ret=job.meta.get("ret"), envid=job.meta.get("envid"))
+                            ret=job.meta.get("ret"), envid=job.meta.get("envid"),
+                            mt_priority=job.meta.get("mt_priority"),
+                            priority_policy=job.meta.get("mt_priority_policy") or "MIXER")
     except NotaryError:
         return None

@@ -46,6 +46,8 @@ class Submission:
     ``origin`` says where it came from ("smtp", "p1:<peer>", "spool", "cli", "report");
     ``sender`` is the SMTP MAIL FROM (to-x400; "" for the null reverse-path) or the X.400
     originator (to-smtp); ``meta`` is JSON-able (ENVID, RET, client address, tracking id, ...).
+    ``priority`` is the RFC 6710 priority (-9..9, higher first, 0 the default): a claim takes
+    due recipients of a higher priority before older ones of a lower priority.
     """
 
     direction: Direction
@@ -54,6 +56,7 @@ class Submission:
     recipients: tuple[Recipient, ...]
     data: bytes
     meta: Mapping[str, Any] = field(default_factory=dict)
+    priority: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -293,7 +293,7 @@ class PgQueue:
                 raise ValueError("a submission needs at least one recipient")
             data = bytes(sub.data)
             rows = [(r.address, r.route, dumps(list(r.notify), "notify"), r.orcpt,
-                     dumps(r.extra, "extra")) for r in sub.recipients]
+                     dumps(r.extra, "extra"), int(sub.priority)) for r in sub.recipients]
             prepared.append((sub, data, dumps(sub.meta, "meta"), rows,
                              hashlib.sha256(data).hexdigest()))
         now = self._clock()
@@ -314,8 +314,8 @@ class PgQueue:
                 with conn.cursor() as cur:
                     cur.executemany(
                         "INSERT INTO recipients (message_id, idx, address, route, notify, "
-                        "orcpt, extra, state, since, next_attempt) "
-                        "VALUES (%s, %s, %s, %s, %s, %s, %s, 'pending', %s, %s)",
+                        "orcpt, extra, priority, state, since, next_attempt) "
+                        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 'pending', %s, %s)",
                         [(message_id, i, *row, now, now) for i, row in enumerate(rows)])
                 _history(conn, message_id, now, "submitted",
                          detail=f"{sub.origin}, {len(data)} octets, {len(rows)} recipient(s)")
@@ -341,14 +341,15 @@ class PgQueue:
             "AND b.route = r.route AND b.next_attempt > %(now)s)")
         params: dict[str, Any] = {"now": now, "dir": direction}
         with self._write() as conn:
-            # Candidates in due order, read without locks (the partial index
-            # recipients_active); then each (message, route) is locked on its own and rows
-            # another claimer holds are skipped -- only what is claimed is locked, so a
-            # claim inside a long batch does not hide more than its jobs from other nodes.
+            # Candidates by priority (RFC 6710, highest first), then in due order, read
+            # without locks (the partial index recipients_active); then each (message,
+            # route) is locked on its own and rows another claimer holds are skipped --
+            # only what is claimed is locked, so a claim inside a long batch does not hide
+            # more than its jobs from other nodes.
             rows_due = conn.execute(
                 "SELECT r.message_id, r.route FROM recipients r "
                 f"JOIN messages m ON m.id = r.message_id WHERE {eligible} "
-                "ORDER BY r.next_attempt, r.seq LIMIT %(rows)s",
+                "ORDER BY r.priority DESC, r.next_attempt, r.seq LIMIT %(rows)s",
                 {**params, "rows": limit * _ROWS_PER_JOB}).fetchall()
             messages: dict[str, tuple[Any, ...]] = {}
             for message_id, route in dict.fromkeys((m, r) for m, r in rows_due):

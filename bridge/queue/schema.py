@@ -6,7 +6,7 @@ durable across power loss"), so a COMMIT that returned survives kill -9 and a po
 processes (``serve`` and the CLI) share the file through SQLite's locking; a writer waits up to
 ``busy_timeout`` for another one.
 
-Tables (schema version 1):
+Tables (schema version 1; version 2 adds ``recipients.priority``):
 
 * ``info`` -- key/value, holds ``schema_version``.
 * ``messages`` -- one row per message: direction, origin, sender, ``meta`` (JSON), ``data``
@@ -89,15 +89,21 @@ CREATE INDEX history_message ON history (message_id);
 #: appends a step here, the DDL above stays version 1.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(version=1, description="initial schema", statements=statements(_DDL)),
+    # RFC 6710 priority per recipient (all of a message's recipients share it); the active
+    # index is made again at open with the priority first
+    Migration(version=2, description="recipient priority (RFC 6710 MT-PRIORITY)",
+              statements=("ALTER TABLE recipients ADD COLUMN priority INTEGER NOT NULL "
+                          "DEFAULT 0", "DROP INDEX IF EXISTS recipients_active")),
 )
 SCHEMA_VERSION = latest(MIGRATIONS)
 
 _TABLES = {"info", "messages", "recipients", "routes", "history"}
 
-#: The recipients still to deliver, in due order: a claim walks it from the oldest and stops
-#: after a batch (an index, not a table change: no new schema version; created at open).
-_ACTIVE_INDEX = ("CREATE INDEX IF NOT EXISTS recipients_active ON recipients (next_attempt) "
-                 "WHERE state IN ('pending', 'deferred')")
+#: The recipients still to deliver, by priority and then in due order: a claim seeks the
+#: highest priority present, walks its due rows from the oldest and stops after a batch, then
+#: the next priority down (created at open; schema version 2 put the priority first).
+_ACTIVE_INDEX = ("CREATE INDEX IF NOT EXISTS recipients_active ON recipients "
+                 "(priority, next_attempt) WHERE state IN ('pending', 'deferred')")
 
 
 def connect(path: Path, *, busy_timeout: float, create: bool) -> sqlite3.Connection:

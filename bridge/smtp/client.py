@@ -80,6 +80,9 @@ class OutboundSettings:
     tls: Tls = "opportunistic"
     resolver_nameservers: tuple[str, ...] = ()  # empty: the system's resolv.conf
     resolver_port: int = 53
+    #: RFC 6710 §9.2 policy that turns X.400 priority / precedence into MT-PRIORITY (the
+    #: gateway's one policy, ``[smtp.in] mt-priority-policy``)
+    mt_priority_policy: str = "MIXER"
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,8 +188,9 @@ async def next_hops(domain: str, settings: OutboundSettings,
 
 async def deliver(*, sender: str, recipients: Sequence[Recipient], data: bytes,
                   settings: OutboundSettings, envid: str | None = None,
-                  ret: str | None = None) -> dict[str, Outcome]:
-    """One delivery attempt; an outcome for every recipient, keyed by ``address``."""
+                  ret: str | None = None, mt_priority: int | None = None) -> dict[str, Outcome]:
+    """One delivery attempt; an outcome for every recipient, keyed by ``address``.
+    ``mt_priority`` (RFC 6710, -9..9) is sent to a server that offers MT-PRIORITY (§4.2)."""
     outcomes: dict[str, Outcome] = {}
     groups: dict[str, list[Recipient]] = {}
     for recipient in recipients:
@@ -196,7 +200,7 @@ async def deliver(*, sender: str, recipients: Sequence[Recipient], data: bytes,
             continue
         groups.setdefault("" if settings.smarthost else domain, []).append(recipient)
     resolver = _resolver(settings) if settings.smarthost is None else None
-    message = _Message(sender=sender, data=data, envid=envid, ret=ret)
+    message = _Message(sender=sender, data=data, envid=envid, ret=ret, mt_priority=mt_priority)
     for domain, group in groups.items():
         try:
             if settings.smarthost is not None:
@@ -218,6 +222,7 @@ class _Message:
     data: bytes
     envid: str | None
     ret: str | None
+    mt_priority: int | None = None
 
 
 class _TryNextHost(Exception):
@@ -320,6 +325,8 @@ async def _transaction(client: aiosmtplib.SMTP, message: _Message, group: list[R
         options.append(b"RET=" + message.ret.encode("ascii"))
     if dsn and message.envid is not None:
         options.append(b"ENVID=" + xtext_encode(message.envid).encode("ascii"))
+    if message.mt_priority is not None and client.supports_extension("mt-priority"):
+        options.append(b"MT-PRIORITY=%d" % message.mt_priority)   # RFC 6710 §4.2; else §4.3
 
     outcomes: dict[str, Outcome] = {}
     try:

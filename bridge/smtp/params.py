@@ -34,6 +34,8 @@ _ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+\Z")
 ENVID_MAX = 100
 #: RFC 3461 §4.2 and §9 (c): the ORCPT parameter is at most 500 characters.
 ORCPT_MAX = 500
+#: RFC 6710 §7: priority-value = (["-"] NZDIGIT) / "0"
+_MT_PRIORITY = re.compile(r"-?[1-9]\Z|0\Z")
 #: RFC 3461 §4.1: NOTIFY is NEVER alone, or a list of these.
 NOTIFY_VALUES = ("SUCCESS", "FAILURE", "DELAY")
 
@@ -100,6 +102,7 @@ class MailParams:
     smtputf8: bool = False
     ret: Ret | None = None
     envid: str | None = None  # decoded from xtext (RFC 3461 §4.4)
+    mt_priority: int | None = None  # RFC 6710 §3: -9..9
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -115,13 +118,15 @@ def parse_mail(words: Sequence[str], *, max_size: int) -> MailParams:
 
     SIZE (RFC 1870 §6: a declared size over the limit is refused with 552 here and now);
     BODY=7BIT|8BITMIME (RFC 6152 §3); SMTPUTF8 without a value (RFC 6531 §3.4); RET=FULL|HDRS
-    (RFC 3461 §4.3); ENVID=xtext (RFC 3461 §4.4).
+    (RFC 3461 §4.3); ENVID=xtext (RFC 3461 §4.4); MT-PRIORITY=-9..9 (RFC 6710 §3, §7; a
+    malformed value or a second one is 501 5.5.4, §4.1 rule 1).
     """
     params = _split(words)
     size: int | None = None
     body: Body | None = None
     ret: Ret | None = None
     envid: str | None = None
+    mt_priority: int | None = None
     smtputf8 = False
     for key, value in params.items():
         if key == "SIZE":
@@ -154,9 +159,14 @@ def parse_mail(words: Sequence[str], *, max_size: int) -> MailParams:
             if value is None or len(value) > ENVID_MAX:
                 raise _fail(replies.PARAM_INVALID, f"ENVID is 1 to {ENVID_MAX} characters")
             envid = xtext_decode(value)
+        elif key == "MT-PRIORITY":
+            if value is None or not _MT_PRIORITY.match(value):
+                raise _fail(replies.PARAM_INVALID, "MT-PRIORITY is -9 to 9")
+            mt_priority = int(value)
         else:
             raise _fail(replies.PARAM_UNKNOWN, key)
-    return MailParams(size=size, body=body, smtputf8=smtputf8, ret=ret, envid=envid)
+    return MailParams(size=size, body=body, smtputf8=smtputf8, ret=ret, envid=envid,
+                      mt_priority=mt_priority)
 
 
 def parse_rcpt(words: Sequence[str]) -> RcptParams:

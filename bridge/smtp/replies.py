@@ -68,6 +68,9 @@ MAIL_SYNTAX = _r(501, "5.5.4", "Syntax: MAIL FROM:<address> [parameters]")
 NESTED_MAIL = _r(503, "5.5.1", "Nested MAIL command")
 BAD_SENDER = _r(553, "5.1.7", "Bad sender address syntax")
 TOO_BIG = _r(552, "5.3.4", "Message size exceeds fixed maximum message size")
+#: RFC 6710 §4.1: a positive MT-PRIORITY from an untrusted client is lowered; X.3.6 and the
+#: new priority first in the text
+PRIORITY_LOWERED = _r(250, "2.3.6", "0 Sender ok, priority lowered: not authorised")
 # -- RCPT (RFC 5321 §4.1.1.3, RFC 3461 §4.1/4.2)
 RCPT_OK = _r(250, "2.1.5", "Recipient ok")
 RCPT_SYNTAX = _r(501, "5.5.4", "Syntax: RCPT TO:<address> [parameters]")

@@ -29,6 +29,7 @@ Decisions:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import email.utils
 import hmac
 import ipaddress
@@ -47,6 +48,7 @@ from typing import TYPE_CHECKING, Any
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from bridge.convert.limits import DEFAULT_LIMITS, MessageLimits, MessageTooComplex, check_limits
+from bridge.convert.priority import DEFAULT_POLICY, POLICIES, PolicyName
 from bridge.errors import BridgeError, SMTPReply
 from bridge.queue.model import Direction, Recipient, Submission
 from bridge.queue.types import QueueError
@@ -72,8 +74,9 @@ log = logging.getLogger("x400bridge.smtp")
 _HELO_UNSAFE = re.compile(r"[^\x21-\x27\x2a-\x5b\x5d-\x7e]")
 #: RFC 5321 §4.5.3.1.4/§4.5.3.1.5 give 512 octets per command line; RFC 3461 §9 allows
 #: ENVID (100) and RET on MAIL and ORCPT (500) and NOTIFY on RCPT; RFC 1870/6152/6531 add
-#: SIZE, BODY and SMTPUTF8.  aiosmtpd's reader stops lines at 1001 octets anyway.
-_COMMAND_LIMITS = {"MAIL": 512 + 26 + 14 + 9 + 10 + 107, "RCPT": 512 + 30 + 507}
+#: SIZE, BODY and SMTPUTF8, RFC 6710 §3 item 6 MT-PRIORITY (15).  aiosmtpd's reader stops
+#: lines at 1001 octets anyway.
+_COMMAND_LIMITS = {"MAIL": 512 + 26 + 14 + 9 + 10 + 107 + 15, "RCPT": 512 + 30 + 507}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -121,8 +124,11 @@ class InboundSettings:
     max_auth_failures: int = 5            # per connection, then 421 and close
     auth_failure_delay: float = 1.0       # Postfix smtpd_error_sleep_time; doubles per failure
     auth_failure_delay_max: float = 30.0
+    mt_priority_policy: PolicyName = DEFAULT_POLICY  # RFC 6710 §9.2, named in EHLO (§3)
 
     def __post_init__(self) -> None:
+        if self.mt_priority_policy not in POLICIES:
+            raise ValueError(f"mt_priority_policy is one of {', '.join(POLICIES)}")
         for network in self.relay_networks:
             ipaddress.ip_network(network)  # ValueError names the bad one
         if (self.tls_cert is None) != (self.tls_key is None):
@@ -330,11 +336,12 @@ class InboundHandler:
 
     async def handle_EHLO(self, server: SMTP, session: Session, envelope: Envelope,
                           hostname: str, responses: list[str]) -> list[str]:
-        """Our keyword list (RFC 1870, 6152, 6531, 2920, 2034, 3461, 3207, 4954)."""
+        """Our keyword list (RFC 1870, 6152, 6531, 2920, 2034, 3461, 6710, 3207, 4954)."""
         session.host_name = hostname
         server.command_size_limits.update(_COMMAND_LIMITS)
         keywords = [f"SIZE {self.settings.max_message_size}", "8BITMIME", "SMTPUTF8",
-                    "PIPELINING", "ENHANCEDSTATUSCODES", "DSN"]
+                    "PIPELINING", "ENHANCEDSTATUSCODES", "DSN",
+                    f"MT-PRIORITY {self.settings.mt_priority_policy}"]
         for line in responses[1:]:
             word = line[4:]
             if word == "STARTTLS" or (word.startswith("AUTH ") and self.settings.auth):
@@ -357,6 +364,12 @@ class InboundHandler:
         envelope.mail_from = address
         envelope.mail_options = list(mail_options)
         envelope.smtp_utf8 = params.smtputf8
+        if params.mt_priority is not None and params.mt_priority > 0 \
+                and not self.may_relay(session):
+            # RFC 6710 §4.1: no upgraded priority from an untrusted source; the new priority
+            # is said with X.3.6 and leads the text
+            envelope.params = dataclasses.replace(params, mt_priority=0)
+            return str(replies.PRIORITY_LOWERED)
         envelope.params = params
         return str(replies.SENDER_OK)
 
@@ -427,13 +440,16 @@ class InboundHandler:
         params = envelope.params
         login = session.auth_data.login if isinstance(session.auth_data, LoginPassword) else None
         submission = Submission(
-            direction=envelope.direction, origin="smtp",
+            direction=envelope.direction, origin="smtp", priority=params.mt_priority or 0,
             sender=_sender_value(envelope.mail_from),
             recipients=tuple(envelope.recipients),
             data=received + content,
             meta={"envid": params.envid, "ret": params.ret, "client": _peer_ip(session),
                   "helo": session.host_name, "smtputf8": params.smtputf8,
                   "body": params.body or "7BIT", "tracking": tracking, "protocol": protocol,
+                  **({"mt_priority": params.mt_priority,
+                      "mt_priority_policy": self.settings.mt_priority_policy}
+                     if params.mt_priority is not None else {}),
                   "auth": login.decode("utf-8", "replace") if login is not None else None})
         try:
             queue_id = await self._submit(submission)
