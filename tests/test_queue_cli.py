@@ -121,3 +121,27 @@ def test_add_parser_registers_queue(qpath: Path, capsys: pytest.CaptureFixture[s
     assert parser.parse_args(["queue", "list"]).queue == Path("var/queue.sqlite")
     with pytest.raises(SystemExit):
         parser.parse_args(["queue", "list", "--state", "bogus"])
+
+
+def test_the_queue_of_a_configuration_on_postgresql(tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """``--config FILE`` opens the [queue] the gateway uses -- here PostgreSQL (issue 15) --
+    and ``migrate`` says where its schema is."""
+    from bridge.queue.api import open_queue
+    from bridge.queue.settings import BackendSettings
+    from tests.pgserver import require_postgres, shared_cluster
+
+    require_postgres()
+    dsn = shared_cluster().create_database()
+    config = tmp_path / "gw.toml"
+    config.write_text(f'[queue]\nbackend = "postgresql"\ndsn = "{dsn}"\n')
+    with open_queue(BackendSettings(backend="postgresql", dsn=dsn)) as q:
+        queued = q.submit(Submission(direction="to-x400", origin="smtp", sender="a@b.example",
+                                     recipients=(Recipient(address="c@d.example",
+                                                           route="spool"),),
+                                     data=b"Subject: pg\r\n\r\nx\r\n"))
+    assert run(["list", "--config", str(config)]) == 0
+    assert queued in capsys.readouterr().out
+    assert run(["migrate", "--config", str(config)]) == 0
+    assert "(up to date)" in capsys.readouterr().out
+    assert run(["migrate", "--queue", str(tmp_path / "q.sqlite")]) == 1   # no such file

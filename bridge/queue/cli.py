@@ -20,6 +20,7 @@ from typing import Any
 
 from bridge.cliargs import bounded_int
 from bridge.errors import BridgeError
+from bridge.queue.api import MessageQueue, open_queue
 from bridge.queue.store import Queue
 from bridge.queue.types import STATES, MessageInfo, MessageSummary, QueueStats
 
@@ -35,8 +36,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 def _add_commands(parser: argparse.ArgumentParser) -> None:
     cmds = parser.add_subparsers(dest="queue_command", required=True, metavar="SUBCOMMAND")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--queue", type=Path, default=DEFAULT_QUEUE, metavar="PATH",
-                        help=f"the queue file (default {DEFAULT_QUEUE})")
+    where = common.add_mutually_exclusive_group()
+    where.add_argument("--queue", type=Path, default=DEFAULT_QUEUE, metavar="PATH",
+                       help=f"the SQLite queue file (default {DEFAULT_QUEUE})")
+    where.add_argument("--config", type=Path, metavar="FILE",
+                       help="the gateway's configuration: its [queue] (SQLite or PostgreSQL)")
 
     p = cmds.add_parser("list", parents=[common], help="list queued messages, oldest first")
     p.add_argument("--state", choices=STATES, help="only messages with a recipient in STATE")
@@ -61,6 +65,11 @@ def _add_commands(parser: argparse.ArgumentParser) -> None:
     p.add_argument("message_id", metavar="ID")
     p.set_defaults(func=_drop)
 
+    p = cmds.add_parser("migrate", parents=[common],
+                        help="bring the queue's schema up to date (PostgreSQL: needed after an "
+                             "upgrade; run once, from one node)")
+    p.set_defaults(func=_migrate)
+
     p = cmds.add_parser("stats", parents=[common], help="counts by state and direction")
     p.add_argument("--json", action="store_true", help="machine-readable JSON output")
     p.set_defaults(func=_stats)
@@ -78,8 +87,25 @@ def run(argv: Sequence[str]) -> int:
         return 1
 
 
-def _open(args: argparse.Namespace) -> Queue:
-    return Queue(args.queue, create=False)
+def _open(args: argparse.Namespace, *, migrate: bool = False) -> MessageQueue:
+    """The queue named by ``--queue`` (an SQLite file) or by the ``[queue]`` of ``--config``
+    (either backend, bridge.queue.api.open_queue)."""
+    if getattr(args, "config", None) is None:
+        return Queue(args.queue, create=False)
+    from bridge.config import load_config
+
+    config = load_config(args.config)
+    return open_queue(config.queue.backend, path=config.queue.path, create=False,
+                      migrate=migrate)
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    with _open(args, migrate=True) as q:
+        applied = q.migrate()
+        version = q.schema_version()
+    print(f"schema version {version}" + (f" (applied {', '.join(map(str, applied))})"
+                                         if applied else " (up to date)"))
+    return 0
 
 
 def _when(t: float | None) -> str:
