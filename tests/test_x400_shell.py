@@ -188,3 +188,21 @@ def test_connect_refused_is_an_association_error() -> None:
         assert info.value.smtp.code == 451           # temporary: the queue retries
 
     asyncio.run(main())
+
+
+def test_one_mta_may_bind_in_both_modes_with_an_entry_for_each() -> None:
+    """PP 6.0 calls in normal mode or X.410-1984 mode depending on the route: two entries
+    with the same MTA name, one per mode, and each bind finds the entry of its mode."""
+    from bridge.x400.mta import BindError
+
+    normal = Peer(key="pp", mta_name="PPMTA", password="pppass", mode="normal")
+    x410 = Peer(key="pp-x410", mta_name="ppmta", password="pppass", mode="x410")
+    table = PeerTable(local=SERVER_LOCAL, peers={"pp": normal, "pp-x410": x410})
+    from bridge.codec.rtpdu import MTABind
+
+    bind = MTABind(name="PPMTA", password="pppass")
+    assert table.check_bind(bind, "127.0.0.1", "normal").peer == normal
+    assert table.check_bind(bind, "127.0.0.1", "x410").peer == x410
+    only = PeerTable(local=SERVER_LOCAL, peers={"pp": normal})
+    refused = only.check_bind(bind, "127.0.0.1", "x410")
+    assert refused.peer is None and refused.error == BindError.UNACCEPTABLE_DIALOGUE_MODE

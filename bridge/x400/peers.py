@@ -124,7 +124,12 @@ class PeerTable:
         if bind.strong:
             return BindDecision(peer=None, error=BindError.UNACCEPTABLE_SECURITY_CONTEXT,
                                 reason="strong credentials are not supported")
-        peer = self.by_name(bind.name)
+        # an MTA may call in either mode (PP 6.0 does, per route): with one entry per mode,
+        # the entry of the mode it uses decides
+        folded = bind.name.casefold()
+        peer = next((p for p in self.peers.values()
+                     if p.mta_name.casefold() == folded and p.mode == mode), None) \
+            or self.by_name(bind.name)
         if peer is None:
             return BindDecision(peer=None, error=BindError.AUTHENTICATION_ERROR,
                                 reason=f"unknown MTA {bind.name!r}")
