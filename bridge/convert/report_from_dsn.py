@@ -31,6 +31,7 @@ from bridge.convert.dsn_status import (
     parse_x400_diagnostic,
     status_tables,
 )
+from bridge.convert.limits import check_limits
 from bridge.convert.report_common import (
     NOT_PRINTABLE,
     UB_SUPPLEMENTARY_INFO,
@@ -150,6 +151,7 @@ def dsn_to_report(data: bytes, mail_from: str, rcpt_to: Sequence[str],
     others (``delayed``, ``relayed``, ``expanded``) make the whole DSN an IPM (§5.1.8.3),
     returned in ``extra`` -- or as the result itself when no recipient is reported.
     """
+    check_limits(data, ctx.limits)        # before any parser: MessageTooComplex
     defects: list[Defect] = []
     tables = status_tables()
     msg = email.message_from_bytes(data, policy=email_policy.compat32)

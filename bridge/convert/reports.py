@@ -30,7 +30,6 @@ from collections.abc import Callable, Sequence
 from bridge.convert.context import Context
 from bridge.convert.dsn_from_report import report_to_dsn
 from bridge.convert.gateway_reports import gateway_report, reported
-from bridge.convert.limits import check_limits
 from bridge.convert.notary import SmtpEnvelope
 from bridge.convert.report_common import (
     digest,
@@ -60,8 +59,8 @@ def is_dsn(data: bytes) -> bool:
 def internet_to_x400(data: bytes, mail_from: str, rcpt_to: Sequence[str], ctx: Context, *,
                      smtp: SmtpEnvelope | None = None) -> X400Result:
     """An RFC 5322 message towards X.400: a DSN becomes an X.400 report (RFC 2156 §5.1.8),
-    anything else an IPM (§5.1).  Nothing is parsed before :func:`check_limits` passed."""
-    check_limits(data, ctx.limits)
+    anything else an IPM (§5.1).  Both conversions check the message's limits
+    (:func:`~bridge.convert.limits.check_limits`) before they parse it."""
     from bridge.convert.to_x400 import mime_to_x400
 
     if is_dsn(data):
