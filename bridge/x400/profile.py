@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from bridge.convert.mime_text import extension_name
 from bridge.errors import BridgeError, SMTPReply, X400Diagnostic
 from bridge.model.apdu import APDU, Message, Probe
 from bridge.model.common import (
@@ -94,13 +95,6 @@ class Prepared:
     notes: tuple[str, ...] = ()
 
 
-def _name(ext: Extension) -> str:
-    std = ext.standard
-    if std is not None:
-        return f"{std.name.lower().replace('_', '-')} ({int(std)})"
-    return f"extension {ext.type}"
-
-
 def _filter(exts: tuple[Extension, ...], profile: PeerProfile, where: str,
             notes: list[str], *, envelope: bool) -> tuple[Extension, ...]:
     kept: list[Extension] = []
@@ -120,8 +114,8 @@ def _filter(exts: tuple[Extension, ...], profile: PeerProfile, where: str,
             continue
         if ext.criticality & _CRITICAL:
             raise CriticalExtensionNotAccepted(
-                f"{_name(ext)} in the {where} is critical and {reason}")
-        notes.append(f"{_name(ext)} left out of the {where}: {reason}")
+                f"{extension_name(ext)} in the {where} is critical and {reason}")
+        notes.append(f"{extension_name(ext)} left out of the {where}: {reason}")
     return tuple(kept)
 
 
