@@ -11,6 +11,7 @@ waiting.  Both are bounded in memory (``max_keys``; the stalest entries go first
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -77,3 +78,15 @@ class LogLimiter:
         while len(self._last) > self.max_keys:
             self._last.popitem(last=False)
         return held
+
+    def log(self, logger: logging.Logger, level: int, key: str, now: float, msg: str,
+            *args: object) -> None:
+        """``logger.log(level, msg, *args)`` unless held back for ``key``; the line that goes
+        out says how many like it were not logged."""
+        held = self.allow(key, now)
+        if held is None:
+            return
+        if held:
+            msg += " (%d more like it not logged)"
+            args += (held,)
+        logger.log(level, msg, *args)

@@ -280,6 +280,8 @@ class Gateway:
         error while it still takes no writes.  (Until then no worker claims: the duplicates
         a crash can cause stay bounded by one job per worker.)"""
         async with self._recording:
+            if not self._unrecorded:
+                return                          # another worker recorded them meanwhile
             while self._unrecorded:
                 job, outcomes, started = self._unrecorded[0]
                 await self.writer.call(self.queue.record, job, outcomes)
@@ -288,10 +290,9 @@ class Gateway:
             log.info("the queue takes writes again: every outcome is recorded")
 
     def _log_queue_trouble(self, exc: BridgeError) -> None:
-        held = self._log_limit.allow("queue", time.monotonic())
-        if held is not None:
-            log.error("queue: %s (%d outcome(s) waiting to be recorded%s)", exc,
-                      len(self._unrecorded), f"; {held} more like it not logged" if held else "")
+        self._log_limit.log(log, logging.ERROR, "queue", time.monotonic(),
+                            "queue: %s (%d outcome(s) waiting to be recorded)", exc,
+                            len(self._unrecorded))
 
     async def _sleep(self, key: str) -> None:
         event = self.wake[key]

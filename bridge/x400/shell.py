@@ -199,13 +199,7 @@ class Responder:
         task.add_done_callback(self._tasks.discard)
 
     def _log_limited(self, key: str, level: int, msg: str, *args: object) -> None:
-        held = self._log_limit.allow(key, asyncio.get_running_loop().time())
-        if held is None:
-            return
-        if held:
-            msg += " (%d more like it not logged)"
-            args += (held,)
-        log.log(level, msg, *args)
+        self._log_limit.log(log, level, key, asyncio.get_running_loop().time(), msg, *args)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                      address: str) -> None:
