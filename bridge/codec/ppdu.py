@@ -321,6 +321,19 @@ def decode_user_data(data: bytes) -> tuple[PDV, ...]:
     return tuple(pdvs)
 
 
+def octet_aligned_value(value: bytes, *, path: str, offset: int) -> bytes:
+    """The octets of an ``octet-aligned`` encoding (X.226 PDV-list, X.690 §8.18 EXTERNAL),
+    which must be exactly one BER TLV; :class:`DecodeError` at ``path``/``offset`` if not."""
+    try:
+        whole = pdu_length(value)
+    except DecodeError as exc:
+        raise DecodeError(f"octet-aligned value is not BER: {exc.reason}", path=path,
+                          offset=offset) from exc
+    if whole != len(value):
+        raise DecodeError("octet-aligned value is not one BER TLV", path=path, offset=offset)
+    return value
+
+
 def _pdv_value(data: bytes, pdv: Any) -> bytes:
     path = "PDV-list.presentation-data-values"
     if pdv.tag_class == CLASS_CONTEXT and pdv.tag == 0 and pdv.constructed:
@@ -330,16 +343,8 @@ def _pdv_value(data: bytes, pdv: Any) -> bytes:
                               path=path, offset=pdv.offset)
         return data[inner[0].offset:inner[0].end]
     if pdv.tag_class == CLASS_CONTEXT and pdv.tag == 1 and not pdv.constructed:
-        value = data[pdv.content_offset:pdv.end]
-        try:
-            whole = pdu_length(value)
-        except DecodeError as exc:
-            raise DecodeError(f"octet-aligned value is not BER: {exc.reason}", path=path,
-                              offset=pdv.offset) from exc
-        if whole != len(value):
-            raise DecodeError("octet-aligned value is not one BER TLV", path=path,
-                              offset=pdv.offset)
-        return value
+        return octet_aligned_value(data[pdv.content_offset:pdv.end], path=path,
+                                   offset=pdv.offset)
     raise DecodeError("presentation-data-values neither single-ASN1-type nor octet-aligned",
                       path=path, offset=pdv.offset)
 

@@ -27,6 +27,7 @@ from bridge.codec.ber import (
     read_tlv,
     string_contents,
 )
+from bridge.codec.ppdu import octet_aligned_value
 from bridge.errors import DecodeError, EncodeError
 
 #: X.228 §9.1 dialogueMode values
@@ -365,16 +366,8 @@ def decode_external(data: bytes) -> tuple[str | None, int | None, bytes]:
         elif child.tag_class == CLASS_CONTEXT and child.tag == 0 and child.constructed:
             return direct, indirect, body            # single-ASN1-type
         elif child.tag_class == CLASS_CONTEXT and child.tag == 1:
-            value = string_contents(data, child)     # octet-aligned: the encoding itself
-            try:
-                whole = pdu_length(value)
-            except DecodeError as exc:
-                raise DecodeError(f"octet-aligned value is not BER: {exc.reason}",
-                                  path="EXTERNAL", offset=child.offset) from exc
-            if whole != len(value):
-                raise DecodeError("octet-aligned value is not one BER TLV", path="EXTERNAL",
-                                  offset=child.offset)
-            return direct, indirect, value
+            return direct, indirect, octet_aligned_value(       # the encoding itself
+                string_contents(data, child), path="EXTERNAL", offset=child.offset)
         else:
             raise DecodeError("unsupported EXTERNAL encoding", path="EXTERNAL",
                               offset=child.offset)
