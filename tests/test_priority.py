@@ -18,12 +18,14 @@ N, L, U = Priority.NORMAL, Priority.NON_URGENT, Priority.URGENT
 D, R, P, IM, F, OV = (Precedence.DEFERRED, Precedence.ROUTINE, Precedence.PRIORITY,
                      Precedence.IMMEDIATE, Precedence.FLASH, Precedence.OVERRIDE)
 
-#: MT-PRIORITY -9..9 -> MIXER X.400 priority (App B Table 2; between levels: the level below)
-MIXER_IN = {-9: L, -8: L, -7: L, -6: L, -5: L, -4: L, -3: L, -2: L, -1: L,
-            0: N, 1: N, 2: N, 3: N, 4: U, 5: U, 6: U, 7: U, 8: U, 9: U}
-#: MT-PRIORITY -9..9 -> STANAG4406 precedence (App A Table 1)
-STANAG_IN = {-9: D, -8: D, -7: D, -6: D, -5: D, -4: D, -3: D, -2: R, -1: R,
-             0: P, 1: P, 2: IM, 3: IM, 4: F, 5: F, 6: OV, 7: OV, 8: OV, 9: OV}
+#: MT-PRIORITY -9..9 -> MIXER X.400 priority (App B Table 2; between levels: RFC 6710 §5
+#: rounds up to the next level, above the highest level the highest)
+MIXER_IN = {-9: L, -8: L, -7: L, -6: L, -5: L, -4: L, -3: N, -2: N, -1: N,
+            0: N, 1: U, 2: U, 3: U, 4: U, 5: U, 6: U, 7: U, 8: U, 9: U}
+#: MT-PRIORITY -9..9 -> STANAG4406 precedence (App A Table 1; §5's example: -3 is -2, from
+#: 5 up 6)
+STANAG_IN = {-9: D, -8: D, -7: D, -6: D, -5: D, -4: D, -3: R, -2: R, -1: P,
+             0: P, 1: IM, 2: IM, 3: F, 4: F, 5: OV, 6: OV, 7: OV, 8: OV, 9: OV}
 
 
 @pytest.mark.parametrize("value", range(-9, 10))

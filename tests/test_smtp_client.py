@@ -9,6 +9,7 @@ server of tests/dnsserver.py.
 from __future__ import annotations
 
 import asyncio
+import email
 import socket
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
@@ -434,3 +435,35 @@ def test_no_mt_priority_to_a_server_without_it() -> None:
     assert isinstance(outcomes["a@example.test"], Delivered)
     [envelope] = handler.envelopes
     assert not any(o.upper().startswith("MT-PRIORITY") for o in envelope.mail_options)
+    # RFC 6758 §3.3 rule 3: the priority is tunnelled in an MT-Priority field instead
+    delivered = email.message_from_bytes(envelope.original_content or b"")
+    assert delivered.get_all("MT-Priority") == ["4"]
+    assert delivered.get_payload() == "Hello\r\n"
+
+
+def test_mt_priority_fields_replaced_when_tunnelled() -> None:
+    """RFC 6758 §3.3 rules 2-3: toward a server without MT-PRIORITY every MT-Priority field
+    is removed, and one with the message's priority added; without a priority none is left.
+    Toward a server offering MT-PRIORITY the message is passed as it is (§3.2)."""
+    forged = (b"MT-Priority: 9\r\nFrom: o@x400.example\r\nMT-Priority:\r\n (folded) 6\r\n"
+              b"To: a@example.test\r\n\r\nMT-Priority: 5 stays in the body\r\n")
+    handler = PlainSink()
+
+    async def main() -> list[Submission]:
+        async with plain_sink(handler) as port:
+            for value in (-3, None):
+                await deliver(sender="o@x400.example", data=forged, settings=smarthost(port),
+                              mt_priority=value, recipients=[rcpt("a@example.test")])
+        async with gateway_sink() as (sink, port):
+            await deliver(sender="o@x400.example", data=forged, settings=smarthost(port),
+                          mt_priority=2, recipients=[rcpt("a@example.test")])
+            return sink.submissions
+    [offered] = run(main())
+    with_value, without = (e.original_content or b"" for e in handler.envelopes)
+    head, _, body = with_value.partition(b"\r\n\r\n")
+    assert email.message_from_bytes(with_value).get_all("MT-Priority") == ["-3"]
+    assert head.count(b"MT-Priority") == 1 and b"(folded)" not in head
+    assert body == b"MT-Priority: 5 stays in the body\r\n"
+    assert email.message_from_bytes(without).get_all("MT-Priority") is None
+    assert without.endswith(body) and b"From: o@x400.example\r\n" in without
+    assert offered.priority == 2 and offered.data.endswith(forged)

@@ -7,6 +7,8 @@ doubles that record what they were given.  Every reply is checked for its RFC 34
 from __future__ import annotations
 
 import asyncio
+import email
+import email.utils
 import smtplib
 import socket
 import ssl
@@ -644,6 +646,16 @@ def test_mt_priority_offered_with_the_policy_and_kept(gw: Gateway) -> None:
     assert urgent.meta["mt_priority_policy"] == "MIXER"
     assert low.priority == -9 and low.meta["mt_priority"] == -9
     assert plain.priority == 0 and "mt_priority" not in plain.meta
+    # §4.1 rule 2: our Received field carries the PRIORITY clause (§7 "Pri") after "for",
+    # before the ";" and the date -- and only when the client gave a value
+    for sub, clause in ((urgent, " PRIORITY 4;"), (low, " PRIORITY -9;"), (plain, None)):
+        received = email.message_from_bytes(sub.data)["Received"]
+        stamp, _, date = " ".join(received.split()).rpartition(";")
+        assert email.utils.parsedate_to_datetime(date.strip()) is not None
+        if clause is None:
+            assert "PRIORITY" not in received
+        else:
+            assert (stamp + ";").endswith(f"for <bob@x400.example>{clause}")
 
 
 def test_mt_priority_policy_stanag4406_in_ehlo() -> None:
@@ -670,6 +682,34 @@ def test_mt_priority_upgrade_from_an_untrusted_client_is_lowered() -> None:
     lowered, kept = gw.submissions
     assert lowered.priority == 0 and lowered.meta["mt_priority"] == 0
     assert kept.priority == -2
+
+
+@pytest.mark.parametrize(("trusted", "field", "params", "expected"), [
+    (True, b"MT-Priority: 6 (flash)", [], 6),           # RFC 6758 §3.1 rule 4a
+    (True, b"MT-Priority: 6", ["MT-PRIORITY=-1"], -1),   # the parameter wins (rule 4)
+    (True, b"MT-Priority: 6\r\nMT-Priority: 6", [], None),    # not a single field
+    (True, b"MT-Priority: +6", [], None),               # not a priority-value
+    (False, b"MT-Priority: 6", [], 0),                  # RFC 6710 §4.1 / RFC 6758 §7
+    (False, b"MT-Priority: -4", [], -4),
+])
+def test_mt_priority_header_field_tunnelled_in(trusted: bool, field: bytes,
+                                               params: list[str], expected: int | None) -> None:
+    """RFC 6758 §3.1: without MT-PRIORITY on MAIL FROM, one valid MT-Priority field is the
+    message's priority (never above 0 from a client that may not relay); our Received field
+    then says PRIORITY (RFC 6710 §4.1 rule 2)."""
+    settings = SETTINGS if trusted else replace(SETTINGS, relay_networks=())
+    with Gateway(settings) as gw, gw.client() as client:
+        client.ehlo()
+        assert client.mail("a@example.org", params)[0] == 250
+        assert client.rcpt("bob@x400.example")[0] == 250
+        assert client.data(field + b"\r\n" + MESSAGE)[0] == 250
+    [sub] = gw.submissions
+    assert sub.priority == (expected or 0) and sub.meta.get("mt_priority") == expected
+    received = email.message_from_bytes(sub.data)["Received"]
+    assert ("PRIORITY" in received) == (expected is not None)
+    if expected is not None:
+        assert f" PRIORITY {expected};" in " ".join(received.split())
+    assert sub.data.endswith(field + b"\r\n" + MESSAGE)     # the message is not changed
 
 
 @pytest.mark.parametrize("value", [str(n) for n in range(-9, 10)])

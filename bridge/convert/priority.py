@@ -8,10 +8,12 @@ Priority Assignment Policy (§9.2) says which values are in use and what they me
 * ``STANAG4406`` (RFC 6710 App A, Table 1): -4 / -2 / 0 / 2 / 4 / 6 <-> the STANAG 4406 A1.8
   primary precedence deferred / routine / priority / immediate / flash / override.
 
-Values between the levels of a policy: the RFC gives no rule, so a value maps to the
-highest level not above it (a message is never upgraded by the gateway -- RFC 6710 §4.1
-forbids raising priorities from untrusted sources), and a value below the lowest level to
-the lowest one.  -2 under MIXER is non-urgent, 5 under STANAG4406 is flash.
+Values between the levels of a policy: RFC 6710 §5 -- an implementation with fewer than 19
+levels "will internally round up a syntactically valid priority value that isn't supported
+to the next higher supported number (or to the highest supported priority, if the value is
+higher than any supported priority)".  -2 under MIXER is normal, 5 under STANAG4406 is
+override, 9 is urgent / override and -9 non-urgent / deferred.  (This is not an upgrade of
+the sender's request: positive values from untrusted clients were lowered to 0 before, §4.1.)
 
 X.400 priority of a military message: ACP 123 practice, flash and override urgent,
 immediate and priority normal, routine and deferred non-urgent (:data:`PRECEDENCE_PRIORITY`).
@@ -82,10 +84,11 @@ def check_mt_priority(value: int) -> int:
 
 
 def _level(value: int, levels: Mapping[int, object]) -> int:
-    """The highest level of ``levels`` not above ``value`` (the lowest for values below)."""
+    """RFC 6710 §5: the lowest level of ``levels`` not below ``value`` (the highest for
+    values above every level)."""
     check_mt_priority(value)
-    below = [k for k in levels if k <= value]
-    return max(below) if below else min(levels)
+    above = [k for k in levels if k >= value]
+    return min(above) if above else max(levels)
 
 
 def to_x400_priority(value: int, policy: PolicyName = DEFAULT_POLICY) -> Priority:

@@ -39,6 +39,7 @@ for the sender, ``Failed 5.1.3`` for a recipient.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 import re
@@ -55,6 +56,7 @@ import dns.resolver
 from bridge.queue.model import Deferred, Delivered, Failed, Outcome, Recipient
 from bridge.smtp.params import xtext_encode
 from bridge.smtp.path import smtp_path
+from bridge.smtp.tunnel import retunnel
 
 log = logging.getLogger("x400bridge.smtp")
 
@@ -301,6 +303,9 @@ async def _hello(client: aiosmtplib.SMTP) -> None:
 async def _transaction(client: aiosmtplib.SMTP, message: _Message, group: list[Recipient],
                        hop: _Hop) -> dict[str, Outcome]:
     """MAIL, RCPT per recipient, DATA (RFC 5321 §3.3) with the options the server offers."""
+    if not client.supports_extension("mt-priority"):
+        # RFC 6710 §4.3 / RFC 6758 §3.3: the priority travels in an MT-Priority field
+        message = dataclasses.replace(message, data=retunnel(message.data, message.mt_priority))
     utf8 = needs_smtputf8(message.sender, group, message.data)
     eight_bit = not message.data.isascii()
     dsn = client.supports_extension("dsn")
@@ -326,7 +331,7 @@ async def _transaction(client: aiosmtplib.SMTP, message: _Message, group: list[R
     if dsn and message.envid is not None:
         options.append(b"ENVID=" + xtext_encode(message.envid).encode("ascii"))
     if message.mt_priority is not None and client.supports_extension("mt-priority"):
-        options.append(b"MT-PRIORITY=%d" % message.mt_priority)   # RFC 6710 §4.2; else §4.3
+        options.append(b"MT-PRIORITY=%d" % message.mt_priority)   # RFC 6710 §4.2
 
     outcomes: dict[str, Outcome] = {}
     try:

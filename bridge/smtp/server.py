@@ -63,6 +63,7 @@ from bridge.smtp.protocol import (
     _Transaction,
     client_key,
 )
+from bridge.smtp.tunnel import header_priority
 
 if TYPE_CHECKING:
     from bridge.config import SmtpInConfig
@@ -434,6 +435,8 @@ class InboundHandler:
             except MessageTooComplex as exc:
                 log.info("message from %s refused: %s", _peer_ip(session), exc)
                 return f"{exc.smtp.code} {exc.smtp.enhanced} {exc.smtp.text}: {exc}"
+        if envelope.params.mt_priority is None:
+            self._tunnelled_priority(session, envelope, content)
         tracking = secrets.token_hex(8)
         protocol = _protocol_name(session, envelope)
         received = self.received_field(session, envelope, protocol=protocol, tracking=tracking)
@@ -461,16 +464,38 @@ class InboundHandler:
             return str(replies.QUEUE_FAILED)
         return replies.QUEUED.format(id=queue_id)
 
+    def _tunnelled_priority(self, session: Session, envelope: _Transaction,
+                            content: bytes) -> None:
+        """RFC 6758 §3.1 rule 4a: without MT-PRIORITY on MAIL FROM, a single valid
+        ``MT-Priority`` header field gives the priority -- not raised above 0 for a client
+        that may not relay (RFC 6710 §4.1, RFC 6758 §7)."""
+        value = header_priority(content)
+        if value is None:
+            return
+        if value > 0 and not self.may_relay(session):
+            log.info("MT-Priority: %d from untrusted %s taken as 0 (RFC 6710 §4.1)",
+                     value, _peer_ip(session))
+            value = 0
+        envelope.params = dataclasses.replace(envelope.params, mt_priority=value)
+
     def received_field(self, session: Session, envelope: _Transaction, *, protocol: str,
                        tracking: str) -> bytes:
-        """The trace field we prepend (RFC 5321 §4.4): from / by / with / id / [for]; date."""
+        """The trace field we prepend (RFC 5321 §4.4): from / by / with / id / [for]
+        [PRIORITY]; date.  The PRIORITY clause (RFC 6710 §4.1 rule 2, §7 ``Pri``, an
+        Additional-Registered-Clause) records the MT-PRIORITY the message was accepted with
+        -- after §4.1's lowering -- when the client gave one."""
         helo = _HELO_UNSAFE.sub("?", session.host_name or "")[:255] or "unknown"
         ip = _peer_ip(session)
         lines = [f"Received: from {helo} ({_address_literal(ip)})",
                  f"\tby {self.settings.hostname} (x400bridge) with {protocol} id {tracking}"]
         date = _date_now()
         if len(envelope.recipients) == 1:  # naming all recipients would disclose Bcc
-            lines.append(f"\tfor <{envelope.recipients[0].address}>; {date}")
+            lines.append(f"\tfor <{envelope.recipients[0].address}>")
+        mt_priority = envelope.params.mt_priority
+        if mt_priority is not None:
+            lines[-1] += f" PRIORITY {mt_priority}"
+        if len(envelope.recipients) == 1:
+            lines[-1] += f"; {date}"
         else:
             lines[-1] += ";"
             lines.append(f"\t{date}")
