@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bridge.codec.ber import MAX_LENGTH
 from bridge.errors import DecodeError
 
-#: the largest MTS-APDU a command reads: the P1 APDU limit (bridge.x400.stack)
-MAX_APDU_FILE = 64 * 1024 * 1024
+#: the largest MTS-APDU a command reads: the P1 APDU limit (the BER decoder's MAX_LENGTH)
+MAX_APDU_FILE = MAX_LENGTH
 
 
 def read_bounded(path: Path, limit: int = MAX_APDU_FILE) -> bytes:

@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Literal
 
+from bridge.codec.ber import MAX_LENGTH
 from bridge.errors import ProtocolError
 from bridge.x400.cotp_tpdu import (
     _DR_ADDITIONAL_INFO,
@@ -234,7 +235,7 @@ class COTPEngine:
         self,
         role: Literal["initiator", "responder"],
         *,
-        max_tsdu: int = 64 * 1024 * 1024,
+        max_tsdu: int = MAX_LENGTH,
         max_tpdu_size: int = DEFAULT_MAX_TPDU_SIZE,
     ) -> None:
         if role not in ("initiator", "responder"):

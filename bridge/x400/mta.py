@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bridge.codec import rtpdu
+from bridge.codec.ber import MAX_LENGTH
 from bridge.codec.rtpdu import MTABind, RefuseReason
 from bridge.errors import DecodeError, ProtocolError
 from bridge.x400 import rtse
@@ -226,7 +227,7 @@ class MTAEngine:
     """The P1 protocol machine of one association, over one :class:`RTSEEngine`."""
 
     def __init__(self, role: Role, *, mode: Mode = "normal",
-                 max_apdu: int = 64 * 1024 * 1024) -> None:
+                 max_apdu: int = MAX_LENGTH) -> None:
         self.role: Role = role
         self.mode: Mode = mode
         self.rtse = RTSEEngine(role, mode=mode, max_apdu=max_apdu)

@@ -41,6 +41,7 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from bridge.codec import rtpdu
+from bridge.codec.ber import MAX_LENGTH
 from bridge.codec.rtpdu import RTAB, RTOAC, RTORJ, RTORQ, RTTP, AbortReason, RefuseReason
 from bridge.errors import DecodeError, ProtocolError
 from bridge.x400.acse import (
@@ -136,7 +137,7 @@ CLOSED = "closed"
 class RTSEEngine:
     """One RTSE protocol machine (X.228 §7) for one association."""
 
-    def __init__(self, role: Role, *, mode: Mode = "normal", max_apdu: int = 64 * 1024 * 1024,
+    def __init__(self, role: Role, *, mode: Mode = "normal", max_apdu: int = MAX_LENGTH,
                  rtse_syntax: str = AS_MTA_RTSE, user_syntax: str = AS_MTSE) -> None:
         self.role: Role = role
         self.mode: Mode = mode

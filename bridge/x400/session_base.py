@@ -15,6 +15,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Literal, NoReturn
 
+from bridge.codec.ber import MAX_LENGTH
 from bridge.errors import ProtocolError
 from bridge.x400 import spdu as sp
 from bridge.x400.session_primitives import (
@@ -111,7 +112,7 @@ class _Connect:
 class SPMBase:
     """An SPM's state (X.225 §4.5) and shared checks; the engine is :class:`SessionEngine`."""
 
-    def __init__(self, role: Role, *, max_ssdu: int = 64 * 1024 * 1024) -> None:
+    def __init__(self, role: Role, *, max_ssdu: int = MAX_LENGTH) -> None:
         if role not in ("initiator", "responder"):
             raise ValueError(f"role must be 'initiator' or 'responder', not {role!r}")
         self.role: Role = role

@@ -21,6 +21,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from bridge.codec.ber import MAX_LENGTH
 from bridge.codec.rtpdu import MTABind
 from bridge.errors import AssociationError, BridgeError, ProtocolError
 from bridge.throttle import FailureTracker, LogLimiter
@@ -143,7 +144,7 @@ class Responder:
     """Accept associations from the MTAs of a peer table and take their MTS-APDUs."""
 
     def __init__(self, table: PeerTable, on_apdu: OnAPDU, *, timeouts: Timeouts = Timeouts(),
-                 max_apdu: int = 64 * 1024 * 1024, limits: ResponderLimits = ResponderLimits(),
+                 max_apdu: int = MAX_LENGTH, limits: ResponderLimits = ResponderLimits(),
                  timings: dict[str, float] | None = None) -> None:
         self.table = table
         self.timings = timings

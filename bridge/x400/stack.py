@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from bridge.codec import rtpdu
+from bridge.codec.ber import MAX_LENGTH
 from bridge.errors import DecodeError, ProtocolError
 from bridge.x400.acse import ACSEEngine
 from bridge.x400.cotp import COTPEngine, TConnect, TConnectAccept, TData, TDisconnect
@@ -53,7 +54,7 @@ class Stack:
     """One association: COTP, session, presentation, ACSE, RTSE and P1 engines wired up."""
 
     def __init__(self, role: Role, *, mode: Mode | None = "normal",
-                 max_apdu: int = 64 * 1024 * 1024, max_tpdu_size: int = 65531,
+                 max_apdu: int = MAX_LENGTH, max_tpdu_size: int = 65531,
                  pre_bind_limit: int = PRE_BIND_LIMIT,
                  timings: dict[str, float] | None = None) -> None:
         self.role: Role = role
