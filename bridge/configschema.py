@@ -19,13 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from bridge.errors import ConfigError
+from bridge.mapping.rfc822 import is_domain_syntax
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _DURATION = re.compile(r"(?:\d+(?:\.\d+)?[smhd])+")
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
-_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")   # RFC 1035 §2.3.1 (digits allowed, RFC 1123)
+_LABEL_MAX = 63                                        # RFC 1035 §2.3.4
 _DOMAIN_MAX = 253                                      # RFC 1035 §2.3.4: 255 octets on the wire
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")              # TOML 1.0 "Keys": bare keys
 
@@ -121,7 +122,8 @@ def parse_endpoint(text: str, where: str, *, default_port: int | None = None,
 def check_domain(text: str, where: str) -> str:
     """A domain name (RFC 1035 §2.3.1 labels, RFC 1123 leading digits); returned as given."""
     labels = text.rstrip(".").split(".")
-    if not text or len(text) > _DOMAIN_MAX or not all(_LABEL.fullmatch(x) for x in labels):
+    if not text or len(text) > _DOMAIN_MAX or \
+            not all(len(x) <= _LABEL_MAX and is_domain_syntax(x) for x in labels):
         raise ConfigError(f"{where}: not a domain name: {text!r}")
     return text
 

@@ -12,6 +12,7 @@ import ipaddress
 import re
 
 from bridge.errors import AddressSyntaxError
+from bridge.mapping.rfc822 import DOMAIN_LABEL
 
 #
 # RFC 5321 §4.1.2 (the grammar of the paths on MAIL FROM / RCPT TO), with RFC 6531 §3.3's
@@ -40,8 +41,8 @@ from bridge.errors import AddressSyntaxError
 #: RFC 5322 §3.2.3 atext, which RFC 5321 §4.1.2 uses for Atom.
 _ATEXT = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
                    "!#$%&'*+-/=?^_`{|}~")
-#: sub-domain = Let-dig [Ldh-str] (an LDH label).
-_LDH_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\Z")
+#: sub-domain = Let-dig [Ldh-str] (an LDH label): the same shape as RFC 2156 §4.2 domain-syntax
+_LDH_LABEL = DOMAIN_LABEL
 #: IPv4-address-literal = Snum 3("."  Snum); Snum = 1*3DIGIT (0-255).
 _IPV4 = re.compile(r"([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\Z")
 #: General-address-literal = Standardized-tag ":" 1*dcontent; dcontent = %d33-90 / %d94-126.
