@@ -145,3 +145,33 @@ def test_log_limiter_counts_what_it_held_back() -> None:
     assert [limit.allow("k", t) for t in (1.0, 2.0, 3.0)] == [None, None, None]
     assert limit.allow("k", 61.0) == 3
     assert limit.allow("other", 61.5) == 0
+
+
+def test_failure_tracker_turns_and_no_overflow() -> None:
+    """Attempts of a key with failures are checked one per delay, in turn (the P1 responder
+    gates every bind of an address with failures, as the SMTP server gates AUTH); a key
+    that failed thousands of times still gets the capped delay, not an OverflowError."""
+    t = FailureTracker(base_delay=1.0, max_delay=8.0, forget_after=100.0)
+    assert t.gate("a", 0.0) == 0                      # no failures: at once
+    assert t.fail("a", 0.0) == 1.0                    # refusal answered at 1
+    assert [t.gate("a", 1.0) for _ in range(3)] == [0.0, 1.0, 2.0]   # parallel: in turn
+    for n in range(2000):
+        t.fail("b", float(n) / 1000)
+    assert t.delay(2000) == 8.0 and t.failures("b") == 2000
+    assert t.gate("c", 0.0) == 0 and t.failures("c") == 0
+    assert FailureTracker(base_delay=0.0).fail("d", 0.0) == 0.0
+
+
+def test_log_limiter_gives_the_counts_of_quiet_keys() -> None:
+    """What was held back is never lost: a key quiet for the interval yields its count."""
+    limit = LogLimiter(interval=60.0, max_keys=2)
+    assert limit.allow("k", 0.0) == 0 and limit.allow("k", 1.0) is None
+    assert limit.allow("j", 2.0) == 0
+    assert list(limit.quiet(30.0)) == []
+    [held] = limit.quiet(61.0)
+    assert (held.key, held.count, held.since) == ("k", 1, 0.0)
+    assert limit.allow("k", 62.0) == 0                # forgotten after its summary
+    limit.allow("j", 3.0)
+    limit.allow("x", 70.0)
+    [dropped] = limit.overflow()                      # over max_keys: the stalest goes
+    assert dropped.key == "j" and dropped.count == 1

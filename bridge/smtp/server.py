@@ -38,7 +38,6 @@ import re
 import secrets
 import ssl
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
@@ -64,6 +63,7 @@ from bridge.smtp.protocol import (
     client_key,
 )
 from bridge.smtp.tunnel import header_priority
+from bridge.throttle import FailureTracker, Held, LogLimiter
 
 if TYPE_CHECKING:
     from bridge.config import SmtpInConfig
@@ -163,19 +163,6 @@ FAILURE_MEMORY = 600.0
 MAX_CLIENTS = 10_000
 
 
-@dataclass(slots=True)
-class _Penalty:
-    failures: int = 0
-    last: float = 0.0                     # when the last failure came
-    next_at: float = 0.0                  # no AUTH of the client is checked before then
-
-
-@dataclass(slots=True)
-class _Logged:
-    since: float                          # when a line was last logged
-    more: int = 0                         # events since then, not logged
-
-
 class Anvil:
     """Per-client state shared by the connections of one server -- Postfix's anvil(8) in
     miniature.  No I/O and no clock: ``now`` (the event loop's monotonic time) comes in.
@@ -196,8 +183,10 @@ class Anvil:
         self.settings = settings
         self.open = 0                     # connections open in all
         self._open: dict[str, int] = {}   # ... per client
-        self._penalties: OrderedDict[str, _Penalty] = OrderedDict()    # last failure last
-        self._logged: OrderedDict[tuple[str, str], _Logged] = OrderedDict()  # oldest first
+        self._auth = FailureTracker(base_delay=settings.auth_failure_delay,
+                                    max_delay=settings.auth_failure_delay_max,
+                                    forget_after=FAILURE_MEMORY, max_keys=MAX_CLIENTS)
+        self._logged = LogLimiter(interval=LOG_INTERVAL, max_keys=MAX_CLIENTS)
 
     # ------------------------------------------------------------------ connections
 
@@ -227,46 +216,20 @@ class Anvil:
 
     def delay(self, failures: int) -> float:
         """The wait that follows a client's ``failures``-th AUTH failure."""
-        base = self.settings.auth_failure_delay
-        if failures < 1 or base <= 0:
-            return 0.0
-        return min(base * 2.0 ** min(failures - 1, 64), self.settings.auth_failure_delay_max)
+        return self._auth.delay(failures)
 
     def auth_gate(self, client: str, now: float) -> float:
         """Seconds before an AUTH command of ``client`` may be checked.  A client with
         failures has one turn per :meth:`delay`: each command takes the next turn."""
-        self._expire(now)
-        penalty = self._penalties.get(client)
-        if penalty is None:
-            return 0.0
-        turn = max(now, penalty.next_at)
-        penalty.next_at = turn + self.delay(penalty.failures)
-        return turn - now
+        return self._auth.gate(client, now)
 
     def auth_failed(self, client: str, now: float) -> float:
         """Record a failed AUTH of ``client``; the seconds its answer waits."""
-        self._expire(now)
-        penalty = self._penalties.pop(client, None) or _Penalty()
-        penalty.failures += 1
-        penalty.last = now
-        wait = self.delay(penalty.failures)
-        penalty.next_at = max(penalty.next_at, now + wait)
-        self._penalties[client] = penalty
-        while len(self._penalties) > MAX_CLIENTS:
-            self._penalties.popitem(last=False)
-        return wait
+        return self._auth.fail(client, now)
 
     def failures(self, client: str) -> int:
         """AUTH failures of ``client`` remembered now."""
-        penalty = self._penalties.get(client)
-        return penalty.failures if penalty is not None else 0
-
-    def _expire(self, now: float) -> None:
-        while self._penalties:
-            client, penalty = next(iter(self._penalties.items()))
-            if now - penalty.last < FAILURE_MEMORY or penalty.next_at > now:
-                return
-            del self._penalties[client]
+        return self._auth.failures(client)
 
     # ------------------------------------------------------------------ logging
 
@@ -274,39 +237,28 @@ class Anvil:
         """Log ``text`` about an event of ``kind`` (a failed AUTH, a refused connection ...)
         from ``client`` -- unless one of that kind from that client was logged less than
         :data:`LOG_INTERVAL` ago: then it is only counted, and the next line says how many."""
-        key = (kind, client)
-        entry = self._logged.get(key)
-        if entry is not None and now - entry.since < LOG_INTERVAL:
-            entry.more += 1
+        held = self._logged.admit(f"{kind} from {client}", now)
+        if held is None:
             return
-        if entry is not None:
-            del self._logged[key]
-            if entry.more:
-                text += (f" (and {entry.more} more {kind} from {client} not logged in the "
-                         f"last {now - entry.since:.0f} s)")
+        if held.count:
+            text += (f" (and {held.count} more {held.key} not logged in the "
+                     f"last {now - held.since:.0f} s)")
         log.warning("%s", text)
-        self._logged[key] = _Logged(since=now)
         self.flush(now)
-        while len(self._logged) > MAX_CLIENTS:
-            self._summary(*self._logged.popitem(last=False), now)
+        for quiet in self._logged.overflow():
+            self._summary(quiet, now)
 
     def flush(self, now: float) -> None:
         """Log the counts not logged yet of clients quiet for :data:`LOG_INTERVAL`, and
         forget them (``now=math.inf``: all)."""
-        while self._logged:
-            key, entry = next(iter(self._logged.items()))
-            if now - entry.since < LOG_INTERVAL:
-                return
-            del self._logged[key]
-            self._summary(key, entry, now)
+        for held in self._logged.quiet(now):
+            self._summary(held, now)
 
     @staticmethod
-    def _summary(key: tuple[str, str], entry: _Logged, now: float) -> None:
-        if entry.more:
-            kind, client = key
-            span = (f"in the last {now - entry.since:.0f} s" if now != float("inf") else
-                    "(since the last line about them)")
-            log.warning("%d more %s from %s not logged %s", entry.more, kind, client, span)
+    def _summary(held: Held, now: float) -> None:
+        span = (f"in the last {now - held.since:.0f} s" if now != float("inf") else
+                "(since the last line about them)")
+        log.warning("%d more %s not logged %s", held.count, held.key, span)
 
 
 def _address_literal(ip: str) -> str:

@@ -238,6 +238,11 @@ class Responder:
         while True:
             ev = await conn.event(t.idle if peer is not None else t.bind)
             if isinstance(ev, BindIndication):
+                # an address with failed binds has one check per delay, in turn: guessing
+                # over parallel associations is no faster than over one (bridge.throttle)
+                turn = self._failures.gate(address, asyncio.get_running_loop().time())
+                if turn:
+                    await asyncio.sleep(turn)
                 decision = self.table.check_bind(ev.initiator, address, ev.mode)
                 if decision.peer is None:
                     now = asyncio.get_running_loop().time()
