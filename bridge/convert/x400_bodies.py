@@ -182,7 +182,9 @@ def _text_of(data: bytes, charset: str) -> str | None:
 
 
 def _crlf(text: str) -> str:
-    return re.sub(r"\r?\n", "\r\n", text)
+    """Every line end CRLF (``\\r?\\n`` -> CRLF; a lone CR stays), in C: two str.replace
+    calls cost a tenth of the equivalent re.sub on a 4 KiB body."""
+    return text.replace("\r\n", "\n").replace("\n", "\r\n")
 
 
 def _header_text(value: str) -> str:
