@@ -28,6 +28,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -88,9 +89,10 @@ class PgCluster:
     port: int
     bin: Path
     user: str | None            # run the programs as this user (root: "postgres")
+    durable: bool = False       # fsync on (a benchmark against SQLite's fsync), else off
 
     @classmethod
-    def start(cls) -> PgCluster:
+    def start(cls, *, durable: bool = False) -> PgCluster:
         folder_bin = bin_dir()
         assert folder_bin is not None
         user = "postgres" if os.geteuid() == 0 else None
@@ -101,14 +103,12 @@ class PgCluster:
             entry = pwd.getpwnam(user)
             for path in (folder, data):
                 os.chown(path, entry.pw_uid, entry.pw_gid)
-        cluster = cls(folder=folder, port=free_port(), bin=folder_bin, user=user)
+        cluster = cls(folder=folder, port=free_port(), bin=folder_bin, user=user,
+                      durable=durable)
         try:
             cluster._run("initdb", "-D", str(data), "-A", "trust", "-U", "postgres",
                          "--no-sync", "-E", "UTF8", "--locale=C.UTF-8")
-            options = (f"-p {cluster.port} -k {data} -c listen_addresses=127.0.0.1 "
-                       "-c fsync=off -c full_page_writes=off -c max_connections=50")
-            cluster._run("pg_ctl", "-D", str(data), "-o", options, "-l",
-                         str(data / "server.log"), "-w", "-t", str(_START_TIMEOUT), "start")
+            cluster.resume()
         except BaseException:
             cluster.stop()
             raise
@@ -135,6 +135,22 @@ class PgCluster:
             return (self.data / "server.log").read_text(errors="replace")
         return ""
 
+    def resume(self) -> None:
+        """Start the server (again, after :meth:`halt`) on the same port and data; returns
+        when it accepts connections (``pg_ctl -w``, bounded)."""
+        options = (f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1 "
+                   "-c max_connections=50")
+        if not self.durable:
+            options += " -c fsync=off -c full_page_writes=off"
+        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l",
+                  str(self.data / "server.log"), "-w", "-t", str(_START_TIMEOUT), "start")
+
+    def halt(self, mode: str = "fast") -> None:
+        """Stop the server, keeping its data (``pg_ctl stop -m fast|immediate``): clients'
+        connections are cut; :meth:`resume` starts it again."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t",
+                  str(_START_TIMEOUT), "stop")
+
     def stop(self) -> None:
         if (self.data / "postmaster.pid").exists():
             with contextlib.suppress(subprocess.CalledProcessError):
@@ -151,6 +167,20 @@ class PgCluster:
             raise subprocess.CalledProcessError(
                 result.returncode, command,
                 output=result.stdout, stderr=f"{result.stderr}\n{self.log()[-2000:]}")
+
+
+#: the backends the contract suite runs on (the ``backend`` fixtures' parameters)
+BACKENDS = ("sqlite", "postgresql")
+
+
+def backend_for(name: str, tmp_path: Path) -> Backend:
+    """The store of one test on backend ``name``: a file in ``tmp_path``, or a fresh database
+    on the session's cluster (skipped when PostgreSQL is unavailable)."""
+    if name == "postgresql":
+        require_postgres()
+        return Backend(name=name, path=tmp_path / "q.sqlite",
+                       dsn=shared_cluster().create_database())
+    return Backend(name=name, path=tmp_path / "q.sqlite")
 
 
 _shared: PgCluster | None = None
@@ -176,6 +206,17 @@ class Backend:
     name: str                   # "sqlite" | "postgresql"
     path: Path                  # the SQLite file
     dsn: str = ""               # the PostgreSQL database
+
+    def open(self, **kw: Any) -> Any:
+        """A new handle on this store (a ``PgQueue`` or a ``Queue``, keyword arguments
+        passed on) -- two handles are two processes or two nodes."""
+        if self.name == "postgresql":
+            from bridge.queue.pg import PgQueue
+
+            return PgQueue(self.dsn, **kw)
+        from bridge.queue.store import Queue
+
+        return Queue(self.path, **kw)
 
     def sql(self, text: str) -> str:
         """A test's SQL with ``?`` placeholders, in this backend's dialect."""

@@ -26,6 +26,7 @@ from bridge.queue import (
 )
 from bridge.queue.api import MessageQueue
 from bridge.queue.pg import PgQueue
+from bridge.queue.schema import SCHEMA_VERSION
 from tests.pgserver import Backend, require_postgres, shared_cluster
 
 T0 = 1_800_000_000.0          # 2027-01-15T08:00:00Z
@@ -140,7 +141,8 @@ def test_pragmas(tmp_path: Path) -> None:
     conn = queue._live()
     assert conn.execute("PRAGMA synchronous").fetchone() == (2,)      # FULL
     assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-    assert conn.execute("SELECT value FROM info WHERE key = 'schema_version'").fetchone() == ("2",)
+    assert conn.execute("SELECT value FROM info WHERE key = 'schema_version'").fetchone() \
+        == (str(SCHEMA_VERSION),)
     queue.close()
 
 
@@ -248,7 +250,7 @@ def test_a_queue_of_schema_1_gets_the_priority_at_open(tmp_path: Path) -> None:
         old = q.submit(sub("a@b"))
         new = q.submit(dataclasses.replace(sub("c@d"), priority=2))
         assert [j.message_id for j in q.claim("to-x400")] == [new, old]
-        assert q.schema_version() == 2
+        assert q.schema_version() == SCHEMA_VERSION
     finally:
         q.close()
 
@@ -759,9 +761,9 @@ def test_wait_for_work_wakes_for_new_work(make_queue: MakeQueue) -> None:
 
 def test_schema_version_and_migrate_when_current(make_queue: MakeQueue) -> None:
     q = make_queue()
-    assert q.schema_version() == 2
+    assert q.schema_version() == SCHEMA_VERSION
     assert q.migrate() == []                   # nothing to do: already the latest
-    assert q.schema_version() == 2
+    assert q.schema_version() == SCHEMA_VERSION
 
 
 # -- PostgreSQL only ---------------------------------------------------------------------------
@@ -784,7 +786,9 @@ def test_pg_submit_is_committed_for_another_connection(pg_dsn: str) -> None:
         conn = q._live()
         assert conn.execute("SHOW synchronous_commit").fetchone() == ("on",)
         assert conn.execute("SELECT version, description FROM schema_version").fetchall() == [
-            (1, "initial schema"), (2, "recipient priority (RFC 6710 MT-PRIORITY)")]
+            (1, "initial schema"), (2, "recipient priority (RFC 6710 MT-PRIORITY)"),
+            (3, "the node holding a recipient's lease"),
+            (4, "the time of a destination's last failure")]
 
 
 def test_pg_two_claimers_never_get_the_same_job(pg_dsn: str) -> None:
@@ -898,7 +902,7 @@ def test_pg_nodes_starting_together_create_the_schema_once(pg_dsn: str) -> None:
         t.join(timeout=60)
     assert not errors
     with PgQueue(pg_dsn, create=False) as q:
-        assert q.schema_version() == 2
+        assert q.schema_version() == SCHEMA_VERSION
 
 
 def test_pg_other_database_and_missing_queue(pg_dsn: str) -> None:

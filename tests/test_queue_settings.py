@@ -12,6 +12,7 @@ from bridge.errors import ConfigError
 from bridge.queue import Queue, QueueError
 from bridge.queue.api import open_queue
 from bridge.queue.pg import PgQueue, redact
+from bridge.queue.schema import SCHEMA_VERSION
 from bridge.queue.settings import BackendSettings, backend_settings
 from tests.pgserver import require_postgres, shared_cluster
 
@@ -88,5 +89,24 @@ def test_open_queue_picks_the_backend(tmp_path: Path) -> None:
     dsn = shared_cluster().create_database()
     q = open_queue(BackendSettings(backend="postgresql", dsn=dsn,
                                    password_file=tmp_path / "pw"))
-    assert isinstance(q, PgQueue) and q.schema_version() == 2
+    assert isinstance(q, PgQueue) and q.schema_version() == SCHEMA_VERSION
     q.close()
+
+
+# -- [queue] lease (bridge/config.py) ----------------------------------------------------------
+
+
+def test_lease_setting(tmp_path: Path) -> None:
+    """``[queue] lease``: the lease a worker takes, the take-over time after a node dies
+    (docs/queue.md "Nodes"); a duration of at least 5 s, shown by ``config show``."""
+    from bridge.config import parse_config, render_config
+
+    assert parse_config({}, base=tmp_path).queue.lease == 600
+    config = parse_config({"queue": {"lease": "90s"}}, base=tmp_path)
+    assert config.queue.lease == 90
+    assert 'lease = "90s"' in render_config(config).splitlines()
+    assert parse_config({"queue": {"lease": 5}}, base=tmp_path).queue.lease == 5
+    with pytest.raises(ConfigError, match=r"^queue\.lease: must be at least 5s"):
+        parse_config({"queue": {"lease": "4s"}}, base=tmp_path)
+    with pytest.raises(ConfigError, match=r"^queue\.lease: "):
+        parse_config({"queue": {"lease": "soon"}}, base=tmp_path)

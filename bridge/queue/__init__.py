@@ -21,6 +21,7 @@ from bridge.queue.types import (
     MessageInfo,
     MessageSummary,
     NoSuchMessage,
+    PriorityTimes,
     QueueCorrupt,
     QueueError,
     QueueStats,
@@ -34,7 +35,8 @@ from bridge.queue.types import (
 
 __all__ = [
     "STATES", "Deferred", "Delivered", "Direction", "Failed", "HistoryEvent", "Job",
-    "LastOutcome", "MessageInfo", "MessageSummary", "NoSuchMessage", "Outcome", "Queue",
+    "LastOutcome", "MessageInfo", "MessageSummary", "NoSuchMessage", "Outcome",
+    "PriorityTimes", "Queue",
     "QueueCorrupt", "QueueError", "QueueStats", "RecipientInfo", "Recipient", "ReportItem",
     "ReportKind", "ReportTask", "RetryPolicy", "State", "Submission",
 ]

@@ -195,6 +195,8 @@ def _info_text(info: MessageInfo) -> str:
                      f"{r.state}, {r.attempts} attempt(s)")
         if r.state in ("pending", "deferred"):
             lease = f", leased until {_when(r.leased_until)}" if r.leased_until else ""
+            if r.leased_until and r.node is not None:
+                lease += f" by node {r.node or '(unnamed)'}"
             lines.append(f"    next attempt {_when(r.next_attempt)}{lease}")
         if r.last is not None:
             text = " ".join(x for x in (r.last.status, r.last.diagnostic, r.last.detail) if x)
@@ -241,6 +243,10 @@ def _stats(args: argparse.Namespace) -> int:
               f"{st.recipients[s]:>8}")
     if st.routes_backing_off:
         print("backing off: " + ", ".join(st.routes_backing_off))
+    if st.leases_by_node:
+        print(f"{'NODE':20} {'LEASED':>8}")
+        for node, n in st.leases_by_node.items():
+            print(f"{node or '(unnamed)':20} {n:>8}")
     return 0
 
 
@@ -249,4 +255,5 @@ def _stats_json(st: QueueStats) -> dict[str, Any]:
             "by_direction": {d: dict(v) for d, v in st.by_direction.items()},
             "depth": st.depth, "in_flight": st.in_flight, "dead": st.dead,
             "oldest_pending_age": st.oldest_pending_age,
-            "routes_backing_off": list(st.routes_backing_off)}
+            "routes_backing_off": list(st.routes_backing_off),
+            "leases_by_node": dict(st.leases_by_node)}

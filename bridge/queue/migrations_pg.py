@@ -96,11 +96,24 @@ CREATE INDEX recipients_active ON recipients (priority DESC, next_attempt, seq)
     WHERE state IN ('pending', 'deferred')
 """
 
+#: Version 3: the node holding a recipient's lease (several nodes on one queue, issue 15).
+_V3 = "ALTER TABLE recipients ADD COLUMN node text"
+
+#: Version 4: when a destination last failed (times per priority, issue 14; as in SQLite).
+_V4 = """
+ALTER TABLE routes ADD COLUMN failed_at double precision NOT NULL DEFAULT 0;
+UPDATE routes SET failed_at = next_attempt
+"""
+
 #: The schema's versions, oldest first: a new version appends a step, version 1 stays.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(version=1, description="initial schema", statements=statements(_V1)),
     Migration(version=2, description="recipient priority (RFC 6710 MT-PRIORITY)",
               statements=statements(_V2)),
+    Migration(version=3, description="the node holding a recipient's lease",
+              statements=(_V3,)),
+    Migration(version=4, description="the time of a destination's last failure",
+              statements=statements(_V4)),
 )
 SCHEMA_VERSION = latest(MIGRATIONS)
 

@@ -6,7 +6,8 @@ durable across power loss"), so a COMMIT that returned survives kill -9 and a po
 processes (``serve`` and the CLI) share the file through SQLite's locking; a writer waits up to
 ``busy_timeout`` for another one.
 
-Tables (schema version 1; version 2 adds ``recipients.priority``):
+Tables (schema version 1; version 2 adds ``recipients.priority``, version 3
+``recipients.node``, the node holding the lease; version 4 ``routes.failed_at``):
 
 * ``info`` -- key/value, holds ``schema_version``.
 * ``messages`` -- one row per message: direction, origin, sender, ``meta`` (JSON), ``data``
@@ -94,6 +95,15 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(version=2, description="recipient priority (RFC 6710 MT-PRIORITY)",
               statements=("ALTER TABLE recipients ADD COLUMN priority INTEGER NOT NULL "
                           "DEFAULT 0", "DROP INDEX IF EXISTS recipients_active")),
+    # several gateway nodes on one queue (issue 15): the node that holds a lease
+    Migration(version=3, description="the node holding a recipient's lease",
+              statements=("ALTER TABLE recipients ADD COLUMN node TEXT",)),
+    # times per priority (issue 14): when a destination last failed, from which a recipient
+    # with a shorter retry-max than the [queue] one is held at most that long; an existing
+    # backoff keeps its old meaning (held until next_attempt)
+    Migration(version=4, description="the time of a destination's last failure",
+              statements=("ALTER TABLE routes ADD COLUMN failed_at REAL NOT NULL DEFAULT 0",
+                          "UPDATE routes SET failed_at = next_attempt")),
 )
 SCHEMA_VERSION = latest(MIGRATIONS)
 
