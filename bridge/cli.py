@@ -39,7 +39,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     import asyncio
 
     from bridge.config import load_config
-    from bridge.gateway.app import serve, setup_logging
+    from bridge.gateway.app import serve
+    from bridge.gateway.logs import setup_logging
 
     config = load_config(args.config)
     try:

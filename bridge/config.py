@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import re
+import socket
 import sys
 import tomllib
 from collections.abc import Mapping
@@ -44,8 +46,10 @@ from bridge.gateway.convertpool import DEFAULT_MAX_CRASHES, DEFAULT_MEMORY_LIMIT
 from bridge.mapcli import DEFAULT_GATEWAY_DOMAIN, DEFAULT_GATEWAY_OR
 from bridge.model.oraddress import ORAddress
 from bridge.model.ortext import ORAddressSyntaxError, format_std_or, parse_or_address
+from bridge.model.seclabel import LABEL_POLICIES
 from bridge.queue.settings import KEYS as QUEUE_BACKEND_KEYS
 from bridge.queue.settings import BackendSettings, backend_settings
+from bridge.queue.types import PRIORITY_RANGE, PriorityTimes, RetryPolicy
 from bridge.resources import data_dir
 from bridge.x400.mta import Selectors
 from bridge.x400.peers import LocalMTA, Peer, PeerTable, load_peer_table
@@ -67,16 +71,31 @@ ROUTES_FILE = "x400-routes.txt"                 # the bundled O/R prefix -> peer
 _HIDDEN = "(hidden; `config show --secrets` shows it)"
 
 
+#: ``[gateway] node-id``: 1-63 letters, digits, '-', '_', '.' (it names the node in log
+#: lines, metric labels and the queue's leases; 63 = a DNS label's limit, RFC 1035 §2.3.4)
+NODE_ID = re.compile(r"[A-Za-z0-9._-]{1,63}")
+
+
+def default_node_id() -> str:
+    """The host name's first label (``gw1`` for ``gw1.example.net``), its other characters
+    made '-' -- or ``x400bridge`` when the host has no usable name."""
+    label = socket.gethostname().split(".", 1)[0]
+    label = re.sub(r"[^A-Za-z0-9_-]", "-", label)[:63]
+    return label if label.strip("-") else "x400bridge"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GatewayConfig:
     """``[gateway]``: who the gateway is (RFC 2156 §4.3.4 gateway identity) and where its data
-    lives."""
+    lives; ``node_id`` names this node among the gateways sharing one queue (issue 15)."""
 
+    node_id: str = field(default_factory=default_node_id)
     domain: str = DEFAULT_GATEWAY_DOMAIN
     or_address: ORAddress = field(default_factory=lambda: parse_or_address(DEFAULT_GATEWAY_OR))
     tables: Path | None = None
     dns_server: Endpoint | None = None
     policy: str = "rfc2156"
+    security_labels: str = "pass"                           # bridge.convert.seclabel (MIL-5)
     postmaster: str = f"postmaster@{DEFAULT_GATEWAY_DOMAIN}"
     state_dir: Path = Path("var")
     max_header_size: int = DEFAULT_LIMITS.header_octets     # bridge.convert.limits
@@ -97,8 +116,11 @@ class GatewayConfig:
 
     @property
     def mapping_policy(self) -> MappingPolicy:
-        """The :class:`~bridge.convert.policy.MappingPolicy` preset named by ``policy``."""
-        return PRESETS[self.policy]
+        """The :class:`~bridge.convert.policy.MappingPolicy` preset named by ``policy``, with
+        ``security_labels``."""
+        preset = PRESETS[self.policy]
+        return preset if self.security_labels == preset.security_labels else preset.clone(
+            security_labels=self.security_labels)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -193,6 +215,12 @@ class X400Config:
 #: delivery workers per direction: a P1 association each (one activity at a time per
 #: association, X.228 §7.4), so this many transfers run at once
 DEFAULT_WORKERS = 8
+#: the lease a worker's claim takes (docs/queue.md "Nodes"): how long the recipients of a node
+#: that died stay untouched before another node takes them over; at least MIN_LEASE, so that a
+#: transfer in progress is not taken over from a live node (a P1 transfer of a large message
+#: takes seconds)
+DEFAULT_LEASE = 600.0
+MIN_LEASE = 5.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -205,11 +233,22 @@ class QueueConfig:
     retry_max: float = 3600.0
     expire_after: float = 5 * 86400.0
     delay_warning: float = 4 * 3600.0             # RFC 3464 "delayed" DSN; 0: none
+    lease: float = DEFAULT_LEASE                  # a claim's lease = take-over after a node dies
     workers: int = DEFAULT_WORKERS                # delivery workers per direction
     convert_processes: int = 1                    # conversions in other processes; 0: here
     convert_memory: int = DEFAULT_MEMORY_LIMIT    # RLIMIT_AS per conversion process; 0: none
     convert_max_failures: int = DEFAULT_MAX_CRASHES   # then the message is refused (5.6.0)
     backend: BackendSettings = BackendSettings()  # sqlite (path) or postgresql (dsn)
+    by_priority: tuple[PriorityTimes, ...] = ()   # [[queue.by-priority]], by at-least
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """The queue's :class:`~bridge.queue.types.RetryPolicy`: these times, and theirs per
+        RFC 6710 priority (``[[queue.by-priority]]``, docs/queue.md)."""
+        return RetryPolicy(initial=self.retry_initial, factor=self.retry_factor,
+                           maximum=self.retry_max, expire_after=self.expire_after,
+                           delay_warning=self.delay_warning or None,
+                           by_priority=self.by_priority)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -250,6 +289,14 @@ def _keys(cls: type) -> tuple[str, ...]:
     return tuple(f.replace("_", "-") for f in cls.__dataclass_fields__)  # type: ignore[attr-defined]
 
 
+def _node_id(s: Section) -> str:
+    value = s.text("node-id", default_node_id())
+    if not NODE_ID.fullmatch(value):
+        raise ConfigError(f"{s.path('node-id')}: expected 1-63 letters, digits, '-', '_' or "
+                          f"'.', got {value!r}")
+    return value
+
+
 def _gateway(data: object, base: Path) -> GatewayConfig:
     s = Section(data, "gateway", _keys(GatewayConfig), base=base)
     domain = check_domain(s.text("domain", DEFAULT_GATEWAY_DOMAIN), s.path("domain"))
@@ -263,10 +310,11 @@ def _gateway(data: object, base: Path) -> GatewayConfig:
     if tables is not None and not tables.is_dir():
         raise ConfigError(f"{s.path('tables')}: no such folder: {tables}")
     return GatewayConfig(
-        domain=domain, or_address=or_address, tables=tables,
+        node_id=_node_id(s), domain=domain, or_address=or_address, tables=tables,
         dns_server=None if dns_text is None else parse_endpoint(
             dns_text, s.path("dns-server"), default_port=53, ip_only=True),
         policy=s.choice("policy", "rfc2156", POLICIES),
+        security_labels=s.choice("security-labels", "pass", LABEL_POLICIES),
         postmaster=s.text("postmaster", f"postmaster@{domain}", empty=False),
         state_dir=s.file_path("state-dir", None) or base / "var",
         max_header_size=s.integer("max-header-size", DEFAULT_LIMITS.header_octets,
@@ -383,12 +431,57 @@ def _queue(data: object, gateway: GatewayConfig, base: Path) -> QueueConfig:
         retry_initial=initial, retry_factor=s.number("retry-factor", 2.0, minimum=1.0),
         retry_max=maximum, expire_after=_positive(s, "expire-after", 5 * 86400.0),
         delay_warning=s.duration("delay-warning", 4 * 3600.0),
+        lease=_at_least(s, "lease", DEFAULT_LEASE, MIN_LEASE),
         workers=s.integer("workers", DEFAULT_WORKERS, minimum=1),
         convert_processes=s.integer("convert-processes", 1, minimum=0),
         convert_memory=s.integer("convert-memory", DEFAULT_MEMORY_LIMIT, minimum=0),
         convert_max_failures=s.integer("convert-max-failures", DEFAULT_MAX_CRASHES,
                                        minimum=1),
-        backend=backend)
+        backend=backend, by_priority=_by_priority(s, initial, maximum))
+
+
+#: the keys of a ``[[queue.by-priority]]`` entry
+_BY_PRIORITY_KEYS = ("at-least", "retry-initial", "retry-max", "delay-warning", "expire-after")
+
+
+def _by_priority(queue: Section, initial: float, maximum: float) -> tuple[PriorityTimes, ...]:
+    """``[[queue.by-priority]]``: times per RFC 6710 priority (issue 14), each key but
+    ``at-least`` optional and inherited from ``[queue]``.  Errors name the entry by index."""
+    key = "by-priority"
+    if key not in queue.data:
+        return ()
+    items = queue.data[key]
+    if not isinstance(items, list):
+        raise ConfigError(f"{queue.path(key)}: expected an array of tables "
+                          f"([[{queue.path(key)}]]), got {describe(items)}")
+    entries: list[PriorityTimes] = []
+    seen: dict[int, int] = {}
+    for i, item in enumerate(items):
+        e = Section(item, f"{queue.path(key)}[{i}]", _BY_PRIORITY_KEYS, base=queue.base)
+        if "at-least" not in e.data:
+            raise ConfigError(f"{e.path('at-least')}: required (an MT-PRIORITY, -9..9)")
+        level = e.integer("at-least", 0, minimum=PRIORITY_RANGE.start)
+        if level not in PRIORITY_RANGE:
+            raise ConfigError(f"{e.path('at-least')}: must be an RFC 6710 priority, -9..9, "
+                              f"got {level}")
+        if level in seen:
+            raise ConfigError(f"{e.path('at-least')}: {level} is also "
+                              f"{queue.path(key)}[{seen[level]}].at-least")
+        seen[level] = i
+        own_initial = _positive(e, "retry-initial", 0) if "retry-initial" in e.data else None
+        own_max = _positive(e, "retry-max", 0) if "retry-max" in e.data else None
+        if (own_max if own_max is not None else maximum) \
+                < (own_initial if own_initial is not None else initial):
+            raise ConfigError(f"{e.path('retry-max')}: shorter than its retry-initial"
+                              if own_max is not None else
+                              f"{e.path('retry-initial')}: longer than queue.retry-max")
+        entries.append(PriorityTimes(
+            at_least=level, initial=own_initial, maximum=own_max,
+            delay_warning=e.duration("delay-warning", 0) if "delay-warning" in e.data
+            else None,
+            expire_after=_positive(e, "expire-after", 0) if "expire-after" in e.data
+            else None))
+    return tuple(sorted(entries, key=lambda entry: entry.at_least))
 
 
 def _metrics(data: object, base: Path) -> MetricsConfig:
@@ -408,6 +501,13 @@ def _log(data: object, base: Path) -> LogConfig:
     s = Section(data, "log", _keys(LogConfig), base=base)
     return LogConfig(level=s.choice("level", "info", LOG_LEVELS),
                      format=s.choice("format", "text", LOG_FORMATS))
+
+
+def _at_least(s: Section, key: str, default: float, minimum: float) -> float:
+    value = s.duration(key, default)
+    if value < minimum:
+        raise ConfigError(f"{s.path(key)}: must be at least {format_duration(minimum)}")
+    return value
 
 
 def _positive(s: Section, key: str, default: float) -> float:
@@ -456,11 +556,13 @@ DEFAULTS = """\
 # the gateway runs without a file).  Durations: seconds, or "90s", "15m", "4h", "5d".
 
 [gateway]
+# node-id = "<host name>"                # this node among those sharing a queue
 domain = "x400-gateway.invalid"          # the gateway's own domain
 or-address = "/O=x400bridge/ADMD= /C=ZZ/" # the gateway's own O/R address (std-or text)
 # tables = "mappings"                    # default: the bundled mappings/ folder
 # dns-server = "192.0.2.53:53"           # RFC 2163 lookups; default: tables only
 policy = "rfc2156"                       # or "strict", "lenient"
+security-labels = "pass"                 # or "require", "refuse" (RFC 7444 / X.411 labels)
 # postmaster = "postmaster@<domain>"
 state-dir = "var"
 
@@ -518,8 +620,17 @@ retry-factor = 2
 retry-max = "1h"
 expire-after = "5d"
 delay-warning = "4h"
+lease = "10m"                            # a claim's lease: another node takes over a dead
+                                         # node's work after this (at least 5s)
 workers = 8
 convert-processes = 1
+
+# [[queue.by-priority]]                  # other times for MT-PRIORITY >= at-least (RFC 6710)
+# at-least = 4                           # each key but at-least optional: else [queue]'s
+# retry-initial = "10s"
+# retry-max = "5m"
+# delay-warning = "15m"
+# expire-after = "4h"
 
 [metrics]
 listen = "127.0.0.1:9464"                # "" or false: no metrics endpoint
@@ -542,11 +653,12 @@ def render_config(config: Config, *, secrets: bool = True) -> str:
     Options without a value (no smarthost, the bundled tables) are comments; with
     ``secrets=False`` passwords are comments too."""
     g, si, so, x, q = config.gateway, config.smtp_in, config.smtp_out, config.x400, config.queue
-    out = ["[gateway]", _line("domain", g.domain),
+    out = ["[gateway]", _line("node-id", g.node_id), _line("domain", g.domain),
            _line("or-address", format_std_or(g.or_address)),
            _line("tables", str(g.tables)) if g.tables else f"# tables: bundled ({g.tables_dir})",
            _line("dns-server", str(g.dns_server)) if g.dns_server else "# dns-server: none",
-           _line("policy", g.policy), _line("postmaster", g.postmaster),
+           _line("policy", g.policy), _line("security-labels", g.security_labels),
+           _line("postmaster", g.postmaster),
            _line("state-dir", str(g.state_dir)),
            _line("max-header-size", g.max_header_size),
            _line("max-header-fields", g.max_header_fields),
@@ -602,10 +714,12 @@ def render_config(config: Config, *, secrets: bool = True) -> str:
             _line("retry-max", format_duration(q.retry_max)),
             _line("expire-after", format_duration(q.expire_after)),
             _line("delay-warning", format_duration(q.delay_warning)),
+            _line("lease", format_duration(q.lease)),
             _line("workers", q.workers),
             _line("convert-processes", q.convert_processes),
             _line("convert-memory", q.convert_memory),
             _line("convert-max-failures", q.convert_max_failures), "",
+            *_by_priority_lines(q.by_priority),
             "[metrics]", _line("listen", str(config.metrics.listen or "")), "",
             "[log]", _line("level", config.log.level), _line("format", config.log.format)]
     return "\n".join(out) + "\n"
@@ -615,6 +729,19 @@ def _secret(key: str, value: str | None, secrets: bool) -> str:
     if value is None:
         return f"# {key}: none"
     return _line(key, value) if secrets else f"# {key} = {_HIDDEN}"
+
+
+def _by_priority_lines(entries: tuple[PriorityTimes, ...]) -> list[str]:
+    out: list[str] = []
+    for e in entries:
+        out += ["[[queue.by-priority]]", _line("at-least", e.at_least)]
+        for key, value in (("retry-initial", e.initial), ("retry-max", e.maximum),
+                           ("delay-warning", e.delay_warning),
+                           ("expire-after", e.expire_after)):
+            if value is not None:
+                out.append(_line(key, format_duration(value)))
+        out.append("")
+    return out
 
 
 def _peer_lines(peer: Peer, secrets: bool) -> list[str]:
@@ -628,7 +755,9 @@ def _peer_lines(peer: Peer, secrets: bool) -> list[str]:
             _line("x411-edition", peer.profile.x411_edition),
             _line("envelope-extensions", peer.profile.envelope_extensions),
             _line("same-domain", peer.profile.same_domain),
-            _line("mixer-eit", peer.profile.mixer_eit)]
+            _line("mixer-eit", peer.profile.mixer_eit),
+            _line("security-labels", peer.profile.security_labels),
+            _line("content", peer.profile.content)]
 
 
 def _seconds(value: float) -> str:
@@ -647,7 +776,8 @@ def summary(config: Config) -> list[str]:
     peers = ", ".join(x.peers) or "none"
     metrics = str(config.metrics.listen) if config.metrics.listen else "off"
     return [
-        f"gateway: {g.domain} = {format_std_or(g.or_address)}, tables {tables}{dns}, "
+        f"gateway: node {g.node_id}, {g.domain} = {format_std_or(g.or_address)}, "
+        f"tables {tables}{dns}, "
         f"policy {g.policy}, postmaster {g.postmaster}, state {g.state_dir}",
         f"smtp.in: listen {si.listen} as {si.hostname}, max {si.max_message_size} bytes, "
         f"STARTTLS {'on' if si.tls else 'off'}, {users} AUTH user{'s' * (users != 1)}, "

@@ -43,7 +43,7 @@ SECTIONS: dict[str, type] = {
 }
 PEER_KEYS = {"mta-name", "password", "host", "port", "mode", "allowed-addresses", "tsel",
              "ssel", "psel", "checkpoint-size", "window-size", "timeout", "x411-edition",
-             "envelope-extensions", "same-domain", "mixer-eit"}
+             "envelope-extensions", "same-domain", "mixer-eit", "security-labels"}
 
 
 def _nested(dotted: str, value: Any) -> dict[str, Any]:
@@ -268,10 +268,12 @@ def test_every_documented_peer_key_is_accepted(cwd: Path) -> None:
     peer = {"mta-name": "p", "password": "x", "host": "192.0.2.1", "port": 102,
             "mode": "normal", "allowed-addresses": [], "tsel": "", "ssel": "", "psel": "",
             "checkpoint-size": 0, "window-size": 3, "timeout": 60, "x411-edition": 1988,
-            "envelope-extensions": False, "same-domain": True, "mixer-eit": False}
+            "envelope-extensions": False, "same-domain": True, "mixer-eit": False,
+            "security-labels": "require"}
     assert set(peer) == PEER_KEYS
     config = parse_config({"x400": {"peers": {"p": peer}}})
     assert config.x400.peer_table.get("p").host == "192.0.2.1"
+    assert config.x400.peer_table.get("p").profile.security_labels == "require"
 
 
 # ------------------------------------------------------------------------ every section

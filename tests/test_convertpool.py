@@ -10,6 +10,7 @@ request gets a fresh process; reload and close let the running processes finish 
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import signal
 import time
@@ -19,8 +20,8 @@ import pytest
 
 from bridge.codec import decode_apdu, decode_content
 from bridge.errors import BridgeError
-from bridge.gateway.app import context_for, mapper_for
 from bridge.gateway.convertpool import ConversionCrash, Converter, Refusal, to_x400
+from bridge.gateway.wiring import context_for, conversion_context, mapper_for
 from bridge.model.apdu import Message
 from bridge.model.ipm import IPM
 from tests.test_gateway import make_config
@@ -51,7 +52,8 @@ def _config(tmp: Path) -> object:
 def _converter(tmp: Path, processes: int = 1) -> Converter:
     config = _config(tmp)
     gateway = config.gateway  # type: ignore[attr-defined]
-    return Converter(gateway, context_for(gateway, mapper_for(gateway)), processes=processes)
+    return Converter(functools.partial(conversion_context, gateway),
+                     context_for(gateway, mapper_for(gateway)), processes=processes)
 
 
 def _subjects(apdus: list[bytes]) -> str:
@@ -179,7 +181,8 @@ def test_a_poison_message_is_isolated_counted_and_refused(tmp_path: Path) -> Non
     async def main() -> tuple[list[object], list[object]]:
         config = _config(tmp_path)
         gateway = config.gateway  # type: ignore[attr-defined]
-        converter = Converter(gateway, None, processes=1, max_crashes=2)
+        converter = Converter(functools.partial(conversion_context, gateway), None,
+                              processes=1, max_crashes=2)
         try:
             await converter.start()
             first = await asyncio.wait_for(asyncio.gather(
@@ -207,7 +210,8 @@ def test_a_conversion_over_the_memory_limit_gets_a_memory_error(tmp_path: Path) 
     async def main() -> tuple[int, BaseException, int]:
         config = _config(tmp_path)
         gateway = config.gateway  # type: ignore[attr-defined]
-        converter = Converter(gateway, None, processes=1, memory_limit=512 * 1024 * 1024)
+        converter = Converter(functools.partial(conversion_context, gateway), None,
+                              processes=1, memory_limit=512 * 1024 * 1024)
         try:
             small = await converter.run(_greedy, 16 * 1024 * 1024)
             with pytest.raises(ConversionCrash) as crash:

@@ -9,6 +9,7 @@ queue durability before "250".
 from __future__ import annotations
 
 import asyncio
+import email
 import smtplib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -409,7 +410,8 @@ def test_extra_intake_processes_share_the_port(tmp_path: Path) -> None:
             for _ in range(200):
                 if app.metrics.registry.get_sample_value(
                         "x400bridge_messages_accepted_total",
-                        {"direction": "to-x400", "origin": "smtp"}) == len(subjects):
+                        {"node": app.node, "direction": "to-x400",
+                         "origin": "smtp"}) == len(subjects):
                     break
                 await asyncio.sleep(0.05)         # bounded poll of a counter
             else:
@@ -522,4 +524,25 @@ def test_mt_priority_stanag4406_sets_the_p772_precedence(tmp_path: Path) -> None
             [ext] = [e for e in ipm.heading.extensions or ()  # type: ignore[union-attr]
                      if e.type == ID_MM_PRIMARY_PRECEDENCE]
             assert ext.value == PrimaryPrecedence(level=5)
+    run(main)
+
+
+def test_dsn_goes_with_the_priority_of_its_message(tmp_path: Path) -> None:
+    """RFC 6710 §4.6: a delivery report the gateway makes takes the priority of the message
+    it reports on -- queued with it, and sent with it (here tunnelled in an MT-Priority field,
+    RFC 6758 §3.3, since the sink does not offer MT-PRIORITY)."""
+    async def main() -> None:
+        async with world(tmp_path) as (app, remote, sink):
+            def send() -> None:
+                with smtplib.SMTP("127.0.0.1", app.smtp_port, timeout=20) as s:
+                    s.ehlo("client.test")
+                    s.sendmail("alice@internet.example", ["John.Smith@x400.example"],
+                               mime("alice@internet.example", "John.Smith@x400.example",
+                                    "Urgent, tell me"),
+                               mail_options=["MT-PRIORITY=4"], rcpt_options=["NOTIFY=SUCCESS"])
+            await asyncio.to_thread(send)
+            await wait_for(lambda: len(sink.messages) >= 1, sink.arrived)
+            dsn = email.message_from_bytes(sink.messages[0].original_content or b"")
+            assert dsn.get_content_type() == "multipart/report"
+            assert dsn.get_all("MT-Priority") == ["4"]
     run(main)

@@ -28,11 +28,11 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from bridge.codec import decode_apdu, encode_apdu
-from bridge.config import load_config
+from bridge.config import default_node_id, load_config
 from bridge.convert.context import Context
 from bridge.convert.to_x400 import mime_to_x400
 from bridge.errors import BridgeError
-from bridge.gateway.app import context_for, mapper_for
+from bridge.gateway.wiring import context_for, mapper_for
 from bridge.model.apdu import Message
 from bridge.queue import Queue
 from bridge.x400.peers import LocalMTA, Peer
@@ -370,6 +370,9 @@ def test_sighup_reloads_the_tables(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------ metrics
 
 def _sample(port: int, name: str, **labels: str) -> float | None:
+    """A sample of the gateway's metrics; every one is labelled with the node id (the
+    config here names none: the host name's first label)."""
+    labels = {"node": default_node_id(), **labels}
     return metrics_samples(port).get((name, tuple(sorted(labels.items()))))
 
 

@@ -8,35 +8,51 @@ Lifecycle: SIGTERM/SIGINT drain -- stop accepting (SMTP server and P1 responder 
 the transfers in flight, give unstarted claims back to the queue, release associations;
 SIGHUP reloads the mapping tables and the X.400 routes without a restart (and drops the
 mapper's memo, so RFC 2163 DNS answers are looked up afresh).
+
+Nodes (issue 15, docs/deployment.md): every claim names this node (``[gateway] node-id``);
+at start the node gives back what an earlier run of it had claimed -- on SQLite every lease
+(one gateway per file, held by an flock), on PostgreSQL only its own, under its node id's
+advisory lock (:mod:`bridge.gateway.nodes`), while other nodes' leases run out by
+themselves.  The workers wake on the queue's notifications (:mod:`bridge.gateway.wakeup`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
+import functools
 import logging
 import os
 import signal
-import sys
-from collections.abc import Iterator
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator
+from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import Any
+from typing import IO
 
 from bridge.codec import decode_apdu
-from bridge.config import Config, GatewayConfig
-from bridge.convert.context import Context
+from bridge.config import Config
 from bridge.errors import BridgeError, ConfigError
-from bridge.gateway.core import Gateway
+from bridge.gateway.convertpool import Converter
+from bridge.gateway.core import POLL, Gateway
+from bridge.gateway.intake import Notifications, spawn
 from bridge.gateway.metrics import Metrics
-from bridge.gateway.routing import Router, X400Routes
-from bridge.mapping.address import AddressMapper, GatewayIdentity
-from bridge.mapping.tables import mapping_source
-from bridge.model.common import GlobalDomainIdentifier
+from bridge.gateway.nodes import NodeLock
+from bridge.gateway.wakeup import Doorbell
+from bridge.gateway.wiring import (
+    context_for,
+    conversion_context,
+    inbound_settings,
+    mapper_for,
+    router_for,
+    tables_digest,
+)
+from bridge.queue.api import open_queue
 from bridge.queue.types import QueueGone
+from bridge.smtp.client import OutboundSettings, deliver
+from bridge.smtp.server import SMTPServer
 from bridge.x400.peers import Peer
 from bridge.x400.shell import Responder
+from bridge.x400.spool import Spool
 
 log = logging.getLogger("x400bridge.gateway")
 
@@ -45,35 +61,23 @@ _STATS_EVERY = 5.0
 _KEEP_FINISHED = 7 * 86400.0        # seconds a finished message stays for `queue show`
 
 
-def mapper_for(g: GatewayConfig) -> AddressMapper:
-    """RFC 2156 App F tables (+ RFC 2163 DNS when configured) and the gateway identity."""
-    dns = (g.dns_server.host, g.dns_server.port) if g.dns_server is not None else None
-    source = mapping_source(g.tables_dir, dns)
-    return AddressMapper(source, GatewayIdentity(domain=g.domain, or_address=g.or_address))
+#: the longest time between two scans of the queue when nothing woke the workers (a dead
+#: node's lease that ran out sends no notification)
+MAX_RESCAN = 30.0
 
 
-def context_for(g: GatewayConfig, mapper: AddressMapper) -> Context:
-    """The conversion context of the gateway described by ``[gateway]``."""
-    o = g.or_address
-    return Context(mapper=mapper, now=datetime.now(UTC), postmaster=g.postmaster,
-                   mta_name=g.domain,
-                   domain_id=GlobalDomainIdentifier(country=o.country or "XX",
-                                                    admd=o.admd if o.admd is not None else " ",
-                                                    prmd=o.prmd),
-                   policy=g.mapping_policy, limits=g.message_limits)
+def rescan_interval(config: Config) -> float:
+    """Seconds between the workers' scans when no notification woke them.
 
-
-def router_for(config: Config, mapper: AddressMapper | None = None) -> Router:
-    """RCPT decisions and X.400 routes from the configured tables (read now)."""
-    return Router(mapper or mapper_for(config.gateway), X400Routes.load(config.x400.routes_file),
-                  peers=frozenset(config.x400.peers))
-
-
-def inbound_settings(config: Config) -> Any:
-    """The SMTP server settings of ``[smtp.in]`` (every key, limits included)."""
-    from bridge.smtp.server import InboundSettings
-
-    return InboundSettings.from_config(config.smtp_in)
+    PostgreSQL: notifications wake the workers; a scan only finds what comes due without one
+    -- a lease of a dead node that ran out (so a take-over starts at most lease / 4 late) and
+    a deferred recipient's next attempt (at most ``retry-initial`` late) -- at most every
+    :data:`MAX_RESCAN` seconds.  SQLite: every :data:`~bridge.gateway.core.POLL` second, as
+    before (no notifications between processes: ``x400bridge queue retry`` is found so)."""
+    q = config.queue
+    if q.backend.backend == "sqlite":
+        return POLL
+    return min(q.lease / 4, MAX_RESCAN, q.retry_initial)
 
 
 @contextlib.contextmanager
@@ -91,11 +95,6 @@ class App:
     """One running gateway."""
 
     def __init__(self, config: Config) -> None:
-        from bridge.queue.api import open_queue
-        from bridge.queue.types import RetryPolicy
-        from bridge.smtp.client import OutboundSettings, deliver
-        from bridge.x400.spool import Spool
-
         self.config = config
         q = config.queue
         if q.backend.backend == "sqlite":
@@ -104,10 +103,9 @@ class App:
             except OSError as exc:
                 raise ConfigError(f"queue.path: cannot create {q.path.parent}: "
                                   f"{exc.strerror or exc}") from exc
-        self.queue = open_queue(q.backend, path=q.path, retry=RetryPolicy(
-            initial=q.retry_initial, factor=q.retry_factor, maximum=q.retry_max,
-            expire_after=q.expire_after, delay_warning=q.delay_warning or None))
-        self.metrics = Metrics()
+        self.queue = open_queue(q.backend, path=q.path, retry=q.retry_policy)
+        self.node = config.gateway.node_id
+        self.metrics = Metrics(self.node)
         mapper = mapper_for(config.gateway)
         self.peers = config.x400.peer_table
         self.router = router_for(config, mapper)
@@ -118,34 +116,40 @@ class App:
             port=out.port, timeout=out.timeout, helo=out.helo,
             tls=out.tls)  # type: ignore[arg-type]
         context = context_for(config.gateway, mapper)
-        from bridge.gateway.convertpool import Converter
-
-        self.converter = Converter(config.gateway, context,
-                                   processes=config.queue.convert_processes,
+        self.converter = Converter(functools.partial(conversion_context, config.gateway),
+                                   context, processes=config.queue.convert_processes,
                                    memory_limit=config.queue.convert_memory,
                                    max_crashes=config.queue.convert_max_failures)
         self.gateway = Gateway(queue=self.queue, router=self.router,
                                context=context, peers=self.peers, converter=self.converter,
                                spool=Spool(config.x400.spool), smtp_out=outbound,
                                deliver_smtp=deliver, reporting_mta=config.smtp_in.hostname,
-                               metrics=self.metrics)
-        self.smtp: Any = None
+                               metrics=self.metrics, node=self.node, lease=q.lease,
+                               rescan=rescan_interval(config))
+        self.doorbell = Doorbell(self.queue, [self.gateway.wake[k] for k in
+                                              ("to-x400", "to-smtp", "reports")])
+        self.smtp: SMTPServer | None = None
         self.responder: Responder | None = None
         self.tasks: list[asyncio.Task[None]] = []
         self.smtp_port = 0
         self.p1_port = 0
         self.metrics_port = 0
-        self._lock_file: Any = None
-        self.intake: list[Any] = []
-        self._notify: Any = None
+        self._lock_file: IO[str] | None = None
+        self.node_lock: NodeLock | None = None
+        self.intake: list[BaseProcess] = []
+        self._notify: asyncio.DatagramTransport | None = None
 
-    def _lock_queue(self) -> None:
-        """One gateway per queue (it releases every lease at start): an exclusive flock on
-        ``<queue>.lock``, held for the life of the process (the kernel drops it on kill -9)."""
+    async def _lock_queue(self) -> None:
+        """What makes the start-up lease release safe.  SQLite: one gateway per queue, an
+        exclusive flock on ``<queue>.lock`` held for the life of the process (the kernel drops
+        it on kill -9).  PostgreSQL: several nodes, one gateway per node id
+        (:class:`~bridge.gateway.nodes.NodeLock`)."""
         import fcntl
 
         if self.config.queue.backend.backend != "sqlite":
-            return          # a shared database: several gateways are the point (issue 15)
+            self.node_lock = NodeLock(self.config.queue.backend, self.node)
+            await asyncio.to_thread(self.node_lock.take)
+            return
         path = Path(f"{self.config.queue.path}.lock")
         self._lock_file = path.open("a+")
         try:
@@ -163,17 +167,18 @@ class App:
         c = self.config
         for line in advice(c):
             log.warning("config: %s", line)
-        self._lock_queue()
+        await self._lock_queue()
         compile_now()                       # the P1 endpoint's codecs, before we serve
         await self.converter.start()
-        # one gateway per SQLite file (the lock above): what it had claimed is its own.  On a
-        # shared PostgreSQL queue the leases of other nodes are not ours: they expire instead
-        released = await asyncio.to_thread(self.queue.release_leases) \
-            if c.queue.backend.backend == "sqlite" else 0
+        # what a previous run of this node had claimed is its own (the locks above): on SQLite
+        # every lease (one gateway per file, whatever its node id was), on a shared PostgreSQL
+        # queue this node's -- the leases of other nodes run out by themselves
+        released = await asyncio.to_thread(
+            self.queue.release_leases, None if c.queue.backend.backend == "sqlite" else self.node)
         if released:
-            log.warning("released %d claim(s) left by a previous run; they go out again now "
-                        "(a transfer that was confirmed but not recorded is sent twice)",
-                        released)
+            log.warning("released %d claim(s) left by a previous run of node %s; they go out "
+                        "again now (a transfer that was confirmed but not recorded is sent "
+                        "twice)", released, self.node)
         s = c.smtp_in
         handler = InboundHandler(inbound_settings(c), message_limits=c.gateway.message_limits,
                                  check_recipient=self.gateway.check_recipient,
@@ -197,14 +202,15 @@ class App:
             self.tasks.append(loop.create_task(self.gateway.run("to-x400", slot)))
             self.tasks.append(loop.create_task(self.gateway.run("to-smtp")))
         self.tasks.append(loop.create_task(self.gateway.run_reports()))
+        self.tasks.append(loop.create_task(self.doorbell.run(self.gateway.wake_stop)))
         self.tasks.append(loop.create_task(self._spool_in()))
         self.tasks.append(loop.create_task(self._stats()))
-        log.info("gateway up: SMTP %s:%d, P1 %s:%d, queue %s", s.listen.host, self.smtp_port,
-                 c.x400.listen.host, self.p1_port, c.queue.path)
+        log.info("gateway up: node %s, SMTP %s:%d, P1 %s:%d, queue %s, tables %s", self.node,
+                 s.listen.host, self.smtp_port, c.x400.listen.host, self.p1_port,
+                 c.queue.path if c.queue.backend.backend == "sqlite" else "postgresql",
+                 self._digest())
 
     async def _start_intake(self, count: int) -> None:
-        from bridge.gateway.intake import Notifications, spawn
-
         loop = asyncio.get_running_loop()
         notes = Notifications(self.gateway.wake, count,
                               accepted=lambda direction: self.metrics.accepted(direction, "smtp"))
@@ -252,6 +258,8 @@ class App:
         self.queue.close()
         if self._lock_file is not None:
             self._lock_file.close()
+        if self.node_lock is not None:
+            await asyncio.to_thread(self.node_lock.close)
         log.info("gateway stopped")
 
     def reload(self, *, quiet: bool = False) -> None:
@@ -267,12 +275,20 @@ class App:
         for proc in self.intake:
             if proc.is_alive() and proc.pid is not None:
                 os.kill(proc.pid, signal.SIGHUP)
-        (log.debug if quiet else log.info)("mapping tables and routes reloaded")
+        (log.debug if quiet else log.info)("mapping tables and routes reloaded: tables %s",
+                                           self._digest())
+
+    def _digest(self) -> str:
+        """:func:`~bridge.gateway.wiring.tables_digest`, or why there is none."""
+        try:
+            return tables_digest(self.config)
+        except OSError as exc:
+            return f"(no digest: {exc.strerror or exc})"
 
     async def _spool_in(self) -> None:
         """Files an MTA (or `x400bridge x400 listen`) left in the spool's in/ folder."""
         spool = self.gateway.spool
-        while not self.gateway._stopping:
+        while not self.gateway.stopping:
             claimed = await asyncio.to_thread(lambda: list(spool.claim("in",
                                                                        validate=decode_apdu)))
             for item in claimed:
@@ -283,11 +299,11 @@ class App:
                     continue
                 await asyncio.to_thread(spool.done, item)
             if not claimed:
-                await self.gateway._sleep("spool")
+                await self.gateway.sleep("spool", POLL)
 
     async def _stats(self) -> None:
         rounds = 0
-        while not self.gateway._stopping:
+        while not self.gateway.stopping:
             try:
                 self.queue.check_file()           # every 5 s, even when nothing is sent
             except QueueGone as exc:
@@ -298,44 +314,21 @@ class App:
                 stats = await asyncio.to_thread(self.queue.stats)
                 self.metrics.depth({(d, state): n for d, states in stats.by_direction.items()
                                     for state, n in states.items()})
+                self.metrics.leases(stats.leases_by_node)
                 if rounds % 720 == 0:             # hourly: forget finished messages after 7 d
                     await asyncio.to_thread(self.queue.purge, older_than=_KEEP_FINISHED)
             if rounds and rounds % 60 == 0 and self.config.gateway.dns_server is not None:
                 # every 5 minutes: the mapper memoises, so RFC 2163 answers would otherwise
                 # outlive their DNS TTL -- a fresh mapper looks them up again
                 self.reload(quiet=True)
+            if self.node_lock is not None:        # the database restarted: take it again
+                await asyncio.to_thread(self.node_lock.check)
             rounds += 1
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.gateway.wake_stop.wait(), _STATS_EVERY)
 
 
-class JSONFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message (the message id is in it)."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        return json.dumps({"time": self.formatTime(record), "level": record.levelname.lower(),
-                           "logger": record.name, "message": record.getMessage()})
-
-
-def setup_logging(config: Config) -> None:
-    """Our handler and level on the ``x400bridge`` loggers.  The log records need no caller,
-    thread or process fields (the formats above use none), so they are not collected: the
-    logging HOWTO's "Optimization" switches -- a gateway logs a line or two per message."""
-    logging._srcfile = None
-    logging.logThreads = False
-    logging.logProcesses = False
-    logging.logMultiprocessing = False
-    handler = logging.StreamHandler(sys.stderr)
-    if config.log.format == "json":
-        handler.setFormatter(JSONFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-    root = logging.getLogger("x400bridge")
-    root.handlers[:] = [handler]
-    root.setLevel(config.log.level.upper())
-
-
-async def serve(config: Config, *, ready: Any = None) -> int:
+async def serve(config: Config, *, ready: Callable[[App], None] | None = None) -> int:
     """Run until SIGTERM/SIGINT; SIGHUP reloads the tables."""
     app = App(config)
     try:

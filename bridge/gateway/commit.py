@@ -23,6 +23,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from bridge.queue.api import MessageQueue
 from bridge.queue.model import Submission
 
 T = TypeVar("T")
@@ -33,7 +34,7 @@ _Op = tuple[Callable[..., Any], tuple[Any, ...], "asyncio.Future[Any]"]
 class QueueWriter:
     """Runs queue writes in a thread of its own, in shared transactions."""
 
-    def __init__(self, queue: Any, log: logging.Logger) -> None:
+    def __init__(self, queue: MessageQueue, log: logging.Logger) -> None:
         self.queue = queue
         self.log = log
         self._ops: list[_Op] = []

@@ -4,8 +4,10 @@ Conversion is the delivery side's biggest CPU cost (≈1.5 ms for a 4 KB message
 runs one thread at a time, so with ``[queue] convert-processes = N`` (default 1) it runs in a
 pool of N processes (``spawn``ed: no fork of a threaded asyncio process), each with its own
 address mapper and tables built once from the same :class:`~bridge.config.Config`, while the
-gateway process keeps the SMTP and P1 endpoints and the queue.  The functions here are pure
-(bytes and plain values in, bytes out); a conversion failure comes back as a
+gateway process keeps the SMTP and P1 endpoints and the queue.  A process builds its context
+with the ``setup`` it is given (:func:`bridge.gateway.wiring.conversion_context` for the
+``[gateway]`` section): this module imports no other part of the gateway.  The functions
+here are pure (bytes and plain values in, bytes out); a conversion failure comes back as a
 :class:`Refusal` value, not an exception, so nothing depends on pickling exceptions.  The
 processes are fed over pipes by the event loop (:class:`Converter`): pickles of module-level
 functions and plain values only, between processes of the same gateway.
@@ -24,10 +26,16 @@ import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from multiprocessing.connection import Connection
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bridge.errors import BridgeError, SMTPReply
 from bridge.procutil import die_with_parent
+
+if TYPE_CHECKING:
+    from bridge.convert.context import Context
+    from bridge.convert.notary import SmtpEnvelope
+    from bridge.x400.profile import PeerProfile
 
 T = TypeVar("T")
 log = logging.getLogger("x400bridge.convert")
@@ -61,27 +69,34 @@ class MimeOut:
     precedence: int | None = None
 
 
-_CONTEXT: Any = None
+#: builds a conversion process's context (tables, identity, policy); picklable (a
+#: module-level function, or a ``functools.partial`` of one with picklable arguments)
+ContextSetup = Callable[[], "Context"]
+
+_CONTEXT: Context | None = None
 
 
-def _init(gateway: Any) -> None:
-    """Pool initializer: the conversion context of this gateway (its ``[gateway]`` section:
-    tables, identity, policy), built once per process."""
+def _init(setup: ContextSetup) -> None:
+    """Process initializer: the conversion context of this gateway, built once per
+    process."""
     global _CONTEXT
     die_with_parent()
     from bridge.codec.asn1 import compile_now
-    from bridge.gateway.app import context_for, mapper_for
 
-    _CONTEXT = context_for(gateway, mapper_for(gateway))
+    _CONTEXT = setup()
     compile_now()
 
 
-def _ctx(ctx: Any = None) -> Any:
-    return dataclasses.replace(ctx if ctx is not None else _CONTEXT, now=datetime.now(UTC))
+def _ctx(ctx: Context | None = None) -> Context:
+    base = ctx if ctx is not None else _CONTEXT
+    if base is None:
+        raise RuntimeError("no conversion context: not in a conversion process")
+    return dataclasses.replace(base, now=datetime.now(UTC))
 
 
-def to_x400(data: bytes, sender: str, rcpts: Sequence[str], smtp: Any,
-            peer: tuple[Any, str] | None = None, ctx: Any = None) -> list[bytes] | Refusal:
+def to_x400(data: bytes, sender: str, rcpts: Sequence[str], smtp: SmtpEnvelope | None,
+            peer: tuple[PeerProfile, str] | None = None,
+            ctx: Context | None = None) -> list[bytes] | Refusal:
     """RFC 5322 message + SMTP envelope -> the BER MTS-APDUs to transfer (§5.1; a DSN -> a
     report, §5.1.8).  ``peer``: the (PeerProfile, our MTA name) of the P1 peer they go to,
     applied by :func:`bridge.x400.profile.encode_for`; None (the spool) sends them as made."""
@@ -101,7 +116,7 @@ def to_x400(data: bytes, sender: str, rcpts: Sequence[str], smtp: Any,
         return Refusal(status=exc.smtp.enhanced, reason=str(exc))
 
 
-def to_mime(apdu: bytes, ctx: Any = None) -> MimeOut | Refusal:
+def to_mime(apdu: bytes, ctx: Context | None = None) -> MimeOut | Refusal:
     """A BER MTS-APDU message -> the RFC 5322 message and SMTP envelope (§5.3)."""
     from bridge.codec import decode_apdu
     from bridge.convert.priority import header_precedence
@@ -160,13 +175,14 @@ def _limit_memory(octets: int) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (octets, octets))
 
 
-def _serve(gateway: Any, requests: Any, replies: Any, memory_limit: int = 0) -> None:
+def _serve(setup: ContextSetup, requests: Connection, replies: Connection,
+           memory_limit: int = 0) -> None:
     """A conversion process: read (id, function, args) frames, answer (id, result) frames,
     until the request pipe ends.  A non-BridgeError exception is a bug: it is answered as a
     :class:`ConversionCrash` text, never allowed to end the process -- except a MemoryError,
     after which the process answers and exits (its heap may be in any state)."""
     _limit_memory(memory_limit)
-    _init(gateway)
+    _init(setup)
     rfd, wfd = os.dup(requests.fileno()), os.dup(replies.fileno())
     requests.close()
     replies.close()
@@ -222,14 +238,14 @@ class _Worker:
     """One conversion process and its two pipes, driven by the event loop: requests are
     written without blocking (the transport buffers), replies arrive in :class:`_Replies`."""
 
-    def __init__(self, gateway: Any, memory_limit: int = 0) -> None:
+    def __init__(self, setup: ContextSetup, memory_limit: int = 0) -> None:
         """Start the process (from the event loop); ``connected`` is done once the pipes are
         wired to the loop."""
         context = multiprocessing.get_context("spawn")   # no fork of a threaded process
         child_requests, self._requests = context.Pipe(duplex=False)
         self._replies, child_replies = context.Pipe(duplex=False)
         self.process = context.Process(target=_serve, name="x400bridge-convert", daemon=True,
-                                       args=(gateway, child_requests, child_replies,
+                                       args=(setup, child_requests, child_replies,
                                              memory_limit))
         self.process.start()
         child_requests.close()
@@ -320,11 +336,15 @@ class Converter:
     restart starts them afresh).
     """
 
-    def __init__(self, gateway: Any, context: Any, *, processes: int,
-                 memory_limit: int = DEFAULT_MEMORY_LIMIT,
+    def __init__(self, setup: ContextSetup | None, context: Context | None, *,
+                 processes: int, memory_limit: int = DEFAULT_MEMORY_LIMIT,
                  max_crashes: int = DEFAULT_MAX_CRASHES) -> None:
-        self.gateway = gateway            # the [gateway] config section (picklable)
-        self.context = context            # used here when processes == 0
+        """``setup`` builds the context in each conversion process (None: ``processes`` is
+        0); ``context`` is the one used in this process when ``processes`` is 0."""
+        if processes > 0 and setup is None:
+            raise ValueError("conversion processes need a context setup")
+        self.setup = setup
+        self.context = context
         self.processes = processes
         self.memory_limit = memory_limit
         self.max_crashes = max_crashes
@@ -335,7 +355,7 @@ class Converter:
     async def _worker(self) -> _Worker:
         self._workers = [w for w in self._workers if w.alive]
         if len(self._workers) < self.processes:
-            worker = _Worker(self.gateway, self.memory_limit)
+            worker = _Worker(self._setup(), self.memory_limit)
             self._workers.append(worker)
         else:
             worker = min(self._workers, key=lambda w: len(w.pending))
@@ -387,7 +407,7 @@ class Converter:
 
     async def _alone(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         """One conversion in a process of its own, which then exits."""
-        worker = _Worker(self.gateway, self.memory_limit)
+        worker = _Worker(self._setup(), self.memory_limit)
         try:
             await worker.connected
             result: T = await worker.call(fn, args)
@@ -395,7 +415,12 @@ class Converter:
         finally:
             await worker.stop(grace=5.0)
 
-    def reload(self, context: Any) -> None:
+    def _setup(self) -> ContextSetup:
+        if self.setup is None:
+            raise ConversionCrash("no conversion processes configured")
+        return self.setup
+
+    def reload(self, context: Context) -> None:
         """New tables (SIGHUP): the running processes finish what they have and exit; new
         ones, started on demand, build new mappers."""
         self.context = context

@@ -13,6 +13,12 @@ Delivery: one worker loop per direction claims jobs, converts (RFC 2156 §5.1 / 
 (P1 association per peer, the spool, or SMTP to the MX / smarthost) and records one outcome
 per recipient.  A report loop turns final outcomes into DSNs (RFC 3464, for mail that came by
 SMTP) or X.400 reports (X.411, for mail that came by P1) and queues them like any message.
+
+Waking: a worker scans the queue when woken -- by this process (a submission, an outcome that
+needs a report), by the queue's notifications (:class:`bridge.gateway.wakeup.Doorbell`: on
+PostgreSQL a NOTIFY from any node) -- and at the latest every ``rescan`` seconds, for what
+comes due without a notification: a deferred recipient's next attempt, a lease of a dead node
+that ran out.  Every claim names this node (``[gateway] node-id``) as the lease holder.
 """
 
 from __future__ import annotations
@@ -23,67 +29,104 @@ import dataclasses
 import functools
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from bridge.codec import decode_apdu, encode_apdu
 from bridge.convert.context import Context
 from bridge.convert.gateway_reports import WANTS_DELIVERY_REPORT, RecipientFate, message_report
+from bridge.convert.notary import NotaryError, SmtpEnvelope, SmtpRecipient
 from bridge.convert.priority import from_x400
 from bridge.errors import AssociationError, BridgeError
+from bridge.gateway.commit import QueueWriter
+from bridge.gateway.convertpool import Converter, MimeOut, Refusal, to_mime, to_x400
 from bridge.gateway.dsn import DSNRecipient, make_dsn, wanted
-from bridge.gateway.routing import SPOOL, Router
+from bridge.gateway.metrics import Metrics
+from bridge.gateway.routing import SPOOL, Router, rcpt_decision
 from bridge.mapping.source import LookupDeferred
 from bridge.model.apdu import Message, Probe
 from bridge.model.common import Priority
+from bridge.model.oraddress import ORName
 from bridge.model.report import Report
-from bridge.queue.model import Deferred, Delivered, Failed, Outcome, Recipient, Submission
+from bridge.queue.api import MessageQueue
+from bridge.queue.model import (
+    Deferred,
+    Delivered,
+    Direction,
+    Failed,
+    Outcome,
+    Recipient,
+    Submission,
+)
+from bridge.queue.types import Job, ReportTask
+from bridge.smtp.client import OutboundSettings
+from bridge.smtp.server import RcptDecision
 from bridge.throttle import LogLimiter
 from bridge.x400.peers import Peer, PeerTable
 from bridge.x400.profile import reencode_for
 from bridge.x400.shell import Association, Timeouts
+from bridge.x400.spool import Spool
 
 log = logging.getLogger("x400bridge.gateway")
 
 _IDLE_ASSOCIATION = 30.0      # seconds an unused outbound association stays bound
-_POLL = 1.0                   # seconds between queue scans when nobody woke the worker
+#: seconds between queue scans when nobody woke the worker, unless the gateway says otherwise
+#: (App: the SQLite queue is scanned this often -- it has no notifications between processes)
+POLL = 1.0
+#: claims a worker takes at once: their conversions run while the first is transferred
+_BATCH = 8
+
+#: what a conversion started by :meth:`Gateway._convert_ahead` gives: the BER MTS-APDUs to
+#: transfer (to X.400), the message for SMTP, or why it cannot be converted
+Converted = list[bytes] | MimeOut | Refusal
+
+
+class DeliverSMTP(Protocol):
+    """The SMTP client's one delivery attempt (:func:`bridge.smtp.client.deliver`; tests
+    inject their own): an outcome per recipient address."""
+
+    async def __call__(self, *, sender: str, recipients: Sequence[Recipient], data: bytes,
+                       settings: OutboundSettings, envid: str | None = None,
+                       ret: str | None = None,
+                       mt_priority: int | None = None) -> dict[str, Outcome]: ...
 
 
 class Gateway:
     """Routing, conversion and delivery between the queue and both endpoints."""
 
-    def __init__(self, *, queue: Any, router: Router, context: Context, peers: PeerTable,
-                 spool: Any, smtp_out: Any, deliver_smtp: Any, reporting_mta: str,
-                 metrics: Any = None, timeouts: Timeouts | None = None,
-                 converter: Any = None) -> None:
+    def __init__(self, *, queue: MessageQueue, router: Router, context: Context,
+                 peers: PeerTable, spool: Spool, smtp_out: OutboundSettings,
+                 deliver_smtp: DeliverSMTP, reporting_mta: str, metrics: Metrics | None = None,
+                 timeouts: Timeouts | None = None, converter: Converter | None = None,
+                 node: str = "", lease: float = 600.0, rescan: float = POLL) -> None:
+        """``node`` names this gateway as the holder of its claims' leases (``[gateway]
+        node-id``); ``lease`` is how long a claim stays this node's (``[queue] lease``);
+        ``rescan`` bounds the time between two scans of the queue when nothing woke it."""
         self.queue = queue
         self.router = router
         self.context = context
         self.peers = peers
         self.spool = spool
         self.smtp_out = smtp_out
-        self.deliver_smtp = deliver_smtp          # bridge.smtp.client.deliver (injectable)
+        self.deliver_smtp = deliver_smtp
         self.reporting_mta = reporting_mta
         self.metrics = metrics
         self.timeouts = timeouts or Timeouts()
-        if converter is None:
-            from bridge.gateway.convertpool import Converter
-
-            converter = Converter(None, context, processes=0)
-        self.converter = converter
+        self.converter = converter or Converter(None, context, processes=0)
+        self.node = node
+        self.lease = lease
+        self.rescan = rescan
         self.wake = {"to-x400": asyncio.Event(), "to-smtp": asyncio.Event(),
                      "reports": asyncio.Event(), "spool": asyncio.Event()}
         self.wake_stop = asyncio.Event()
         self._locks: dict[str, asyncio.Lock] = {}
-        from bridge.gateway.commit import QueueWriter
-
         self.writer = QueueWriter(queue, log)      # every queue write of the hot paths
         self._associations: dict[str, tuple[Association, float]] = {}
-        self._stopping = False
+        self.stopping = False
         # outcomes that could not be recorded (disk full, database locked): recorded as soon
         # as the queue takes writes again, before any worker claims more work
-        self._unrecorded: list[tuple[Any, Mapping[str, Outcome], float]] = []
+        self._unrecorded: list[tuple[Job, Mapping[str, Outcome], float]] = []
         self._recording = asyncio.Lock()
         self._log_limit = LogLimiter(interval=60.0)
 
@@ -108,7 +151,7 @@ class Gateway:
 
     # ================================================================== intake: SMTP
 
-    async def check_recipient(self, address: str) -> Any:
+    async def check_recipient(self, address: str) -> RcptDecision:
         """RCPT TO: where the recipient goes, or the refusal (RFC 5321 §4.1.1.3)."""
         return await rcpt_decision(self.router, address)
 
@@ -129,7 +172,7 @@ class Gateway:
             report = answer_probe(obj, ctx, self._deliverable)
             await self._queue_x400_report(report, origin, peer.key)
 
-    def _deliverable(self, name: Any) -> bool:
+    def _deliverable(self, name: ORName) -> bool:
         try:
             self.context.mapper.to_rfc822(name)
         except BridgeError:
@@ -167,8 +210,9 @@ class Gateway:
                                                "mts_id": str(env.identifier)}))
         if fates:
             report = message_report(message, fates, ctx)
-            if report is not None:
-                await self._queue_x400_report(report, origin, peer.key)
+            if report is not None:           # RFC 6710 §4.6: the message's priority
+                await self._queue_x400_report(report, origin, peer.key,
+                                              from_x400(env.priority))
 
     async def _report_in(self, report: Report, origin: str) -> None:
         from bridge.convert.reports import report_to_dsn
@@ -181,37 +225,41 @@ class Gateway:
                                          recipients=rcpts, data=res.message,
                                          meta={"format": "mime"}))
 
-    async def _queue_x400_report(self, report: Report, origin: str, route: str | None) -> None:
+    async def _queue_x400_report(self, report: Report, origin: str, route: str | None,
+                                 priority: int = 0) -> None:
+        """Queue an X.400 report; ``priority``: the queue priority (RFC 6710 §4.6: that of
+        the message it reports on, when the gateway makes it)."""
         dest = report.destination.address
         await self.submit(Submission(
-            direction="to-x400", origin=origin, sender="",
+            direction="to-x400", origin=origin, sender="", priority=priority,
             recipients=(Recipient(address=str(dest), route=route or
                                   self.router.x400_route(dest)),),
             data=encode_apdu(report), meta={"format": "apdu"}))
 
     # ================================================================== delivery: to X.400
 
-    async def run(self, direction: str, slot: int = 0) -> None:
+    async def run(self, direction: Direction, slot: int = 0) -> None:
         """A worker loop for one direction until :meth:`stop`.  Each to-x400 worker (``slot``)
         has its own association to a peer, so N workers keep N transfers going at once.
 
         The conversions of a claimed batch all start at once (in the conversion processes),
         so the next message is converted while this one is being transferred; transfers and
         records stay one job at a time, in order."""
-        while not self._stopping:
+        while not self.stopping:
             try:
                 if self._unrecorded:
                     await self._record_unrecorded()
-                jobs = await self.writer.call(functools.partial(self.queue.claim, direction,
-                                                                limit=8))
+                jobs = await self.writer.call(functools.partial(
+                    self.queue.claim, direction, limit=_BATCH, lease=self.lease,
+                    node=self.node))
             except BridgeError as exc:            # the queue takes no writes (disk full...)
                 self._log_queue_trouble(exc)
-                await self._sleep(direction)
+                await self.sleep(direction)
                 continue
             ahead = [self._convert_ahead(job) for job in jobs]
             try:
                 for job, conversion in zip(jobs, ahead, strict=True):
-                    if self._stopping:
+                    if self.stopping:
                         await self.writer.call(self.queue.release, job)
                         continue
                     await self._attempt(job, conversion, slot)
@@ -222,12 +270,11 @@ class Gateway:
                 await asyncio.gather(*pending, return_exceptions=True)
             if not jobs:
                 await self._close_idle()
-                await self._sleep(direction)
+                await self.sleep(direction)
 
-    def _convert_ahead(self, job: Any) -> asyncio.Future[Any] | None:
+    def _convert_ahead(self, job: Job) -> asyncio.Future[Converted] | None:
         """The conversion ``job`` needs before it is sent, started now; None if none."""
-        from bridge.gateway.convertpool import to_mime, to_x400
-
+        run: Coroutine[Any, Any, Converted]
         if job.direction == "to-x400" and job.meta.get("format") != "apdu":
             peer = self.peers.peers.get(job.route) if job.route != SPOOL else None
             target = (peer.profile, self.peers.local.name) if peer is not None else None
@@ -238,11 +285,11 @@ class Gateway:
             run = self.converter.run(to_mime, job.data, key=job.message_id)
         else:
             return None
-        task: asyncio.Future[Any] = asyncio.ensure_future(run)
+        task: asyncio.Future[Converted] = asyncio.ensure_future(run)
         task.add_done_callback(_retrieved)        # a batch cut short never awaits it
         return task
 
-    async def _attempt(self, job: Any, conversion: asyncio.Future[Any] | None,
+    async def _attempt(self, job: Job, conversion: asyncio.Future[Converted] | None,
                        slot: int) -> None:
         """Deliver one job and record its outcomes at once: what a crash can make us send
         twice is at most the one job per worker between the next hop's "yes" and this
@@ -251,8 +298,10 @@ class Gateway:
         try:
             converted = None if conversion is None else await conversion
             if job.direction == "to-x400":
+                assert not isinstance(converted, MimeOut)       # to_x400 made it
                 outcomes = await self._deliver_x400(job, slot, converted)
             else:
+                assert not isinstance(converted, list)          # to_mime made it
                 outcomes = await self._deliver_to_smtp(job, converted)
         except BridgeError as exc:                # anything unforeseen: keep it, retry later
             log.exception("delivery of %s failed unexpectedly", job.message_id)
@@ -270,7 +319,7 @@ class Gateway:
             return
         self._recorded(job, outcomes, started)
 
-    def _recorded(self, job: Any, outcomes: Mapping[str, Outcome], started: float) -> None:
+    def _recorded(self, job: Job, outcomes: Mapping[str, Outcome], started: float) -> None:
         self._log_outcomes(job, outcomes, time.monotonic() - started)
         if _reportable(job, outcomes):
             self.wake["reports"].set()            # else the report loop's own scan suffices
@@ -294,30 +343,31 @@ class Gateway:
                             "queue: %s (%d outcome(s) waiting to be recorded)", exc,
                             len(self._unrecorded))
 
-    async def _sleep(self, key: str) -> None:
+    async def sleep(self, key: str, interval: float | None = None) -> None:
+        """Wait until ``wake[key]`` is set (by this process or the queue's doorbell) or
+        ``interval`` seconds (default :attr:`rescan`) passed: the bounded rescan finds what
+        comes due without a notification."""
         event = self.wake[key]
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), _POLL)
+            await asyncio.wait_for(event.wait(), self.rescan if interval is None else interval)
         event.clear()
 
-    def _log_outcomes(self, job: Any, outcomes: Mapping[str, Outcome], took: float) -> None:
+    def _log_outcomes(self, job: Job, outcomes: Mapping[str, Outcome], took: float) -> None:
         for address, outcome in outcomes.items():
             kind = type(outcome).__name__.lower()
+            diagnostic = "" if isinstance(outcome, Delivered) else outcome.diagnostic
             log.info("%s %s to %s via %s: %s %s", job.message_id, job.direction, address,
-                     job.route, kind, getattr(outcome, "diagnostic", "") or "")
+                     job.route, kind, diagnostic)
             if self.metrics is not None:
                 self.metrics.outcome(job.direction, kind, took)
 
-    async def _deliver_x400(self, job: Any, slot: int, converted: Any) -> dict[str, Outcome]:
+    async def _deliver_x400(self, job: Job, slot: int,
+                            converted: list[bytes] | Refusal | None) -> dict[str, Outcome]:
         """``converted``: what :meth:`_convert_ahead` made of the job (None: a ready APDU)."""
-        from bridge.gateway.convertpool import Refusal
-
         ready = converted is None                 # an APDU of ours (a report): as stored
-        if converted is None:
-            converted = [job.data]
         if isinstance(converted, Refusal):
             return {r.address: _refused(converted) for r in job.recipients}
-        apdus = converted
+        apdus = [job.data] if converted is None else converted
         if job.route == SPOOL:
             for apdu in apdus:
                 await asyncio.to_thread(self.spool.put, "out", apdu)
@@ -380,11 +430,10 @@ class Gateway:
 
     # ================================================================== delivery: to SMTP
 
-    async def _deliver_to_smtp(self, job: Any, out: Any) -> dict[str, Outcome]:
+    async def _deliver_to_smtp(self, job: Job, out: MimeOut | Refusal | None
+                               ) -> dict[str, Outcome]:
         """``out``: what :meth:`_convert_ahead` made of the job (None: relayed SMTP mail or a
         DSN of ours, already MIME)."""
-        from bridge.gateway.convertpool import Refusal
-
         if out is None:
             data, sender = job.data, job.sender
             envid, ret = job.meta.get("envid"), job.meta.get("ret")
@@ -396,17 +445,15 @@ class Gateway:
         mt_priority = job.meta.get("mt_priority") if out is None else from_x400(
             Priority(out.priority), out.precedence,
             "STANAG4406" if self.smtp_out.mt_priority_policy == "STANAG4406" else "MIXER")
-        extra = {"mt_priority": mt_priority} if mt_priority is not None else {}
-        result: dict[str, Outcome] = await self.deliver_smtp(
+        return await self.deliver_smtp(
             sender=sender, recipients=job.recipients, data=data, settings=self.smtp_out,
-            envid=envid, ret=ret, **extra)
-        return result
+            envid=envid, ret=ret, mt_priority=mt_priority)
 
     # ================================================================== reports
 
     async def run_reports(self) -> None:
         """Turn final outcomes into DSNs / X.400 reports until :meth:`stop`."""
-        while not self._stopping:
+        while not self.stopping:
             tasks = await asyncio.to_thread(self.queue.reports_due)
             for task in tasks:
                 try:
@@ -416,15 +463,15 @@ class Gateway:
                     await asyncio.to_thread(self.queue.shunt, task.message_id,
                                             "report generation failed")
             if not tasks:
-                await self._sleep("reports")
+                await self.sleep("reports")
 
-    async def _report(self, task: Any) -> None:
+    async def _report(self, task: ReportTask) -> None:
         if task.direction == "to-x400":
             await self._dsn_for(task)
         else:
             await self._x400_report_for(task)
 
-    async def _dsn_for(self, task: Any) -> None:
+    async def _dsn_for(self, task: ReportTask) -> None:
         """Mail that came by SMTP: a DSN to its MAIL FROM (RFC 3461 §6)."""
         blocks = []
         for item in task.items:
@@ -442,21 +489,26 @@ class Gateway:
                            reporting_mta=self.reporting_mta,
                            postmaster=self.context.postmaster, envid=task.meta.get("envid"),
                            ret=task.meta.get("ret"))
+            # RFC 6710 §4.6: a DSN goes with the priority of the message it reports on
+            mt_priority = task.meta.get("mt_priority")
             await self.submit(Submission(
                 direction="to-smtp", origin="report", sender="",
+                priority=mt_priority if isinstance(mt_priority, int) else 0,
                 recipients=(Recipient(address=task.sender,
                                       route=task.sender.rpartition("@")[2].lower()),),
-                data=dsn, meta={"format": "mime", "about": task.message_id}))
+                data=dsn, meta={"format": "mime", "about": task.message_id,
+                                **({"mt_priority": mt_priority}
+                                   if isinstance(mt_priority, int) else {})}))
         await self._mark(task)
 
-    async def _mark(self, task: Any) -> None:
+    async def _mark(self, task: ReportTask) -> None:
         by_kind: dict[str, list[str]] = {}
         for item in task.items:
             by_kind.setdefault(item.kind, []).append(item.recipient.address)
         for kind, addresses in by_kind.items():
             await asyncio.to_thread(self.queue.mark_reported, task.message_id, addresses, kind)
 
-    async def _x400_report_for(self, task: Any) -> None:
+    async def _x400_report_for(self, task: ReportTask) -> None:
         """Mail that came by P1: an X.400 (non-)delivery report to its originator."""
         if task.meta.get("format") == "apdu":
             message = decode_apdu(task.data)
@@ -472,42 +524,29 @@ class Gateway:
                         (last.status if last and last.status else "5.0.0"),
                         diagnostic=last.diagnostic if last else "")
                 report = message_report(message, fates, self.ctx())
-                if report is not None:
-                    await self._queue_x400_report(report, "report", task.meta.get("peer"))
+                if report is not None:       # RFC 6710 §4.6: the message's priority
+                    await self._queue_x400_report(report, "report", task.meta.get("peer"),
+                                                  from_x400(message.envelope.priority))
         await self._mark(task)
 
     # ================================================================== lifecycle
 
     async def stop(self) -> None:
         """Stop the loops after the jobs in hand; release outbound associations."""
-        self._stopping = True
+        self.stopping = True
         self.wake_stop.set()
         for event in self.wake.values():
             event.set()
         await self._close_idle(everything=True)
 
 
-async def rcpt_decision(router: Router, address: str) -> Any:
-    """The SMTP handler's RcptDecision for ``address`` (shared with the intake processes)."""
-    from bridge.smtp.server import RcptDecision
-
-    if router.in_memory:                  # tables only: a memoised lookup, no I/O
-        decision = router.smtp_recipient(address)
-    else:                                 # RFC 2163 DNS lookups may wait: not on the loop
-        decision = await asyncio.to_thread(router.smtp_recipient, address)
-    if decision.direction is None:
-        return RcptDecision(accept=False, reply=decision.reply)
-    return RcptDecision(accept=True, direction=decision.direction, route=decision.route,
-                        extra={"or": decision.or_address} if decision.or_address else {})
-
-
-def _retrieved(task: asyncio.Future[Any]) -> None:
+def _retrieved(task: asyncio.Future[Converted]) -> None:
     """Mark a conversion's exception as seen (a cancelled batch never awaits it)."""
     if not task.cancelled():
         task.exception()
 
 
-def _refused(refusal: Any) -> Outcome:
+def _refused(refusal: Refusal) -> Outcome:
     """A conversion refusal as an outcome: 4.x.x (e.g. a deferred RFC 2163 lookup, A-12) is
     tried again later, 5.x.x is final."""
     if refusal.status.startswith("4"):
@@ -515,7 +554,7 @@ def _refused(refusal: Any) -> Outcome:
     return Failed(status=refusal.status, diagnostic=refusal.reason)
 
 
-def _reportable(job: Any, outcomes: Mapping[str, Outcome]) -> bool:
+def _reportable(job: Job, outcomes: Mapping[str, Outcome]) -> bool:
     """Whether an outcome just recorded needs a report now (a failure, or a delivery the
     sender asked to hear about: NOTIFY=SUCCESS or an X.400 delivery-report request)."""
     for r in job.recipients:
@@ -533,11 +572,9 @@ def _reportable(job: Any, outcomes: Mapping[str, Outcome]) -> bool:
 _ACTION = {"failure": "failed", "delivery": "relayed", "delay": "delayed"}
 
 
-def _smtp_envelope(job: Any) -> Any:
+def _smtp_envelope(job: Job) -> SmtpEnvelope | None:
     """The RFC 3461 parameters received with a message (RFC 2156 App A §3.1) and its RFC 6710
     MT-PRIORITY (§4.5), or None."""
-    from bridge.convert.notary import NotaryError, SmtpEnvelope, SmtpRecipient
-
     if not job.meta.get("envid") and not job.meta.get("ret") and \
             job.meta.get("mt_priority") is None and \
             not any(r.notify or r.orcpt for r in job.recipients):

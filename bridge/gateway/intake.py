@@ -23,11 +23,17 @@ import os
 import signal
 import socket
 from collections.abc import Callable
+from multiprocessing.process import BaseProcess
 from typing import Any
 
 from bridge.config import Config
 from bridge.errors import BridgeError
+from bridge.gateway.commit import QueueWriter
+from bridge.gateway.routing import rcpt_decision
+from bridge.gateway.wiring import inbound_settings, router_for
+from bridge.queue.api import open_queue
 from bridge.queue.model import Submission
+from bridge.smtp.server import RcptDecision
 
 log = logging.getLogger("x400bridge.intake")
 
@@ -45,10 +51,6 @@ class Intake:
     """One intake process: handler, router, queue writer (no delivery)."""
 
     def __init__(self, config: Config, notify_port: int) -> None:
-        from bridge.gateway.app import router_for
-        from bridge.gateway.commit import QueueWriter
-        from bridge.queue.api import open_queue
-
         self.config = config
         self.queue = open_queue(config.queue.backend, path=config.queue.path, create=False)
         self.writer = QueueWriter(self.queue, log)
@@ -56,9 +58,7 @@ class Intake:
         self._notify = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._notify_to = ("127.0.0.1", notify_port)
 
-    async def check_recipient(self, address: str) -> Any:
-        from bridge.gateway.core import rcpt_decision
-
+    async def check_recipient(self, address: str) -> RcptDecision:
         return await rcpt_decision(self.router, address)
 
     async def submit(self, sub: Submission) -> str:
@@ -72,8 +72,6 @@ class Intake:
         return message_id
 
     def reload(self) -> None:
-        from bridge.gateway.app import router_for
-
         try:
             self.router = router_for(self.config)
         except BridgeError as exc:
@@ -81,7 +79,6 @@ class Intake:
 
 
 async def _serve(config: Config, port: int, notify_port: int) -> None:
-    from bridge.gateway.app import inbound_settings
     from bridge.smtp.server import InboundHandler, start_server
 
     intake = Intake(config, notify_port)
@@ -103,7 +100,7 @@ async def _serve(config: Config, port: int, notify_port: int) -> None:
 
 def intake_main(config: Config, port: int, notify_port: int) -> None:
     """Entry point of a spawned intake process."""
-    from bridge.gateway.app import setup_logging
+    from bridge.gateway.logs import setup_logging
     from bridge.procutil import die_with_parent
 
     die_with_parent()
@@ -135,10 +132,10 @@ class Notifications(asyncio.DatagramProtocol):
             self.accepted(direction)
 
 
-def spawn(config: Config, port: int, notify_port: int, count: int) -> list[Any]:
+def spawn(config: Config, port: int, notify_port: int, count: int) -> list[BaseProcess]:
     """Start ``count`` intake processes on ``port``."""
     ctx = multiprocessing.get_context("spawn")
-    procs = []
+    procs: list[BaseProcess] = []
     for n in range(count):
         proc = ctx.Process(target=intake_main, args=(picklable(config), port, notify_port),
                            name=f"x400bridge-intake-{n + 1}", daemon=True)

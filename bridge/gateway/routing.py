@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -28,6 +29,7 @@ from bridge.mapping.orprefix import ORPrefix, ORPrefixSyntaxError
 from bridge.mapping.source import LookupDeferred
 from bridge.mapping.tables import MappingTables
 from bridge.model.oraddress import ORAddress
+from bridge.smtp.server import RcptDecision
 
 SPOOL = "spool"
 
@@ -133,3 +135,16 @@ class Router:
     def x400_route(self, address: ORAddress) -> str:
         """The route of an O/R address (reports back to an originator, probes)."""
         return self.routes.route(address)
+
+
+async def rcpt_decision(router: Router, address: str) -> RcptDecision:
+    """The SMTP handler's answer to RCPT ``address`` (RFC 5321 §4.1.1.3), for the gateway
+    process and the intake processes alike."""
+    if router.in_memory:                  # tables only: a memoised lookup, no I/O
+        decision = router.smtp_recipient(address)
+    else:                                 # RFC 2163 DNS lookups may wait: not on the loop
+        decision = await asyncio.to_thread(router.smtp_recipient, address)
+    if decision.direction is None:
+        return RcptDecision(accept=False, reply=decision.reply)
+    return RcptDecision(accept=True, direction=decision.direction, route=decision.route,
+                        extra={"or": decision.or_address} if decision.or_address else {})
