@@ -90,25 +90,32 @@ def test_every_corpus_message_converts_to_x400() -> None:
 # ------------------------------------------------------------------ X.400 -> MIME, archival
 
 def test_the_archive_policy_converts_what_the_gateway_refuses() -> None:
-    """The bundled messages carry a critical message-security-label: RFC 2156 §5.3.6 refuses
-    them (right for a gateway), the archive policy converts them and keeps the label where a
-    person sees it, with a defect."""
+    """The bundled messages, given a critical message-token nothing maps: RFC 2156 §5.3.6
+    refuses them (right for a gateway), the archive policy converts them and keeps the token
+    where a person sees it, with a defect.  (Their critical message-security-label maps to
+    SIO-Label, MIL-5.)"""
+    from dataclasses import replace
     from pathlib import Path
 
     from bridge.codec import decode_apdu
     from bridge.convert.mime_headers import UnsupportedCriticalFunction
     from bridge.convert.policy import ARCHIVE
     from bridge.convert.to_mime import x400_to_mime
+    from bridge.model.common import Criticality, Extension, Opaque
 
+    token = Extension(type=16, value=Opaque(ber=b"\x30\x00"), criticality=Criticality.FOR_DELIVERY)
     archive = gateway_context(datetime(2026, 12, 7, 18, 0, tzinfo=UTC), policy=ARCHIVE)
     for path in sorted((Path(__file__).parent / "data" / "samples").glob("message-*.p1.ber")):
         message = decode_apdu(path.read_bytes())
         assert isinstance(message, Message)
+        message = replace(message, envelope=replace(
+            message.envelope, extensions=message.envelope.extensions + (token,)))
         with pytest.raises(UnsupportedCriticalFunction):
             x400_to_mime(message, CTX)
         res = x400_to_mime(message, archive)
         kept = [line for line in res.message.split(b"\r\n")
                 if line.startswith(b"X400-Unmapped-Extension:")]
-        assert any(b"message-security-label (20); critical" in line for line in kept)
+        assert any(b"message-token (16); critical" in line for line in kept)
+        assert any(line.startswith(b"SIO-Label:") for line in res.message.split(b"\r\n"))
         assert res.message.isascii()
         assert any(d.kind == "extension-kept" and d.lossy for d in res.defects)

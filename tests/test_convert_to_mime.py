@@ -495,10 +495,15 @@ def test_internal_trace_replaces_identical_external(ctx: Context) -> None:  # X-
 
 
 def test_critical_extension_rejected(ctx: Context, lenient: Context) -> None:  # X-7 X-11
+    message = samples.message(samples.text_ipm())   # its critical security label maps (MIL-5);
+    token = Extension(type=16, value=Opaque(ber=b"\x30\x00"),  # a critical message-token not
+                      criticality=Criticality.FOR_DELIVERY)     # (X.411 §9 Token)
+    message = replace(message, envelope=replace(
+        message.envelope, extensions=message.envelope.extensions + (token,)))
     with pytest.raises(UnsupportedCriticalFunction) as info:
-        x400_to_mime(samples.message(samples.text_ipm()), ctx)
+        x400_to_mime(message, ctx)
     assert (info.value.x400.reason, info.value.x400.diagnostic) == (1, 18)
-    result = x400_to_mime(samples.message(samples.text_ipm()), lenient)
+    result = x400_to_mime(message, lenient)
     assert any("critical" in d.detail for d in result.defects)
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from bridge.codec import asn1
+from bridge.codec import asn1, p772
 from bridge.codec.values import (
     decode_generalizedtime,
     decode_utctime,
@@ -168,8 +168,9 @@ def _other_recipients_to(m: mmhs.OtherRecipientsIndicator) -> list[dict[str, Any
 
 
 #: STANAG 4406 Ed. 2 Annex A1 heading-extension OID -> (ASN.1 type, decode, encode); the
-#: types are in asn1/stanag4406-mms.asn.  Address list indicator, pilot forwarding info,
-#: information labels and the ACP 127 notification extensions are not listed: Opaque.
+#: types are in asn1/stanag4406-mms.asn.  Address list indicator, pilot forwarding info and
+#: information labels are not listed: Opaque.  The ACP 127 notification extensions are added
+#: from bridge.codec.p772.
 MMHS_HEADING_EXTENSIONS: dict[str, tuple[str, Callable[[Any], Any], Callable[[Any], Any]]] = {
     mmhs.ID_MM_PRIMARY_PRECEDENCE: (
         "PrimaryPrecedence", lambda v: mmhs.PrimaryPrecedence(level=v), lambda m: m.level),
@@ -200,6 +201,7 @@ MMHS_HEADING_EXTENSIONS: dict[str, tuple[str, Callable[[Any], Any], Callable[[An
     mmhs.ID_MM_ORIGINATOR_PLAD: (
         "OriginatorPlad", lambda v: mmhs.OriginatorPlad(text=v), lambda m: m.text),
 }
+MMHS_HEADING_EXTENSIONS.update(p772.NOTIFICATION_EXTENSIONS)  # A2.1, A3.1
 HEADING_EXTENSIONS.update(MMHS_HEADING_EXTENSIONS)
 
 # Fast path for the A1 values that are one primitive BER element (X.690 §8.3 INTEGER, §8.23
@@ -543,6 +545,7 @@ EXTENDED_BODY_PARTS: dict[str, tuple[str | None, str | None, str,
     ID_ET_FILE_TRANSFER: (ID_EP_FILE_TRANSFER, "FileTransferParameters", "FileTransferData",
                           _file_transfer, _file_transfer_to),
     ID_MIME_BP_DATA: (ID_MIME_BP_PARAMETERS, "MimeParameters", "MimeData", _mime, _mime_to),
+    mmhs.ID_ET_MM_MESSAGE: p772.MM_MESSAGE_ROW,  # STANAG 4406 Annex A MM-Message
 }
 
 _MODEL_OID: dict[type, str] = {
@@ -579,7 +582,7 @@ def extended_body_part_to(b: BodyPart) -> dict[str, Any]:
         if b.parameters is not None:
             out["parameters"] = {"type-id": b.parameters_type, "value": b.parameters.ber}
         return out
-    data_oid = _MODEL_OID[type(b)]
+    data_oid = mmhs.ID_ET_MM_MESSAGE if getattr(b, "mm_message", False) else _MODEL_OID[type(b)]
     params_oid, params_type, data_type, _dec, enc = EXTENDED_BODY_PARTS[data_oid]
     pval, dval = enc(b)
     out = {"data": {"type-id": data_oid, "value": asn1.encode(data_type, dval)}}

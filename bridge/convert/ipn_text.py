@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from bridge.convert import mmhs_ipn
 from bridge.convert.mime_bodies import Entity, ipm_entity, serialize, text_part
 from bridge.convert.mime_headers import (
     Header,
@@ -58,7 +59,8 @@ def ipn_headers(run: Run, ipn: IPN, recipients: Iterable[Recipient]) -> list[Hea
     exts = list(ipn.extensions or ())
     if isinstance(ipn.fields, ReceiptFields | NonReceiptFields):
         exts += list(ipn.fields.extensions or ())
-    out.extend(heading_extension_headers(run, exts, "IPN"))
+    out.extend(heading_extension_headers(run, [e for e in exts if not mmhs_ipn.is_shown(e)],
+                                         "IPN"))
     return out
 
 
@@ -83,9 +85,10 @@ def ipn_body_text(run: Run, ipn: IPN) -> str:
             reason = DISCARD_REASONS.get(f.discard_reason if f.discard_reason is not None
                                          else 3, f"({f.discard_reason})")
             lines.append(f"was discarded for the following reason: {reason}")
-    else:
+    elif not mmhs_ipn.responses(ipn):
         run.defect("ipn", "other-notification-type-fields cannot be shown", RULE)
         lines.append("was the subject of a notification of a type this gateway does not know.")
+    lines += mmhs_ipn.text_lines(run, ipn)  # P772: ACP 127 notification responses
     lines.append("")
     if ipn.conversion_eits is not None:
         lines += ["The following information types were converted: "

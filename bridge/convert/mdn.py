@@ -58,6 +58,7 @@ from email.policy import compat32
 
 from bridge import __version__
 from bridge.codec import decode_content, encode_content
+from bridge.convert import mmhs_ipn
 from bridge.convert.context import Context
 from bridge.convert.ipn_text import DISCARD_REASONS, ipn_body_text, ipn_headers
 from bridge.convert.mime_bodies import Entity, ipm_entity, serialize, text_part
@@ -98,8 +99,10 @@ from bridge.model.ipm import (
     NonReceiptFields,
     NonReceiptReason,
     ORDescriptor,
+    OtherNotificationFields,
     ReceiptFields,
 )
+from bridge.model.mmhs import ID_MMHS_CONT_MM88
 from bridge.model.oraddress import ORAddress, ORName
 
 __all__ = ["MDNError", "ipn_to_mdn", "is_mdn", "mdn_entity", "mdn_fields", "mdn_to_ipn"]
@@ -194,6 +197,7 @@ def mdn_fields(run: Run, ipn: IPN) -> list[Header]:
     out += extensions
     if ipn.conversion_eits is not None:
         out.append(("X400-Conversion-EITs", eits(ipn.conversion_eits)))
+    out += mmhs_ipn.mdn_fields(run, ipn)  # P772: the ACP 127 notification response
     return [(n, _ascii_field(run, n, v)) for n, v in out]
 
 
@@ -563,7 +567,9 @@ def mdn_to_ipn(data: bytes, mail_from: str, rcpt_to: Sequence[str],
             conversion = parse_eits(_unfold(fields.get("X400-Conversion-EITs")))
         except Invalid as exc:
             defects.append(Defect("eits", f"X400-Conversion-EITs: {exc}", RULE_BACK))
-    kind = _ipn_fields(fields, msg, ctx, defects)
+    kind: ReceiptFields | NonReceiptFields | OtherNotificationFields = (
+        mmhs_ipn.other_fields(fields, _printable, defects)
+        or _ipn_fields(fields, msg, ctx, defects))
     returned = _returned_ipm(msg, data, ctx, defects)
     if returned is not None:
         if isinstance(kind, NonReceiptFields):
@@ -577,6 +583,7 @@ def mdn_to_ipn(data: bytes, mail_from: str, rcpt_to: Sequence[str],
               ipm_intended_recipient=None if intended is None else ORDescriptor(
                   formal_name=intended),
               conversion_eits=conversion)
+    ipn = mmhs_ipn.with_response(ipn, fields, _printable, defects)
     reporting_ua = _unfold(fields.get("Reporting-UA"))
     if reporting_ua and not reporting_ua.endswith("; " + PRODUCT):
         defects.append(Defect("mdn-field", "Reporting-UA "
@@ -609,7 +616,8 @@ def mdn_to_ipn(data: bytes, mail_from: str, rcpt_to: Sequence[str],
         identifier=MTSIdentifier(domain=ctx.domain_id,
                                  local=f"{ctx.now:%Y%m%d%H%M%S}.{digest}"[:UB_LOCAL_ID]),
         originator=originator,
-        content_type=P2 if ctx.policy.x400_1984_peer else P22,
+        content_type=ID_MMHS_CONT_MM88 if mmhs_ipn.is_military(ipn)
+        else P2 if ctx.policy.x400_1984_peer else P22,
         recipients=recipients,
         trace=trace.trace,
         original_eits=converted,

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from bridge.codec.p22ext import ID_HEX, ID_HEX_MULTIPART_MESSAGE_V2, ID_RFC_822_FIELD_LIST
-from bridge.convert import mmhs
+from bridge.convert import mmhs, mmhs_auth, seclabel
 from bridge.convert.mime_run import Run
 from bridge.convert.mime_text import (
     MAX_LINE,
@@ -134,7 +134,7 @@ HeadingRule = Callable[[Run, Heading], "str | None"]
 
 
 def _from(run: Run, h: Heading) -> str | None:
-    if h.authorizing_users:
+    if h.authorizing_users and not mmhs_auth.applies(h):  # RFC 7912 §5: From = originator
         return run.descriptors(h.authorizing_users, "authorizing user")
     if h.originator is not None:
         return run.descriptor(h.originator, "originator")
@@ -142,7 +142,7 @@ def _from(run: Run, h: Heading) -> str | None:
 
 
 def _sender(run: Run, h: Heading) -> str | None:
-    if h.authorizing_users and h.originator is not None:
+    if h.authorizing_users and h.originator is not None and not mmhs_auth.applies(h):
         return run.descriptor(h.originator, "originator")
     return None
 
@@ -167,6 +167,7 @@ def _message_id(run: Run, h: Heading) -> str:
 HEADING_FIELDS: dict[str, HeadingRule] = {
     "From": _from,
     "Sender": _sender,
+    mmhs_auth.FIELD: mmhs_auth.authorizing_field,  # RFC 7912 §5
     "Message-ID": _message_id,
     "To": lambda run, h: run.specifiers(h.primary or (), "primary recipient"),
     "Cc": lambda run, h: run.specifiers(h.copy or (), "copy recipient"),
@@ -291,6 +292,7 @@ MTS_EXTENSIONS: dict[int, MTSRule] = {
         ("Latest-Delivery-Time", date(e.value))] if isinstance(e.value, datetime) else [],
     StandardExtension.ORIGINATOR_RETURN_ADDRESS: _return_address,
     StandardExtension.DL_EXPANSION_HISTORY: _dl_history,
+    StandardExtension.MESSAGE_SECURITY_LABEL: seclabel.label_headers,  # RFC 7444 SIO-Label
     StandardExtension.INTERNAL_TRACE_INFORMATION: lambda run, e: [],  # in X400-Received
 }
 

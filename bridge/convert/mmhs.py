@@ -29,8 +29,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from bridge.convert import mmhs_auth
 from bridge.convert.mime_run import Run
 from bridge.convert.mime_text import Header, date
+from bridge.convert.mmhs_body import mm_messages
 from bridge.convert.result import Defect
 from bridge.convert.x400_fields import COMMENT, Invalid, parse_date, unfold
 from bridge.errors import AddressSyntaxError, BridgeError
@@ -348,6 +350,8 @@ FIELDS: dict[str, Handler] = {
     ACP127_ID.lower(): _text_in(mmhs.ID_MM_ACP127_MESSAGE_IDENTIFIER,
                                 lambda t: mmhs.Acp127MessageIdentifier(text=t)),
     PLAD.lower(): _text_in(mmhs.ID_MM_ORIGINATOR_PLAD, lambda t: mmhs.OriginatorPlad(text=t)),
+    # RFC 7912 §3: the release authority (bridge.convert.mmhs_auth)
+    mmhs_auth.FIELD.lower(): mmhs_auth.authorizing_in,
 }
 
 #: the order the extensions are generated in: STANAG 4406 A1 numbering
@@ -381,6 +385,9 @@ def p772_ipm(ipm: IPM, fields: Sequence[tuple[str, str]], ctx: Context,
     d. this-IPM: the local identifier padded with spaces to 15 characters; an identifier
        without an O/R address part gets one: the msg-id mapped as an address (§4.3.4), or
        the gateway's own O/R address when that fails.  :func:`acp123_msgid` reverses both.
+
+    And a forwarded message (message/rfc822) becomes an MM-Message
+    (:mod:`bridge.convert.mmhs_body`).
     """
     h = ipm.heading
     have = {e.type for e in h.extensions or ()}
@@ -407,12 +414,20 @@ def p772_ipm(ipm: IPM, fields: Sequence[tuple[str, str]], ctx: Context,
         defects.append(Defect("mmhs", f"no {PRIMARY}: primary-precedence set to "
                               f"{DEFAULT_PRIMARY_PRECEDENCE.name.lower()} (local policy)",
                               RULE_6 + " b", lossy=False))
+    return with_extensions(ipm, added, _acp123_id(h.this_ipm, ctx, defects), defects)
+
+
+def with_extensions(ipm: IPM, added: Sequence[IPMSExtension], this_ipm: IPMIdentifier,
+                    defects: list[Defect]) -> IPM:
+    """The P772 form of ``ipm``: the generated extensions ``added`` among the others in A1
+    order, ``this_ipm`` (§6 d), and its forwarded messages as MM-Messages (§6)."""
+    h = ipm.heading
     exts = list(h.extensions or ())
     if added:  # keep the A1 order: the generated ones among the others
-        exts = sorted(exts + added, key=lambda e: _ORDER.index(e.type)
+        exts = sorted(exts + list(added), key=lambda e: _ORDER.index(e.type)
                       if e.type in _ORDER else len(_ORDER))
-    return replace(ipm, heading=replace(h, this_ipm=_acp123_id(h.this_ipm, ctx, defects),
-                                        extensions=tuple(exts) or None))
+    ipm = replace(ipm, heading=replace(h, this_ipm=this_ipm, extensions=tuple(exts) or None))
+    return mm_messages(ipm, defects)
 
 
 def _acp123_id(ident: IPMIdentifier, ctx: Context, defects: list[Defect]) -> IPMIdentifier:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from bridge.errors import ConfigError
+from bridge.model.seclabel import LABEL_POLICIES, LabelPolicy
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -27,6 +28,9 @@ class MappingPolicy:
     * ``keep_unmapped`` — archives: an extension nothing maps is not only listed but kept,
       value included, in an ``X400-Unmapped-Extension:`` field a person can read (critical ones
       too, when ``reject_critical`` is off).
+    * ``security_labels`` — RFC 7444 / X.411 §9 (MIL-5): ``"pass"``, ``"require"`` (a message
+      without a label is non-delivered) or ``"refuse"`` (one with a label is), for every
+      conversion in both directions (bridge.convert.seclabel; X.400 peers add their own).
     """
 
     truncate_to_bounds: bool = True
@@ -37,8 +41,12 @@ class MappingPolicy:
     x400_1984_peer: bool = False
     encoded_words: bool = True
     keep_unmapped: bool = False
+    security_labels: LabelPolicy = "pass"
 
     def __post_init__(self) -> None:
+        if self.security_labels not in LABEL_POLICIES:
+            raise ConfigError(f"security_labels must be one of {', '.join(LABEL_POLICIES)}, "
+                              f"not {self.security_labels!r}")
         if self.octet_stream_as not in ("ftbp", "bp14"):
             raise ConfigError(f"octet_stream_as must be 'ftbp' or 'bp14', not "
                               f"{self.octet_stream_as!r}")

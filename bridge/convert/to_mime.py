@@ -24,6 +24,7 @@ from bridge.convert.mime_headers import (
 )
 from bridge.convert.notary import smtp_from_x400
 from bridge.convert.result import MimeResult, repaired
+from bridge.convert.seclabel import check_policy as check_label_policy
 from bridge.errors import BridgeError, MappingError, SMTPReply, X400Diagnostic
 from bridge.model.apdu import Message
 from bridge.model.common import StandardExtension
@@ -69,6 +70,7 @@ def x400_to_mime(message: Message, ctx: Context) -> MimeResult:
     if env.content_type not in IPMS_CONTENT_TYPES:
         raise ContentTypeNotSupported(
             f"content type {env.content_type} is not P2/P22/P772 (RFC 2156 §5.3)")
+    check_label_policy(env.extensions, ctx.policy.security_labels, "the gateway")  # MIL-5
     with repairs.collecting() as notes:
         content = decode_content(message.content)
     run = Run(ctx)

@@ -22,10 +22,11 @@ from typing import Any
 
 from bridge.codec import encode_content
 from bridge.codec.p22ext import ID_ET_FILE_TRANSFER, ID_MIME_BP_DATA
-from bridge.convert import mmhs
+from bridge.convert import mmhs, seclabel
 from bridge.convert.context import Context
 from bridge.convert.limits import check_limits
 from bridge.convert.mdn import MDNError, is_mdn, mdn_to_ipn
+from bridge.convert.mmhs_policy import envelope_priority
 from bridge.convert.notary import (
     NEVER,
     RULE_IN,
@@ -218,13 +219,14 @@ MTS_HANDLERS: dict[str, Handler] = {
     "originator-return-address": _originator_return_address,
     "dl-expansion-history": _dl_expansion_history,
     "original-encoded-information-types": _original_eits,
+    "sio-label": seclabel.sio_label_field,   # RFC 7444 -> message-security-label
 }
 
 
 #: App B (D-1): MIXER fields whose X.400 element is an X.411(88) per-message extension; for
 #: an X.400(84) peer they travel in the ``RFC-822-Headers:`` body part instead
 MTS_88_ONLY = frozenset({"conversion-with-loss", "latest-delivery-time",
-                         "originator-return-address", "dl-expansion-history"})
+                         "originator-return-address", "dl-expansion-history", "sio-label"})
 
 
 def _app_b(handler: Handler) -> Handler:
@@ -372,6 +374,8 @@ def _mts_extensions(mts: MtsFields, correlator: str | None, ctx: Context,
     if mts.dl_history:  # 822 lists the most recent first; X.411 is chronological
         exts.append(Extension(type=StandardExtension.DL_EXPANSION_HISTORY,
                               value=tuple(reversed(mts.dl_history))))
+    if mts.security_label is not None:
+        exts.append(seclabel.label_extension(mts.security_label))
     if ctx.policy.x400_1984_peer:
         if exts:  # the MIXER fields behind them are in the RFC-822-Headers: part (D-1)
             names = ", ".join(StandardExtension(int(e.type)).name.lower().replace("_", "-")
@@ -464,12 +468,15 @@ def mime_to_x400(data: bytes, mail_from: str, rcpt_to: Sequence[str],
         original_eits=original_eits(converted, mts.original_eits),
         content_identifier=content_id,
         priority=(to_x400_priority(mt_priority, _policy(smtp)) if mt_priority is not None
+                  else envelope_priority(builder.mmhs, mts.priority, defects) if military
                   else mts.priority or Priority.NORMAL),
         indicators=per_message,
         deferred_delivery_time=mts.deferred_delivery,
         extensions=_mts_extensions(mts, _envid_correlator(smtp, defects) or _correlator(fields),
                                    ctx, defects, trace.internal),
     )
+    seclabel.check_policy(envelope.extensions, ctx.policy.security_labels, "the gateway",
+                          unreadable=mts.security_label_error)
     return X400Result(apdu=Message(envelope=envelope, content=_encode(ipm)),
                       defects=tuple(defects))
 

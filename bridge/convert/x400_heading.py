@@ -23,7 +23,7 @@ from email.policy import default as default_policy
 from typing import TypeVar
 
 from bridge.codec.p22ext import ID_HEX, ID_RFC_822_FIELD_LIST
-from bridge.convert import mmhs
+from bridge.convert import mmhs, mmhs_auth
 from bridge.convert.context import Context
 from bridge.convert.result import Defect
 from bridge.convert.vocab import AUTOSUBMITTED, IMPORTANCE, SENSITIVITY, reverse
@@ -57,7 +57,7 @@ from bridge.convert.x400_fields import (
 )
 from bridge.errors import BridgeError
 from bridge.mapping.msgid import msgid_to_ipm_id
-from bridge.model.common import EncodedInformationTypes, Priority
+from bridge.model.common import EncodedInformationTypes, Opaque, Priority
 from bridge.model.envelope import DLExpansion
 from bridge.model.ipm import (
     Heading,
@@ -149,6 +149,8 @@ class MtsFields:
     originator_return_address: ORAddress | None = None
     dl_history: list[DLExpansion] = field(default_factory=list)  # as in the header order
     original_eits: EncodedInformationTypes | None = None
+    security_label: Opaque | None = None        # RFC 7444 SIO-Label (bridge.convert.seclabel)
+    security_label_error: str | None = None     # why an SIO-Label's label cannot be used
 
 
 @dataclass
@@ -186,6 +188,9 @@ class HeadingBuilder:
     #: RFC 6477 MMHS-* fields: A1 heading-extension OID -> model value (bridge.convert.mmhs);
     #: any entry makes the message P772 (§6)
     mmhs: dict[str, object] = field(default_factory=dict)
+    #: the From: / Sender: field bodies as received (RFC 7912 §5 keeps some in rfc-822-field)
+    raw_from: list[str] = field(default_factory=list)
+    raw_sender: list[str] = field(default_factory=list)
 
     def extension_field(self, name: str, value: str) -> None:
         self.rfc822_fields.append(ia5_field(name, value, self.defects))
@@ -210,7 +215,9 @@ class HeadingBuilder:
         """The X.420 heading; extensions per §5.1.2 (the caller decides about App B)."""
         originator: ORDescriptor | None
         authorizing: tuple[ORDescriptor, ...] | None
-        if self.sender:  # §5.1.3 Sender -> originator, From -> authorizing-users
+        if self.mmhs:  # a military message: RFC 7912 §5
+            originator, authorizing = mmhs_auth.roles(self, self.raw_sender, self.raw_from)
+        elif self.sender:  # §5.1.3 Sender -> originator, From -> authorizing-users
             originator = self.sender[0]
             authorizing = tuple(self.from_) or None
             if len(self.sender) > 1:
@@ -299,10 +306,12 @@ def _message_id(b: HeadingBuilder, name: str, value: str) -> None:
 
 def _from(b: HeadingBuilder, name: str, value: str) -> None:
     b.from_ += b.descriptors(value)
+    b.raw_from.append(value)
 
 
 def _sender(b: HeadingBuilder, name: str, value: str) -> None:
     b.sender += b.descriptors(value)
+    b.raw_sender.append(value)
 
 
 def _recipients(attr: str) -> Handler:

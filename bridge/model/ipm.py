@@ -144,12 +144,15 @@ class VideotexBodyPart:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MessageBodyPart:
-    """X.420 §7.3.9 message: a forwarded IPM with its optional delivery information."""
+    """X.420 §7.3.9 message: a forwarded IPM with its optional delivery information.
+    ``mm_message``: the STANAG 4406 Annex A MM-Message extended body part (a forwarded
+    military message in P772, ``extended`` too) instead of X.420's."""
 
     ipm: IPM
     delivery_time: datetime | None = None
     delivery_envelope: DeliveryEnvelope | None = None
     extended: bool = False
+    mm_message: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -6,15 +6,17 @@ type :data:`ID_MMHS_CONT_MM88`.  Each value type below is frozen, compares by va
 a canonical ``__str__`` (the RFC 6477 §3 field text where there is a field).
 
 Not modelled (kept as :class:`~bridge.model.common.Opaque`): address list indicator (A1.11),
-pilot forwarding information (A1.13), security information labels (A1.16, deprecated), the
-ACP 127 notification request/response (A2.1, A3.1) and the distribution extensions of A1.3.
+pilot forwarding information (A1.13), security information labels (A1.16, deprecated) and
+the distribution extensions of A1.3.  The ACP 127 notification request (A2.1, a recipient
+specifier extension) and response (A3.1, an IPN extension) are modelled below; the MM-Message
+extended body part is a :class:`~bridge.model.ipm.MessageBodyPart` with ``mm_message``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from enum import IntEnum
+from enum import IntEnum, IntFlag
 
 from bridge.model.common import Opaque
 from bridge.model.ipm import ORDescriptor
@@ -43,6 +45,10 @@ ID_MM_ORIGINATOR_PLAD = ID_MM + ".14"
 ID_MM_ACP127_NOTIFICATION_REQUEST = ID_MM + ".15"
 ID_MM_ACP127_NOTIFICATION_RESPONSE = ID_MM + ".16"
 ID_MM_INFORMATION_LABELS = ID_MM + ".17"
+#: Annex A MMSExtendedBodyPartTypes: the MM-Message (a forwarded military message) and its
+#: parameters (id-et = {id-mmhs 7})
+ID_ET_MM_MESSAGE = ID_MMHS + ".7.9"
+ID_EP_MM_MESSAGE = ID_MMHS + ".7.10"
 
 #: heading-extension OID -> the STANAG 4406 name of the extension (for ``dump`` and defects)
 NAMES: dict[str, str] = {
@@ -263,3 +269,45 @@ MilitaryExtensionValue = (
     | MessageInstructions | CodressMessage | OriginatorReference | PrimaryPrecedence
     | CopyPrecedence | MessageType | OtherRecipientsIndicator | Acp127MessageIdentifier
     | OriginatorPlad)
+
+
+class Acp127Notification(IntFlag):
+    """A2.1 Acp127NotificationType: the BIT STRING's named bits (bit n -> 1 << n)."""
+
+    NN = 1  # acp127-nn(0): negative notification
+    PN = 2  # acp127-pn(1): positive notification
+    TN = 4  # acp127-tn(2): transfer notification
+
+
+def acp127_names(kinds: int) -> str:
+    """``nn, pn, tn`` (the bits set, in bit order), for texts and fields."""
+    return ", ".join(k.name.lower() for k in Acp127Notification if kinds & k)  # type: ignore[union-attr]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Acp127NotificationRequest:
+    """A2.1: the ACP 127 notifications asked of the ACP 127 gateway for one recipient."""
+
+    kinds: Acp127Notification
+
+    def __str__(self) -> str:
+        return acp127_names(self.kinds)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Acp127NotificationResponse:
+    """A3.1: the ACP 127 gateway's answer (an IPN extension): which notification, when, the
+    ACP 127 recipient and supplementary information; the address list indicator is kept as
+    BER (``address_list``)."""
+
+    kinds: Acp127Notification
+    receipt_time: datetime
+    recipient: str | None = None
+    supplementary_info: str | None = None
+    address_list: Opaque | None = None
+
+    def __str__(self) -> str:
+        text = f"{acp127_names(self.kinds)} at {self.receipt_time.isoformat()}"
+        if self.recipient is not None:
+            text += f" for {self.recipient}"
+        return text if self.supplementary_info is None else f"{text} ({self.supplementary_info})"

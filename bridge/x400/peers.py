@@ -28,8 +28,10 @@ dotted path)::
     envelope-extensions = true        # false: no non-critical envelope extensions
     same-domain = false               # true: in our management domain (internal trace kept)
     mixer-eit = true                  # false: no eit-mixer in the original EITs (pre-MIXER MTAs)
+    security-labels = "pass"          # or "require" / "refuse" a message-security-label
+    content = "auto"                  # "p772": a military MTA (always P772); "p22": no P772
 
-The last four are the peer's :class:`~bridge.x400.profile.PeerProfile`.
+The last six are the peer's :class:`~bridge.x400.profile.PeerProfile`.
 """
 
 from __future__ import annotations
@@ -44,7 +46,9 @@ from typing import Any, Literal
 
 from bridge.codec.rtpdu import MTABind
 from bridge.configschema import parse_endpoint
+from bridge.convert.mmhs_policy import CONTENT_POLICIES
 from bridge.errors import ConfigError
+from bridge.model.seclabel import LABEL_POLICIES
 from bridge.x400.mta import BindError, Selectors
 from bridge.x400.profile import DEFAULT_PROFILE, PeerProfile
 
@@ -184,7 +188,8 @@ def _address_allowed(address: str, allowed: tuple[str, ...]) -> bool:
 
 _PEER_KEYS = {"mta-name", "password", "host", "port", "mode", "allowed-addresses", "tsel",
               "ssel", "psel", "checkpoint-size", "window-size", "timeout", "x411-edition",
-              "envelope-extensions", "same-domain", "mixer-eit"}
+              "envelope-extensions", "same-domain", "mixer-eit", "security-labels",
+              "content"}
 _LOCAL_KEYS = {"name", "password", "listen", "allow-anonymous", "tsel", "ssel", "psel"}
 
 
@@ -255,6 +260,14 @@ def load_peer_table(data: Mapping[str, Any], *, where: str = "") -> PeerTable:
         edition = _typed(table, "x411-edition", int, pw, 1992)
         if edition not in (1988, 1992):
             raise ConfigError(f"{pw}.x411-edition: 1988 or 1992, got {edition!r}")
+        labels = _typed(table, "security-labels", str, pw, "pass")
+        if labels not in LABEL_POLICIES:
+            raise ConfigError(f"{pw}.security-labels: one of {', '.join(LABEL_POLICIES)}, "
+                              f"got {labels!r}")
+        content = _typed(table, "content", str, pw, "auto")
+        if content not in CONTENT_POLICIES:
+            raise ConfigError(f"{pw}.content: one of {', '.join(CONTENT_POLICIES)}, "
+                              f"got {content!r}")
         checkpoint = _typed(table, "checkpoint-size", int, pw, 0)
         if not 0 <= checkpoint <= 1024:
             raise ConfigError(f"{pw}.checkpoint-size: 0..1024 KiB, got {checkpoint}")
@@ -262,7 +275,8 @@ def load_peer_table(data: Mapping[str, Any], *, where: str = "") -> PeerTable:
             x411_edition=edition,
             envelope_extensions=_typed(table, "envelope-extensions", bool, pw, True),
             same_domain=_typed(table, "same-domain", bool, pw, False),
-            mixer_eit=_typed(table, "mixer-eit", bool, pw, True))
+            mixer_eit=_typed(table, "mixer-eit", bool, pw, True), security_labels=labels,
+            content=content)
         port_n = _typed(table, "port", int, pw, 102)
         if not 0 < port_n < 65536:
             raise ConfigError(f"{pw}.port: out of range")

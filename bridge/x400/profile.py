@@ -21,6 +21,14 @@ differences that matter, and :func:`prepare` applies them to one APDU just befor
   not know ("Unrecognised bodypart in message", seen live).  The price: MIXER conversions
   before this hop are no longer counted for loop detection (T-2) once the message comes back;
   the MTA names in the trace still are.
+* ``security_labels`` (RFC 7444 / X.411 §9, MIL-5): ``pass`` (the default), ``require`` (a
+  message or probe without a message-security-label is not transferred) or ``refuse`` (one
+  with a label is not); such a message is non-delivered with X.411
+  transfer-failure-for-security-reason / security-policy-violation
+  (:mod:`bridge.convert.seclabel`).
+* ``content`` ``"p772"`` / ``"p22"``: a military MTA gets every interpersonal message as P772;
+  a peer without P772 gets no P772 message (non-delivery, RFC 6477 §6): see
+  :mod:`bridge.convert.mmhs_policy`.  ``"auto"``: the content type as converted.
 * ``checkpoint_size``/``window_size`` (RTSE, X.228 §7.2) live on the peer itself.
 
 An extension that must be left out but is *critical* (for transfer or delivery) is never
@@ -39,6 +47,8 @@ from datetime import datetime
 from typing import Literal
 
 from bridge.convert.mime_text import extension_name
+from bridge.convert.mmhs_policy import ContentPolicy, apply_content_policy
+from bridge.convert.seclabel import check_policy as check_label_policy
 from bridge.errors import BridgeError, SMTPReply, X400Diagnostic
 from bridge.model.apdu import APDU, Message, Probe
 from bridge.model.common import (
@@ -49,6 +59,7 @@ from bridge.model.common import (
     TraceElement,
 )
 from bridge.model.report import Report
+from bridge.model.seclabel import LabelPolicy
 
 Edition = Literal[1988, 1992]
 
@@ -73,6 +84,8 @@ class PeerProfile:
     envelope_extensions: bool = True
     same_domain: bool = False
     mixer_eit: bool = True
+    content: ContentPolicy = "auto"
+    security_labels: LabelPolicy = "pass"
 
 
 DEFAULT_PROFILE = PeerProfile()
@@ -164,8 +177,12 @@ def prepare(apdu: APDU, profile: PeerProfile, *, mta_name: str, now: datetime) -
     """``apdu`` as it goes to a peer with ``profile``; raises
     :class:`CriticalExtensionNotAccepted` when a critical extension cannot go."""
     notes: list[str] = []
+    if isinstance(apdu, Message) and profile.content != "auto":
+        apdu, changes = apply_content_policy(apdu, profile.content, now)
+        notes += changes
     if isinstance(apdu, (Message, Probe)):
         env = apdu.envelope
+        check_label_policy(env.extensions, profile.security_labels, "the peer")
         if not profile.mixer_eit:
             env = dataclasses.replace(env, original_eits=_without_mixer(env.original_eits,
                                                                          notes),
