@@ -27,7 +27,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from bridge.x400.peers import LocalMTA, Peer, PeerTable
-from bridge.x400.shell import Responder
+from bridge.x400.shell import Responder, ResponderLimits
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,12 +44,16 @@ STOP_TIMEOUT = 20.0      # seconds for SIGTERM's drain before SIGKILL
 
 
 def write_config(directory: Path, *, remote_port: int, smarthost_port: int, workers: int,
-                 log_level: str, smtp_processes: int = 1) -> Path:
+                 log_level: str, smtp_processes: int = 1, dsn: str | None = None,
+                 node_id: str | None = None) -> Path:
     """The gateway's config file (and its tables and routes) under ``directory``.
 
-    ``smarthost_port``: where mail for the Internet would go -- nothing listens there, and
-    nothing in this bench should go there.
+    ``smarthost_port``: where mail for the Internet goes (the X.400 -> SMTP phase's Postfix).
+    ``dsn``: the queue on PostgreSQL (``[queue] backend = "postgresql"``), else SQLite in
+    ``directory``/var; ``node_id``: ``[gateway] node-id`` (nodes sharing one queue).
     """
+    node = f'node-id = "{node_id}"\n' if node_id else ""
+    backend = f'backend = "postgresql"\ndsn = "{dsn}"\n' if dsn else ""
     tables = directory / "tables"
     tables.mkdir(parents=True, exist_ok=True)
     for name, text in (("table1", TABLE1), ("table2", TABLE2), ("gate1", ""), ("gate2", "")):
@@ -58,7 +62,7 @@ def write_config(directory: Path, *, remote_port: int, smarthost_port: int, work
     config = directory / "gateway.toml"
     config.write_text(f"""\
 [gateway]
-domain = "gw.example"
+{node}domain = "gw.example"
 or-address = "/O=gateway/PRMD=bridge/ADMD= /C=GB/"
 tables = "tables"
 state-dir = "var"
@@ -86,7 +90,7 @@ port = {remote_port}
 timeout = 30
 
 [queue]
-workers = {workers}
+{backend}workers = {workers}
 
 [metrics]
 listen = ""
@@ -175,20 +179,29 @@ def tree_cpu_seconds(pid: int, *, descendants: bool = True) -> float:
     return total
 
 
-def first_accept(queue_db: Path, *, since: float) -> float | None:
+_FIRST = "SELECT MIN(created) FROM messages WHERE direction = 'to-x400' AND created >= ?"
+
+
+def first_accept(queue_db: Path | str, *, since: float) -> float | None:
     """Wall-clock time of the first to-x400 message the gateway queued at or after ``since``.
 
     The queue stamps ``messages.created`` with time.time() inside the transaction that makes the
     entry durable, before the "250" (RFC 5321 §4.1.1.4); read-only, beside the running gateway
-    (WAL readers do not block the writer).
+    (WAL readers do not block the writer).  ``queue_db``: the SQLite file, or the DSN
+    (``postgresql://...``) of a queue on PostgreSQL.
     """
-    conn = sqlite3.connect(f"file:{queue_db}?mode=ro", uri=True, timeout=10)
-    try:
-        row = conn.execute("SELECT MIN(created) FROM messages WHERE direction = 'to-x400' "
-                           "AND created >= ?", (since,)).fetchone()
-    finally:
-        conn.close()
-    return None if row is None or row[0] is None else float(row[0])
+    if isinstance(queue_db, str):
+        import psycopg
+
+        with psycopg.connect(queue_db, autocommit=True, connect_timeout=10) as pg:
+            got = pg.execute(_FIRST.replace("?", "%s"), (since,)).fetchone()
+    else:
+        conn = sqlite3.connect(f"file:{queue_db}?mode=ro", uri=True, timeout=10)
+        try:
+            got = conn.execute(_FIRST, (since,)).fetchone()
+        finally:
+            conn.close()
+    return None if got is None or got[0] is None else float(got[0])
 
 
 class RemoteMTA:
@@ -244,6 +257,9 @@ async def remote_responder(store: Callable[[bytes, Peer], Awaitable[None]]) -> R
     """Our P1 responder on a free loopback port, accepting the gateway's MTA-bind only."""
     table = PeerTable(local=LocalMTA(name=REMOTE_MTA[0], password=REMOTE_MTA[1]), peers={
         "gateway": Peer(key="gateway", mta_name=GATEWAY_MTA[0], password=GATEWAY_MTA[1])})
-    responder = Responder(table, store)
+    # every gateway of a run (up to four) connects from 127.0.0.1 with one association per
+    # worker: more than the default limit per address
+    responder = Responder(table, store, limits=ResponderLimits(max_per_address=200,
+                                                               max_associations=200))
     await responder.start("127.0.0.1", 0)
     return responder

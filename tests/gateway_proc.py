@@ -31,7 +31,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from email import message_from_bytes
 from email.message import EmailMessage
@@ -94,8 +94,12 @@ def write_tables(tables: Path, *, table2: str = TABLE2, table1: str = TABLE1) ->
 
 def write_config(folder: Path, *, remote_port: int, workers: int = 2, metrics: bool = False,
                  relay_networks: Sequence[str] = ("127.0.0.0/8",),
-                 table2: str = TABLE2, smarthost_port: int = 1) -> Path:
-    """The gateway's config file in ``folder`` (relative paths are relative to it)."""
+                 table2: str = TABLE2, smarthost_port: int = 1,
+                 extra: Mapping[str, Mapping[str, object]] | None = None) -> Path:
+    """The gateway's config file in ``folder`` (relative paths are relative to it).
+
+    ``extra`` adds keys to sections, e.g. ``{"queue": {"backend": "postgresql"}}`` (a
+    section this function does not write is appended)."""
     write_tables(folder / "tables", table2=table2)
     (folder / "routes.txt").write_text(ROUTES, encoding="utf-8")
     lines = [
@@ -131,6 +135,12 @@ def write_config(folder: Path, *, remote_port: int, workers: int = 2, metrics: b
         "[log]",
         'level = "info"',
     ]
+    for section, keys in (extra or {}).items():
+        header = f"[{section}]"
+        if header not in lines:
+            lines.append(header)
+        at = lines.index(header) + 1
+        lines[at:at] = [f"{key} = {_toml(value)}" for key, value in keys.items()]
     path = folder / "gateway.toml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
