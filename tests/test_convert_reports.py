@@ -309,13 +309,14 @@ def test_content_correlator_envid_restored() -> None:
     base = example_2()
     report = Report(**{**{f: getattr(base, f) for f in base.__slots__}, "extensions": (
         Extension(type=StandardExtension.CONTENT_CORRELATOR, value="SMTP/NOTARY ENVID: QQ314"),
-        Extension(type=StandardExtension.MESSAGE_SECURITY_LABEL, value=None))})
+        Extension(type=StandardExtension.REPORTING_MTA_CERTIFICATE, value=None))})
     result = report_to_dsn(report, context())
     per_msg = dsn_blocks(parse(result.message))[0]
     assert per_msg["Original-Envelope-Id"] == "QQ314"
     assert per_msg["X400-Subject-Submission-Identifier"] == str(base.subject_identifier)
-    # security DR extensions are discarded and listed, not the report
-    assert per_msg["X400-Discarded-DR-Extensions"] == "message-security-label (20)"
+    # security DR extensions are discarded and listed, not the report (the
+    # message-security-label is not one of them any more: MIL-5, tests/test_seclabel_reports.py)
+    assert per_msg["X400-Discarded-DR-Extensions"] == "reporting-mta-certificate (32)"
     assert any(d.kind == "extension" for d in result.defects)
 
 

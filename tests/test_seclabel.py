@@ -218,7 +218,14 @@ def _message(label: bytes, criticality: Criticality = LABEL_CRITICALITY) -> Mess
     return replace(base, envelope=replace(base.envelope, extensions=exts))
 
 
-def _fields(data: bytes, name: str) -> list[str]:
+#: the SIO-Label-History parameters the gateway of tests.helpers writes at NOW (RFC 7444 §5)
+GATEWAY_HISTORY = [
+    ("change", "add"), ("changed-by", "postmaster@gw.example.ac.uk"),
+    ("changed-at", "Mon, 07 Dec 2026 12:00:00 +0000"),
+    ("changed-comment", "translated from X.411 by gw.example.ac.uk"), ("new-type", ":x411")]
+
+
+def field_values(data: bytes, name: str) -> list[str]:
     msg = email.message_from_bytes(data, policy=email.policy.compat32)
     return [" ".join(v.split()) for v in msg.get_all(name, [])]
 
@@ -229,17 +236,13 @@ def test_label_becomes_sio_label_and_history() -> None:
     not non-delivered for being unmappable any more (RFC 2156 §5.3.6 policy reject_critical)."""
     result = x400_to_mime(_message(GOLDEN_BER), gateway_context(NOW))   # RFC2156 preset
     data = result.message
-    assert _fields(data, "SIO-Label") == [
+    assert field_values(data, "SIO-Label") == [
         'marking="SECRET EXERCISE ONLY"; type=":x411"; label="'
         + base64.b64encode(GOLDEN_BER).decode() + '"']
-    (history,) = _fields(data, "SIO-Label-History")
-    assert parse_params(history) == [
-        ("change", "add"), ("changed-by", "postmaster@gw.example.ac.uk"),
-        ("changed-at", "Mon, 07 Dec 2026 12:00:00 +0000"),
-        ("changed-comment", "translated from X.411 by gw.example.ac.uk"),
-        ("new-type", ":x411")]
+    (history,) = field_values(data, "SIO-Label-History")
+    assert parse_params(history) == GATEWAY_HISTORY
     assert not any("message-security-label" in v
-                   for v in _fields(data, "Discarded-X400-MTS-Extensions"))
+                   for v in field_values(data, "Discarded-X400-MTS-Extensions"))
     assert not [d for d in result.defects if "label" in d.detail]
 
 
@@ -251,12 +254,12 @@ def test_unreadable_label_is_kept_visibly_or_refused() -> None:
         x400_to_mime(_message(bad), gateway_context(NOW))
     assert (info.value.x400.reason, info.value.x400.diagnostic) == (8, 68)
     result = x400_to_mime(_message(bad, Criticality.NONE), gateway_context(NOW))
-    assert _fields(result.message, "SIO-Label") == []
+    assert field_values(result.message, "SIO-Label") == []
     assert any("ber=" + base64.b64encode(bad).decode() in v
-               for v in _fields(result.message, "X400-Unmapped-Extension"))
+               for v in field_values(result.message, "X400-Unmapped-Extension"))
     assert any(d.kind == "security-label" for d in result.defects)
     lenient = x400_to_mime(_message(bad), gateway_context(NOW, policy=LENIENT))
-    assert _fields(lenient.message, "X400-Unmapped-Extension")
+    assert field_values(lenient.message, "X400-Unmapped-Extension")
 
 
 # ----------------------------------------------------------- Internet -> X.400, round trip

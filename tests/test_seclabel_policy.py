@@ -19,6 +19,7 @@ from bridge.codec.seclabel import label_to_ber
 from bridge.config import parse_config
 from bridge.convert.context import Context
 from bridge.convert.dsn_status import status_tables
+from bridge.convert.gateway_reports import RecipientFate, message_report
 from bridge.convert.policy import RFC2156
 from bridge.convert.seclabel import (
     InvalidSecurityLabel,
@@ -140,8 +141,30 @@ def test_peer_require_reads_the_label() -> None:
     _assert_diagnostic(info.value, 68)
 
 
-def test_reports_are_not_subject_to_label_policy() -> None:
-    prepare(samples.report(), PeerProfile(security_labels="require"), mta_name="gw", now=NOW)
+def test_reports_follow_the_peer_policy_and_carry_their_subjects_label() -> None:
+    """A link's policy covers reports too; a report the gateway writes carries the label of
+    the message it reports on (X.402: labelling applies to the message "and any reports on
+    it"), so an NDR about a labelled message still reaches a ``require`` peer."""
+    bare_report = samples.report()
+    assert not [e for e in bare_report.envelope_extensions if e.type == LABEL20]
+    with pytest.raises(SecurityLabelRequired, match="the peer requires") as req:
+        prepare(bare_report, PeerProfile(security_labels="require"), mta_name="gw", now=NOW)
+    _assert_diagnostic(req.value, 53)
+    prepare(bare_report, PeerProfile(security_labels="refuse"), mta_name="gw", now=NOW)
+
+    labelled = samples.message(samples.text_ipm())
+    ctx = gateway_context(NOW)
+    ndr = message_report(labelled, {labelled.envelope.recipients[0].number: RecipientFate(
+        status="5.1.1", diagnostic="no such user")}, ctx)
+    assert ndr is not None
+    subject_labels = [e for e in labelled.envelope.extensions if e.type == LABEL20]
+    assert subject_labels and list(ndr.envelope_extensions) == subject_labels
+    prepare(ndr, PeerProfile(security_labels="require"), mta_name="gw", now=NOW)
+    with pytest.raises(SecurityLabelRefused):
+        prepare(ndr, PeerProfile(security_labels="refuse"), mta_name="gw", now=NOW)
+    unlabelled = message_report(_strip(labelled), {labelled.envelope.recipients[0].number:
+                                                   RecipientFate(status="5.1.1")}, ctx)
+    assert unlabelled is not None and unlabelled.envelope_extensions == ()
 
 
 def test_a_critical_label_is_never_dropped_for_a_peer() -> None:

@@ -7,6 +7,12 @@ content.  Status codes come from :mod:`bridge.convert.dsn_status` (the tables in
 ``mappings/``).  The message conversion of ``to_mime`` is used when present (imported
 lazily); without it the returned content falls back to the form described at
 :func:`_returned_part`, recorded as a defect.
+
+A report's message-security-label (X.411 §12.2.1.2: a ReportTransferEnvelopeExtensions
+member; one in the content extensions is read too) is not discarded as §5.3.8.1 says for a
+DR's security parameters: it becomes the DSN's ``SIO-Label`` and ``SIO-Label-History``, as a
+message's does (RFC 7444; MIL-5, :func:`bridge.convert.seclabel.label_headers`), after the
+gateway's label policy has let the report pass.
 """
 
 from __future__ import annotations
@@ -31,13 +37,16 @@ from bridge.convert.mime_headers import (
     trace_value,
     word,
 )
+from bridge.convert.mime_run import Run
 from bridge.convert.report_common import ascii_only, digest
 from bridge.convert.result import Defect, MimeResult, repaired
+from bridge.convert.seclabel import check_policy, find_label, label_headers
 from bridge.convert.vocab import REDIRECTION_REASONS
 from bridge.mapping.address import dn_comment
 from bridge.model import (
     DeliveryOutcome,
     Envelope,
+    Extension,
     GlobalDomainIdentifier,
     Message,
     NonDeliveryOutcome,
@@ -55,10 +64,6 @@ from bridge.model.report import TypeOfMTSUser
 __all__ = ["report_to_dsn"]
 
 _RULE_DR = "RFC 2156 §5.3.8"
-#: §5.3.8.1: security extensions a DR should not carry; discarded (not the report) and listed
-_SECURITY_DR_EXTENSIONS = {StandardExtension.MESSAGE_SECURITY_LABEL,
-                           StandardExtension.REPORTING_MTA_CERTIFICATE,
-                           StandardExtension.REPORT_ORIGIN_AUTHENTICATION_CHECK}
 _ENVID_PREFIX = "SMTP/NOTARY ENVID: "  # App A §3.1
 _REDIRECTION_REASONS = {int(k): v for k, v in REDIRECTION_REASONS.items()}
 
@@ -91,8 +96,10 @@ def report_to_dsn(report: Report, ctx: Context) -> MimeResult:
     """
     defects: list[Defect] = [repaired(note) for note in report.repairs]
     tables = status_tables()
-    dest = ctx.mapper.to_rfc822(report.destination).address
     exts = report.envelope_extensions + report.extensions
+    check_policy(exts, ctx.policy.security_labels, "the gateway", what="report")  # MIL-5
+    label = find_label(exts)             # the envelope's first (X.411 §12.2.1.2)
+    dest = ctx.mapper.to_rfc822(report.destination).address
     ext = {e.type: e for e in exts}
     internal = ext.get(StandardExtension.INTERNAL_TRACE_INFORMATION)
     internal_trace: tuple[TraceElement, ...] = (
@@ -145,7 +152,7 @@ def report_to_dsn(report: Report, ctx: Context) -> MimeResult:
     handled = {StandardExtension.INTERNAL_TRACE_INFORMATION, StandardExtension.REPORTING_MTA_NAME,
                StandardExtension.CONTENT_CORRELATOR, StandardExtension.REPORTING_DL_NAME,
                StandardExtension.ORIGINATOR_AND_DL_EXPANSION_HISTORY}
-    discarded = [e for e in exts if e.type not in handled]
+    discarded = [e for e in exts if e.type not in handled and e is not label]
     if discarded:
         per_msg.append(("X400-Discarded-DR-Extensions", ", ".join(map(extension_name, discarded))))
         defects.append(Defect("extension", "discarded report extensions: "
@@ -162,8 +169,12 @@ def report_to_dsn(report: Report, ctx: Context) -> MimeResult:
         delivered += isinstance(r.outcome, DeliveryOutcome)
         failed += isinstance(r.outcome, NonDeliveryOutcome)
 
+    # --- MIL-5: the label (SIO-Label), also on the returned message when it can be read
+    label_fields = _label_fields(label, ctx, defects)
+    readable = label if any(n == "SIO-Label" for n, _ in label_fields) else None
     # --- the returned content (R-2): whole message for negative reports, headers otherwise
-    part3 = _returned_part(report, ctx, headers_only=failed == 0, defects=defects)
+    part3 = _returned_part(report, ctx, headers_only=failed == 0, defects=defects,
+                           label=readable)
     # dr-summary date-time "from the trace" (§5.3.8.1): as in §5.3.8.4 example 1, the most
     # recent subject-intermediate trace element; else the first recipient's arrival
     sit = report.subject_intermediate_trace
@@ -192,6 +203,7 @@ def report_to_dsn(report: Report, ctx: Context) -> MimeResult:
         ("From", ctx.postmaster), ("To", dest), ("Subject", subject),
         ("Message-Type", "Delivery Report"), ("Date", date(first.arrival_time)),
         ("Message-ID", msg_id), ("X400-MTS-Identifier", str(report.identifier)),
+        *label_fields,
         ("MIME-Version", "1.0"),
         ("Content-Type", f'multipart/report; report-type=delivery-status;'
                          f' boundary="{boundary}"')]
@@ -209,6 +221,18 @@ def report_to_dsn(report: Report, ctx: Context) -> MimeResult:
     return MimeResult(message=ascii_only(text, defects, "report").encode("ascii"), mail_from="",
                       rcpt_to=(dest,), defects=tuple(defects),
                       smtp=notification_envelope((dest,)))  # R-1: <>, NOTIFY=NEVER, no RET
+
+
+def _label_fields(label: Extension | None, ctx: Context,
+                  defects: list[Defect]) -> list[tuple[str, str]]:
+    """MIL-5: the report's message-security-label as ``SIO-Label`` + ``SIO-Label-History``
+    (or, unreadable, ``X400-Unmapped-Extension`` with a defect: never dropped unseen)."""
+    if label is None:
+        return []
+    run = Run(ctx)
+    fields = label_headers(run, label, report=True)
+    defects.extend(run.defects)
+    return fields + run.unmapped
 
 
 def _recipient_fields(r: ReportedRecipient, ctx: Context, tables: StatusTables,
@@ -281,13 +305,14 @@ def _recipient_fields(r: ReportedRecipient, ctx: Context, tables: StatusTables,
 
 
 def _returned_part(report: Report, ctx: Context, *, headers_only: bool,
-                   defects: list[Defect]) -> str | None:
+                   defects: list[Defect], label: Extension | None) -> str | None:
     """R-2: the returned content as a MIME body part (with its header), or None.
 
     The P22 content goes through ``to_mime.x400_to_mime`` as a message addressed like the
-    subject message; a positive report keeps only its header (``text/rfc822-headers``,
-    RFC 6522 §4).  Without ``to_mime``, or when it fails, §5.3.8.1's recommended fallback
-    applies: the ASN.1 (BER) as ``application/octet-stream``.
+    subject message, with the report's ``label`` (X.400 labels a message "and any reports on
+    the message": the report's is the subject's); a positive report keeps only its header
+    (``text/rfc822-headers``, RFC 6522 §4).  Without ``to_mime``, or when it fails,
+    §5.3.8.1's recommended fallback applies: the ASN.1 (BER) as ``application/octet-stream``.
     """
     if report.returned_content is None:
         return None
@@ -307,7 +332,8 @@ def _returned_part(report: Report, ctx: Context, *, headers_only: bool,
                     domain=report.subject_identifier.domain,
                     arrival_time=report.recipients[0].arrival_time),),
                 original_eits=report.original_eits,
-                content_identifier=report.content_identifier),
+                content_identifier=report.content_identifier,
+                extensions=(label,) if label is not None else ()),
                 content=report.returned_content)
             result = to_mime.x400_to_mime(subject, ctx)
             mime = result.message

@@ -19,7 +19,7 @@ from bridge.convert.context import Context
 from bridge.convert.dsn_status import status_tables
 from bridge.convert.report_common import NOT_PRINTABLE, UB_LOCAL_ID, UB_SUPPLEMENTARY_INFO
 from bridge.model.apdu import Message
-from bridge.model.common import MTSIdentifier, TraceElement
+from bridge.model.common import MTSIdentifier, StandardExtension, TraceElement
 from bridge.model.envelope import Envelope, PerRecipientIndicators, Recipient
 from bridge.model.report import DeliveryOutcome, NonDeliveryOutcome, Report, ReportedRecipient
 
@@ -50,14 +50,19 @@ def reported(r: Recipient, outcome: DeliveryOutcome | NonDeliveryOutcome, ctx: C
 def gateway_report(env: Envelope, recipients: Sequence[ReportedRecipient], ctx: Context, *,
                    local: str) -> Report:
     """A report from this gateway (its domain, its trace element) on the message or probe
-    with envelope ``env``, to that envelope's originator (X.411 §12.2.1.2)."""
+    with envelope ``env``, to that envelope's originator (X.411 §12.2.1.2).  The subject's
+    message-security-label goes into the report transfer envelope: X.400's message security
+    labelling labels a message "and any reports on the message or probe" (X.402 §10.2)."""
+    label = tuple(e for e in env.extensions
+                  if e.type == StandardExtension.MESSAGE_SECURITY_LABEL)
     return Report(
         identifier=MTSIdentifier(domain=ctx.domain_id, local=local),
         destination=env.originator,
         trace=(TraceElement(domain=ctx.domain_id, arrival_time=ctx.now),),
         subject_identifier=env.identifier, subject_intermediate_trace=env.trace or None,
         original_eits=env.original_eits, content_type=env.content_type,
-        content_identifier=env.content_identifier, recipients=tuple(recipients))
+        content_identifier=env.content_identifier, recipients=tuple(recipients),
+        envelope_extensions=label)
 
 
 def message_report(message: Message, fates: Mapping[int, RecipientFate], ctx: Context) -> \

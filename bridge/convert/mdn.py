@@ -58,7 +58,7 @@ from email.policy import compat32
 
 from bridge import __version__
 from bridge.codec import decode_content, encode_content
-from bridge.convert import mmhs_ipn
+from bridge.convert import mmhs_ipn, seclabel
 from bridge.convert.context import Context
 from bridge.convert.ipn_text import DISCARD_REASONS, ipn_body_text, ipn_headers
 from bridge.convert.mime_bodies import Entity, ipm_entity, serialize, text_part
@@ -281,6 +281,8 @@ def ipn_to_mdn(message: Message, ctx: Context) -> MimeResult:
     content = decode_content(message.content)
     if not isinstance(content, IPN):
         raise MDNError("the content is an IPM, not an IPN: no MDN (RFC 8098 §8.1)")
+    seclabel.check_policy(env.extensions, ctx.policy.security_labels, "the gateway",
+                          what="IPN")  # MIL-5, as x400_to_mime
     run = Run(ctx)
     mail_from, rcpt_to = to_mime.smtp_envelope(run, env)
     run.smtp_originator = mail_from or ctx.postmaster
@@ -599,6 +601,8 @@ def mdn_to_ipn(data: bytes, mail_from: str, rcpt_to: Sequence[str],
         originator_822 = _bare(mail_from)
         originator = ORName(
             address=ctx.to_x400(originator_822, Role.SMTP_ORIGINATOR).address)
+    # MIL-5: the MDN's SIO-Label -> the IPN's message-security-label, the gateway's policy
+    label = seclabel.header_label(header, ctx, defects, what="IPN", kept_in=None)
     indicators = PerRecipientIndicators.RESPONSIBILITY | (
         PerRecipientIndicators.ORIGINATING_MTA_NON_DELIVERY_REPORT)
     if not null_path:  # A-25, as mime_to_x400
@@ -623,7 +627,7 @@ def mdn_to_ipn(data: bytes, mail_from: str, rcpt_to: Sequence[str],
         original_eits=converted,
         indicators=PerMessageIndicators.ALTERNATE_RECIPIENT_ALLOWED,  # §5.1.5 (H-5)
         extensions=() if ctx.policy.x400_1984_peer else (
-            internal_trace_extension(trace.internal),),
+            internal_trace_extension(trace.internal), *label),
     )
     try:
         content = encode_content(ipn)

@@ -7,6 +7,11 @@ the returned content.  Status codes come from :mod:`bridge.convert.dsn_status` (
 ``mappings/``).  The message conversion of ``to_x400`` is used when present (imported
 lazily); without it the returned content and the R-7 IPM fall back to the minimal form
 described at :func:`_minimal_ipm`, recorded as defects.
+
+An ``SIO-Label`` in the DSN's header whose machine label is an X.411 or ESS label (RFC 7444
+§3) becomes the report's message-security-label, in the report transfer envelope (X.411
+§12.2.1.2, ReportTransferEnvelopeExtensions), its octets unchanged -- the rules and the
+gateway's label policy are a message's (MIL-5, :func:`bridge.convert.seclabel.header_label`).
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from bridge.convert.report_common import (
     local_id,
 )
 from bridge.convert.result import Defect, X400Result
+from bridge.convert.seclabel import SecurityLabelError, header_label
 from bridge.convert.vocab import EIT_MIXER, ID_DSN_FIELD_LIST, ID_DSN_HEADER_LIST
 from bridge.convert.x400_trace import Trace, build_trace
 from bridge.errors import BridgeError, SMTPReply
@@ -191,6 +197,11 @@ def dsn_to_report(data: bytes, mail_from: str, rcpt_to: Sequence[str],
         else:  # delayed, relayed, expanded (and anything unknown): an IPM (R-7)
             informational.append(action or "missing")
 
+    # MIL-5: the report's label and the gateway's label policy, before anything is converted
+    # (the returned content and the R-7 IPM carry the same SIO-Label: they pass alike; an IPM
+    # alone is a message, labelled and checked by mime_to_x400)
+    label = header_label(msg.items(), ctx, defects, what="report",
+                         kept_in="dsn-header-list") if reported else ()
     ipm = _ipm(data, mail_from, rcpt_to, destination, identifier, ctx, defects) if (
         informational) else None
     if not reported:
@@ -202,7 +213,7 @@ def dsn_to_report(data: bytes, mail_from: str, rcpt_to: Sequence[str],
     returned, content_type = _dsn_as_content(msg, mail_from, rcpt_to, identifier, ctx, defects)
     report = Report(
         identifier=identifier, destination=destination, trace=trace.trace,
-        envelope_extensions=(internal_trace_extension(trace.internal),),
+        envelope_extensions=(internal_trace_extension(trace.internal), *label),
         subject_identifier=subject_id, recipients=tuple(reported),
         content_type=content_type, returned_content=returned,
         content_identifier=per_msg.get("X400-Content-Identifier"),
@@ -350,8 +361,8 @@ def _dsn_as_content(msg: EmailMessage, mail_from: str, rcpt_to: Sequence[str],
         if isinstance(result.apdu, Message):
             defects.extend(result.defects)
             return result.apdu.content, result.apdu.envelope.content_type
-    except MemoryError:  # never degrade into a partial result: fail the conversion
-        raise
+    except (MemoryError, SecurityLabelError):  # never degrade into a partial result, nor
+        raise                                  # around the label policy: fail the conversion
     except Exception:  # the optional converter is missing or failed: the minimal IPM
         pass
     return _minimal_ipm(relabelled, identifier, defects, "returned content"), 22
@@ -368,8 +379,8 @@ def _ipm(data: bytes, mail_from: str, rcpt_to: Sequence[str], destination: ORNam
         if isinstance(result.apdu, Message):
             defects.extend(result.defects)
             return result.apdu
-    except MemoryError:  # never degrade into a partial result: fail the conversion
-        raise
+    except (MemoryError, SecurityLabelError):  # never degrade into a partial result, nor
+        raise                                  # around the label policy: fail the conversion
     except Exception:  # the optional converter is missing or failed: the minimal IPM
         pass
     msg = email.message_from_bytes(data, policy=email_policy.compat32)

@@ -196,6 +196,9 @@ def prepare(apdu: APDU, profile: PeerProfile, *, mta_name: str, now: datetime) -
         new_env = dataclasses.replace(env, extensions=exts, recipients=recipients)
         return Prepared(dataclasses.replace(apdu, envelope=new_env), tuple(notes))
     assert isinstance(apdu, Report)
+    # a link's label policy covers its reports too: a report carries its subject's label
+    check_label_policy(apdu.envelope_extensions + apdu.extensions, profile.security_labels,
+                       "the peer", what="report")
     if not profile.mixer_eit:
         apdu = dataclasses.replace(apdu, original_eits=_without_mixer(apdu.original_eits, notes),
                                    trace=_trace_without_mixer(apdu.trace, notes))
