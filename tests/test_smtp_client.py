@@ -22,6 +22,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from bridge.errors import SMTPReply
 from bridge.queue.model import Deferred, Delivered, Failed, Recipient, Submission
+from bridge.smtp.cache import SessionCache
 from bridge.smtp.client import OutboundSettings, deliver, outcome_of, reply_status
 from bridge.smtp.server import InboundHandler, InboundSettings, RcptDecision, start_server
 from tests.dnsserver import DNSServer
@@ -98,10 +99,12 @@ class PlainSink:
 
 
 @asynccontextmanager
-async def plain_sink(handler: PlainSink, *, utf8: bool = False) -> AsyncIterator[int]:
+async def plain_sink(handler: PlainSink, *, utf8: bool = False,
+                     idle_timeout: float = 300) -> AsyncIterator[int]:
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
-        lambda: SMTP(handler, hostname="plain.test", enable_SMTPUTF8=utf8, loop=loop),
+        lambda: SMTP(handler, hostname="plain.test", enable_SMTPUTF8=utf8, loop=loop,
+                     timeout=idle_timeout),
         "127.0.0.1", 0)
     try:
         yield server.sockets[0].getsockname()[1]
@@ -467,3 +470,81 @@ def test_mt_priority_fields_replaced_when_tunnelled() -> None:
     assert email.message_from_bytes(without).get_all("MT-Priority") is None
     assert without.endswith(body) and b"From: o@x400.example\r\n" in without
     assert offered.priority == 2 and offered.data.endswith(forged)
+
+
+# ---------------------------------------------------------------------------- session cache
+
+class CountingSink(PlainSink):
+    """Counts the sessions (EHLO) and the transactions (DATA) it sees."""
+
+    def __init__(self, data_reply: str = "250 2.0.0 Ok") -> None:
+        super().__init__(data_reply)
+        self.sessions = 0
+
+    async def handle_EHLO(self, server: SMTP, session: Session, envelope: Envelope,
+                          hostname: str, responses: list[str]) -> list[str]:
+        self.sessions += 1
+        session.host_name = hostname
+        return responses
+
+
+def test_cached_sessions_carry_several_transactions() -> None:
+    """RFC 5321 §4.1.4: one session, several transactions (RSET before each reused one);
+    a session the server closed meanwhile is noticed by RSET and replaced; a refused
+    transaction leaves the session usable; close() sends QUIT."""
+    handler = CountingSink()
+
+    async def main() -> SessionCache:
+        cache = SessionCache(per_host=2, idle_time=60)
+        async with plain_sink(handler, idle_timeout=1.0) as port:
+            settings = smarthost(port)
+            for n in range(3):
+                outcomes = await deliver(sender="o@x400.example", data=MESSAGE,
+                                         settings=settings, cache=cache,
+                                         recipients=[rcpt(f"a{n}@example.test")])
+                assert isinstance(outcomes[f"a{n}@example.test"], Delivered)
+            assert (handler.sessions, len(handler.envelopes), len(cache)) == (1, 3, 1)
+            refused = await deliver(sender="o@x400.example", data=MESSAGE, settings=settings,
+                                    cache=cache, recipients=[rcpt("nobody@example.test")])
+            assert isinstance(refused["nobody@example.test"], Failed)
+            assert (handler.sessions, len(cache)) == (1, 1)        # kept, RSET next time
+            await asyncio.sleep(1.5)                  # the server's idle timeout ends it
+            outcomes = await deliver(sender="o@x400.example", data=MESSAGE, settings=settings,
+                                     cache=cache, recipients=[rcpt("b@example.test")])
+            assert isinstance(outcomes["b@example.test"], Delivered)
+            assert (handler.sessions, len(handler.envelopes)) == (2, 4)
+            await cache.close()
+            assert len(cache) == 0
+        return cache
+    run(main())
+
+
+def test_session_cache_bounds() -> None:
+    """At most ``per_host`` idle sessions per host, ``max_uses`` transactions each, and none
+    idle longer than ``idle_time`` (sweep)."""
+    now = [0.0]
+
+    class Fake:
+        def __init__(self) -> None:
+            self.is_connected = True
+
+        def close(self) -> None:
+            self.is_connected = False
+
+    cache = SessionCache(per_host=2, idle_time=10, max_uses=3, clock=lambda: now[0])
+    key = ("127.0.0.1", 25, "never")
+    a: Any = Fake()
+    b: Any = Fake()
+    c: Any = Fake()
+    for client in (a, b, c):
+        cache.give(key, client)
+    assert len(cache) == 2 and not c.is_connected          # over per_host: ended
+    assert cache.take(key) is b and cache.take(key) is a and cache.take(key) is None
+    cache.give(key, a)                                     # a's second transaction
+    assert cache.take(key) is a
+    cache.give(key, a)                                    # its third: max_uses, ended
+    assert len(cache) == 0 and not a.is_connected
+    cache.give(key, b)
+    now[0] = 11.0
+    cache.sweep()
+    assert len(cache) == 0 and not b.is_connected

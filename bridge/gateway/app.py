@@ -48,6 +48,7 @@ from bridge.gateway.wiring import (
 )
 from bridge.queue.api import open_queue
 from bridge.queue.types import QueueGone
+from bridge.smtp.cache import SessionCache
 from bridge.smtp.client import OutboundSettings, deliver
 from bridge.smtp.server import SMTPServer
 from bridge.x400.peers import Peer
@@ -120,10 +121,15 @@ class App:
                                    context, processes=config.queue.convert_processes,
                                    memory_limit=config.queue.convert_memory,
                                    max_crashes=config.queue.convert_max_failures)
+        # sessions to the smarthost / MX hosts kept for the next message (bridge.smtp.cache),
+        # at most one idle per delivery worker
+        self.smtp_sessions = SessionCache(per_host=q.workers)
         self.gateway = Gateway(queue=self.queue, router=self.router,
                                context=context, peers=self.peers, converter=self.converter,
                                spool=Spool(config.x400.spool), smtp_out=outbound,
-                               deliver_smtp=deliver, reporting_mta=config.smtp_in.hostname,
+                               deliver_smtp=functools.partial(deliver,
+                                                              cache=self.smtp_sessions),
+                               reporting_mta=config.smtp_in.hostname,
                                metrics=self.metrics, node=self.node, lease=q.lease,
                                rescan=rescan_interval(config))
         self.doorbell = Doorbell(self.queue, [self.gateway.wake[k] for k in
@@ -252,6 +258,7 @@ class App:
                 task.cancel()
             await asyncio.gather(*self.tasks, return_exceptions=True)
         await self.gateway.stop()           # associations opened by the last jobs
+        await self.smtp_sessions.close()
         await asyncio.to_thread(self.gateway.writer.close)
         self.metrics.close()
         await self.converter.aclose()
@@ -321,6 +328,7 @@ class App:
                 # every 5 minutes: the mapper memoises, so RFC 2163 answers would otherwise
                 # outlive their DNS TTL -- a fresh mapper looks them up again
                 self.reload(quiet=True)
+            self.smtp_sessions.sweep()            # SMTP sessions idle too long: QUIT
             if self.node_lock is not None:        # the database restarted: take it again
                 await asyncio.to_thread(self.node_lock.check)
             rounds += 1

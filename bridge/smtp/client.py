@@ -54,6 +54,7 @@ import dns.rdatatype
 import dns.resolver
 
 from bridge.queue.model import Deferred, Delivered, Failed, Outcome, Recipient
+from bridge.smtp.cache import SessionCache
 from bridge.smtp.params import xtext_encode
 from bridge.smtp.path import smtp_path
 from bridge.smtp.tunnel import retunnel
@@ -190,9 +191,11 @@ async def next_hops(domain: str, settings: OutboundSettings,
 
 async def deliver(*, sender: str, recipients: Sequence[Recipient], data: bytes,
                   settings: OutboundSettings, envid: str | None = None,
-                  ret: str | None = None, mt_priority: int | None = None) -> dict[str, Outcome]:
+                  ret: str | None = None, mt_priority: int | None = None,
+                  cache: SessionCache | None = None) -> dict[str, Outcome]:
     """One delivery attempt; an outcome for every recipient, keyed by ``address``.
-    ``mt_priority`` (RFC 6710, -9..9) is sent to a server that offers MT-PRIORITY (§4.2)."""
+    ``mt_priority`` (RFC 6710, -9..9) is sent to a server that offers MT-PRIORITY (§4.2).
+    With ``cache`` a session to the same host is reused (RSET first) and kept afterwards."""
     outcomes: dict[str, Outcome] = {}
     groups: dict[str, list[Recipient]] = {}
     for recipient in recipients:
@@ -214,7 +217,7 @@ async def deliver(*, sender: str, recipients: Sequence[Recipient], data: bytes,
         except _NoRoute as exc:
             outcomes.update((r.address, exc.outcome) for r in group)
             continue
-        outcomes.update(await _deliver_group(message, group, hops, settings))
+        outcomes.update(await _deliver_group(message, group, hops, settings, cache))
     return outcomes
 
 
@@ -234,17 +237,20 @@ class _TryNextHost(Exception):
 
 
 async def _deliver_group(message: _Message, group: list[Recipient], hops: list[_Hop],
-                         settings: OutboundSettings) -> dict[str, Outcome]:
+                         settings: OutboundSettings,
+                         cache: SessionCache | None = None) -> dict[str, Outcome]:
     last: Outcome = Deferred(status="4.4.1", diagnostic="no host answered")
     for hop in hops:
         try:
             try:
-                return await _session(message, group, hop, settings, tls=settings.tls)
+                return await _session(message, group, hop, settings, tls=settings.tls,
+                                      cache=cache)
             except _TryNextHost as exc:
                 if exc.outcome != _TLS_FAILED or settings.tls != "opportunistic":
                     raise
                 log.info("TLS with %s failed, trying without", hop.name)
-                return await _session(message, group, hop, settings, tls="never")
+                return await _session(message, group, hop, settings, tls="never",
+                                      cache=cache)
         except _TryNextHost as exc:
             log.info("%s (%s:%d): %s", hop.name, hop.address, hop.port, exc.outcome)
             last = exc.outcome
@@ -255,8 +261,47 @@ _TLS_FAILED = Deferred(status="4.7.0", diagnostic="STARTTLS failed")
 
 
 async def _session(message: _Message, group: list[Recipient], hop: _Hop,
-                   settings: OutboundSettings, *, tls: Tls) -> dict[str, Outcome]:
-    """One SMTP session with ``hop``; raises :class:`_TryNextHost` before the transaction."""
+                   settings: OutboundSettings, *, tls: Tls,
+                   cache: SessionCache | None = None) -> dict[str, Outcome]:
+    """One transaction with ``hop`` on a cached session (after RSET, RFC 5321 §4.1.1.5) or a
+    new one; raises :class:`_TryNextHost` when no transaction could start."""
+    key = (hop.address, hop.port, tls)
+    client = await _reuse(cache, key) if cache is not None else None
+    if client is None:
+        client = await _open(hop, settings, tls=tls)
+    keep = False
+    try:
+        result = await _transaction(client, message, group, hop)
+        keep = cache is not None
+        return result
+    except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as exc:
+        raise _TryNextHost(Deferred(status="4.4.2", diagnostic=f"{hop.name}: {exc}")) from None
+    finally:
+        if keep and cache is not None and client.is_connected:
+            cache.give(key, client)
+        else:
+            if cache is not None:
+                cache.forget(client)
+            await _close(client)
+
+
+async def _reuse(cache: SessionCache, key: tuple[str, int, str]) -> aiosmtplib.SMTP | None:
+    """A cached session that answers RSET, or None (a dead one is closed)."""
+    while (client := cache.take(key)) is not None:
+        try:
+            reply = await client.rset()
+            if reply.code // 100 == 2:
+                return client
+        except (aiosmtplib.SMTPException, OSError):
+            pass
+        cache.forget(client)
+        await _close(client)
+    return None
+
+
+async def _open(hop: _Hop, settings: OutboundSettings, *, tls: Tls) -> aiosmtplib.SMTP:
+    """A new session with ``hop``: connect, EHLO, STARTTLS as ``tls`` says, EHLO again;
+    raises :class:`_TryNextHost`."""
     client = aiosmtplib.SMTP(hostname=hop.address, port=hop.port, timeout=settings.timeout,
                              local_hostname=settings.helo, start_tls=False,
                              validate_certs=tls == "required")
@@ -278,15 +323,22 @@ async def _session(message: _Message, group: list[Recipient], hop: _Hop,
         elif tls == "required":
             raise _TryNextHost(Deferred(status="4.7.0",
                                         diagnostic=f"{hop.name} does not offer STARTTLS"))
-        return await _transaction(client, message, group, hop)
     except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as exc:
+        await _close(client)
         raise _TryNextHost(Deferred(status="4.4.2", diagnostic=f"{hop.name}: {exc}")) from None
-    finally:
-        if client.is_connected:
-            try:
-                await client.quit()
-            except (aiosmtplib.SMTPException, OSError):
-                client.close()
+    except _TryNextHost:
+        await _close(client)
+        raise
+    return client
+
+
+async def _close(client: aiosmtplib.SMTP) -> None:
+    """QUIT (RFC 5321 §4.1.1.10), or drop the connection when that fails."""
+    if client.is_connected:
+        try:
+            await client.quit()
+        except (aiosmtplib.SMTPException, OSError):
+            client.close()
 
 
 async def _hello(client: aiosmtplib.SMTP) -> None:
