@@ -56,6 +56,8 @@ def test_what_the_long_campaign_found_stays_fixed(path: Path) -> None:
     mime-11-34537: a DSN whose embedded message cannot be written as text;
     mime-11-104452: a charset name with a NUL (ValueError from the codec registry);
     mime-11-8245 and 103237: address lists on which the stdlib header parser fails with
-    AttributeError -- now the field is kept as rfc-822-field like any unparseable one."""
+    AttributeError -- now the field is kept as rfc-822-field like any unparseable one;
+    ber-0-*: 8-bit octets in an O/R attribute (repaired as ISO 8859-1) made the std-or text
+    of a To:/Sender: address non-ASCII (UnicodeEncodeError) -- now the teletex form or "?"."""
     _, _, run = TARGETS[path.name.split("-", 1)[0]]
     run(path.read_bytes())

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from bridge.convert.vocab import CONTENT_TYPES, EIT_NAMES
+from bridge.errors import BridgeError, SMTPReply, X400Diagnostic
 from bridge.model.common import (
     BuiltInEIT,
     ContentType,
@@ -131,5 +132,23 @@ def fold(name: str, value: str, limit: int = MAX_LINE) -> str:
     return "\r\n".join(lines) + "\r\n"
 
 
+class HeaderNotAscii(BridgeError):
+    """A header field that came out of the X.400 -> MIME conversion not ASCII (a bug of the
+    converter for some odd input): the message is not converted (X.411
+    conversion-not-performed) rather than sent with a broken header."""
+
+    smtp = SMTPReply(code=554, enhanced="5.6.0", text="Message cannot be converted")
+    x400 = X400Diagnostic(reason=2, diagnostic=None)
+
+
 def render(headers: Iterable[Header]) -> bytes:
-    return "".join(fold(n, v) for n, v in headers).encode("ascii")
+    """The header section as octets.  Every field is ASCII by construction (encoded-words,
+    ps- and teletex-encoded addresses); one that is not is a converter bug, refused cleanly
+    (a conversion error, X.411 content-syntax-error) instead of escaping as an exception."""
+    text = "".join(fold(n, v) for n, v in headers)
+    try:
+        return text.encode("ascii")
+    except UnicodeEncodeError as exc:
+        name = text[:exc.start].rpartition("\r\n")[2].partition(":")[0]
+        raise HeaderNotAscii(f"header field {name!r} is not ASCII after conversion "
+                              f"(character {text[exc.start]!r})") from None

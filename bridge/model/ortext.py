@@ -79,24 +79,46 @@ _QUOTED = re.compile(r"([/=$*])")
 
 
 def _quote(value: str) -> str:
-    """§4.1.3 std-pair: "$" quotes "/", "=" and "$" itself (and "*" so teletex stays apart)."""
+    """§4.1.3 std-pair: "$" quotes "/", "=" and "$" itself (and "*" so teletex stays apart).
+    A non-ASCII character -- only in a value the decoder repaired (codec.repairs: an 8-bit
+    octet in a PrintableString), in an attribute without a teletex form -- becomes "?": the
+    text stays ASCII; the repair is a defect of the message already."""
+    if not value.isascii():
+        value = "".join(ch if ch.isascii() else "?" for ch in value)
     if "/" in value or "=" in value or "$" in value or "*" in value:
         return _QUOTED.sub(r"$\1", value)
     return value
 
 
 def _teletex_form(text: str) -> str:
-    """§3.3.4 teletex-string: ps-chars as themselves, other octets as {ddd} (decimal)."""
-    from bridge.model.charsets import t61_encode
+    """§3.3.4 teletex-string: ps-chars as themselves, other octets as {ddd} (decimal).
 
+    A character T.61 cannot encode (only in a value the decoder repaired: an 8-bit octet in
+    a PrintableString read as ISO 8859-1, e.g. a C1 control) is written as the octet it came
+    as, ``{ddd}`` of its code -- the text stays ASCII and nothing is lost."""
+    from bridge.model.charsets import CharsetError, t61_encode
+
+    try:
+        octets = t61_encode(text)
+    except CharsetError:
+        octets = b"".join(_t61_or_octet(ch) for ch in text)
     out = []
-    for octet in t61_encode(text):
+    for octet in octets:
         ch = chr(octet)
         if ch in _PS_CHARS and ch not in "/=":
             out.append(ch)
         else:
             out.append(f"{{{octet}}}")
     return "".join(out)
+
+
+def _t61_or_octet(ch: str) -> bytes:
+    from bridge.model.charsets import CharsetError, t61_encode
+
+    try:
+        return t61_encode(ch)
+    except CharsetError:
+        return bytes((ord(ch),)) if ord(ch) < 256 else b"?"
 
 
 def _pt_value(printable: str | None, teletex: str | None) -> str:
@@ -107,6 +129,10 @@ def _pt_value(printable: str | None, teletex: str | None) -> str:
             printable, teletex = teletex, None
         elif teletex == printable:
             teletex = None
+    if printable is not None and not is_printable(printable) and teletex is None:
+        # a repaired PrintableString (8-bit octets read as ISO 8859-1, codec.repairs) is
+        # not PrintableString: written in the teletex form, so the address stays ASCII
+        printable, teletex = None, printable
     out = _quote(printable) if printable is not None else ""
     if teletex is not None:
         out += "*" + _teletex_form(teletex)
