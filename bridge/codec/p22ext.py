@@ -204,49 +204,6 @@ MMHS_HEADING_EXTENSIONS: dict[str, tuple[str, Callable[[Any], Any], Callable[[An
 MMHS_HEADING_EXTENSIONS.update(p772.NOTIFICATION_EXTENSIONS)  # A2.1, A3.1
 HEADING_EXTENSIONS.update(MMHS_HEADING_EXTENSIONS)
 
-# Fast path for the A1 values that are one primitive BER element (X.690 §8.3 INTEGER, §8.23
-# PrintableString, UTCTime): a P772 heading carries a dozen of them, and asn1tools costs
-# ~25 µs a value where these few lines cost ~2 µs (bench/mmhs.py).  Same octets as the
-# compiled types; anything unusual (long form, constructed, odd octets) takes the asn1tools
-# path, and tests/test_convert_mmhs.py checks both agree.
-_INTEGER, _PRINTABLE, _UTCTIME = 0x02, 0x13, 0x17
-_PRINTABLE_OCTETS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                              b"0123456789 '()+,-./:=?")
-_PRIMITIVE: dict[str, int] = {
-    mmhs.ID_MM_PRIMARY_PRECEDENCE: _INTEGER, mmhs.ID_MM_COPY_PRECEDENCE: _INTEGER,
-    mmhs.ID_MM_CODRESS_MESSAGE: _INTEGER, mmhs.ID_MM_ORIGINATOR_REFERENCE: _PRINTABLE,
-    mmhs.ID_MM_ACP127_MESSAGE_IDENTIFIER: _PRINTABLE, mmhs.ID_MM_ORIGINATOR_PLAD: _PRINTABLE,
-    mmhs.ID_MM_EXTENDED_AUTHORISATION_INFO: _UTCTIME,
-}
-
-
-def _primitive_to(tag: int, value: Any) -> bytes | None:
-    if tag == _INTEGER:
-        if not isinstance(value, int):
-            return None
-        contents = value.to_bytes(max(1, (value + (value < 0)).bit_length() // 8 + 1),
-                                  "big", signed=True)
-    else:
-        contents = value.encode("ascii") if isinstance(value, str) else value
-    if len(contents) > 127:
-        return None
-    return bytes((tag, len(contents))) + contents
-
-
-def _primitive_from(tag: int, raw: bytes) -> Any:
-    """The plain value of a short primitive element, or None to use asn1tools."""
-    if len(raw) < 3 or raw[0] != tag or raw[1] != len(raw) - 2:
-        return None
-    contents = raw[2:]
-    if tag == _INTEGER:
-        if len(contents) > 1 and (contents[0], contents[1] & 0x80) in ((0, 0), (0xFF, 0x80)):
-            return None  # not minimal: let asn1tools judge
-        return int.from_bytes(contents, "big", signed=True)
-    if tag == _PRINTABLE:
-        return contents.decode("ascii") if _PRINTABLE_OCTETS.issuperset(contents) else None
-    return contents
-
-
 def heading_extension_from(oid: str, raw: bytes | None) -> IPMSExtension:
     """One IPMSExtension -> model; unknown OIDs keep their value as Opaque.  A military
     (STANAG 4406) value that does not decode is kept as Opaque too, so that one bad
@@ -258,8 +215,8 @@ def heading_extension_from(oid: str, raw: bytes | None) -> IPMSExtension:
         return IPMSExtension(type=oid, value=Opaque(ber=raw))
     if oid in MMHS_HEADING_EXTENSIONS:
         try:
-            tag = _PRIMITIVE.get(oid)
-            plain = None if tag is None else _primitive_from(tag, raw)
+            fast = p772.FAST.get(oid)  # hand-written BER of the simple shapes, else asn1tools
+            plain = None if fast is None else fast[0](raw)
             if plain is None:
                 plain = asn1.decode(row[0], raw)
             return IPMSExtension(type=oid, value=row[1](plain))
@@ -274,12 +231,10 @@ def heading_extension_to(ext: IPMSExtension) -> bytes | None:
     if isinstance(ext.value, Opaque):
         return ext.value.ber
     row = HEADING_EXTENSIONS[ext.type]
-    tag = _PRIMITIVE.get(ext.type)
-    if tag is not None:
-        fast = _primitive_to(tag, row[2](ext.value))
-        if fast is not None:
-            return fast
-    return asn1.encode(row[0], row[2](ext.value))
+    plain = row[2](ext.value)
+    fast = p772.FAST.get(ext.type)  # hand-written BER of the simple shapes, else asn1tools
+    raw = None if fast is None else fast[1](plain)
+    return raw if raw is not None else asn1.encode(row[0], plain)
 
 
 # ---------------------------------------------------------------------------- body parts

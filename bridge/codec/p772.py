@@ -4,6 +4,8 @@
   extension) and A3.1 ACP 127 notification response (``Acp127NotificationResponse``, an IPN
   extension): registered with the other military extensions in
   :data:`bridge.codec.p22ext.MMHS_HEADING_EXTENSIONS` (:data:`NOTIFICATION_EXTENSIONS`);
+* hand-written BER for the simple shapes of the A1 heading extensions (:data:`FAST`), which
+  :mod:`bridge.codec.p22ext` tries before asn1tools;
 * the MM-Message extended body part (``MMMessageParameters`` / ``MMMessageData``, a
   forwarded military message): a row of :data:`bridge.codec.p22ext.EXTENDED_BODY_PARTS`
   (:data:`MM_MESSAGE_ROW`), decoded as a :class:`~bridge.model.ipm.MessageBodyPart` with
@@ -106,3 +108,234 @@ def other_notification_to(exts: tuple[IPMSExtension, ...]) -> Opaque:
     from bridge.codec import asn1, p22
 
     return Opaque(ber=asn1.encode("OtherNotificationTypeFields", p22.ipms_extensions_to(exts)))
+
+
+# --------------------------------------------- hand-written BER for the simple A1 shapes
+#
+# A P772 heading carries a dozen A1 heading extensions, each a separate small BER value, and
+# asn1tools costs 5-30 µs a value where these loops cost 1-3 µs (bench/mmhs.py, issue 14).
+# The shapes: one primitive element (X.690 §8.3 INTEGER, §8.23 PrintableString, UTCTime as
+# octets), SEQUENCE OF PrintableString (§8.10; A1.4, A1.5), MMHSDistributionCodes with the
+# SICs only, MessageType and OtherRecipientDesignator (§8.12 SET, members in tag order as
+# asn1tools writes them; [n] IMPLICIT, §8.14.3).  Encoding gives the octets asn1tools gives
+# (definite lengths in the shortest form, §8.1.3).  Decoding takes only the exact shape: one
+# identifier octet, short-form lengths (§8.1.3.4), minimal INTEGERs, ASCII strings, the SET
+# members once and in tag order, nothing after the value; anything else returns None and
+# asn1tools judges (tests/test_codec_p772_fast.py compares both on generated and mutated
+# octets).  The values are asn1tools' plain values (bridge.codec.asn1).
+
+_INTEGER, _PRINTABLE, _UTCTIME, _SEQUENCE, _SET = 0x02, 0x13, 0x17, 0x30, 0x31
+_CTX0, _CTX1, _CTX0_CONSTRUCTED = 0x80, 0x81, 0xA0  # [0] / [1] IMPLICIT, primitive or not
+
+
+def _end(raw: bytes, i: int, end: int, tag: int) -> int:
+    """The end of the element with identifier ``tag`` and a short-form length at ``raw[i]``,
+    when it lies within ``end``; else -1."""
+    if i + 2 > end or raw[i] != tag:
+        return -1
+    length = raw[i + 1]
+    j = i + 2 + length
+    return j if length < 0x80 and j <= end else -1
+
+
+def _int(contents: bytes) -> int | None:
+    """INTEGER contents (§8.3.2: at least one octet, no redundant leading 9 bits)."""
+    if not contents or (len(contents) > 1 and (contents[0], contents[1] & 0x80)
+                        in ((0, 0), (0xFF, 0x80))):
+        return None
+    return int.from_bytes(contents, "big", signed=True)
+
+
+def _text(contents: bytes) -> str | None:
+    # asn1tools reads ASCII as it is (alphabet not checked); other octets are repaired there
+    return contents.decode("ascii") if contents.isascii() else None
+
+
+def _strings(raw: bytes, i: int, end: int) -> list[str] | None:
+    """The PrintableStrings from ``raw[i]`` to ``end``."""
+    out = []
+    while i < end:
+        j = _end(raw, i, end, _PRINTABLE)
+        text = None if j < 0 else _text(raw[i + 2:j])
+        if text is None:
+            return None
+        out.append(text)
+        i = j
+    return out
+
+
+def _whole(raw: bytes, tag: int) -> bool:
+    return _end(raw, 0, len(raw), tag) == len(raw)
+
+
+def _integer_from(raw: bytes) -> int | None:
+    return _int(raw[2:]) if _whole(raw, _INTEGER) else None
+
+
+def _printable_from(raw: bytes) -> str | None:
+    return _text(raw[2:]) if _whole(raw, _PRINTABLE) else None
+
+
+def _utctime_from(raw: bytes) -> bytes | None:
+    return raw[2:] if _whole(raw, _UTCTIME) else None
+
+
+def _strings_from(raw: bytes) -> list[str] | None:
+    """A1.4 / A1.5 SEQUENCE OF MilitaryString."""
+    return _strings(raw, 2, len(raw)) if _whole(raw, _SEQUENCE) else None
+
+
+def _distribution_from(raw: bytes) -> dict[str, Any] | None:
+    """A1.3 MMHSDistributionCodes without distribution extensions: ``SET {sics [0] SEQUENCE
+    OF Sic}`` (or the empty SET)."""
+    end = len(raw)
+    if not _whole(raw, _SET):
+        return None
+    if end == 2:
+        return {}
+    if _end(raw, 2, end, _CTX0_CONSTRUCTED) != end:
+        return None
+    sics = _strings(raw, 4, end)
+    return None if sics is None else {"sics": sics}
+
+
+def _typed(raw: bytes, i: int, end: int, name: str) -> dict[str, Any] | None:
+    """``SET {type [0] INTEGER, <name> [1] MilitaryString}`` at ``raw[i]`` ending at ``end``;
+    without ``[1]`` the value has no ``name`` (A1.10 identifier is OPTIONAL)."""
+    if _end(raw, i, end, _SET) != end:
+        return None
+    i += 2
+    j = _end(raw, i, end, _CTX0)
+    number = None if j < 0 else _int(raw[i + 2:j])
+    if number is None:
+        return None
+    if j == end:
+        return {"type": number}
+    k = _end(raw, j, end, _CTX1)
+    text = None if k != end else _text(raw[j + 2:k])
+    return None if text is None else {"type": number, name: text}
+
+
+def _message_type_from(raw: bytes) -> dict[str, Any] | None:
+    """A1.10 ``MessageType ::= SET {type [0] TypeMessage, identifier [1] ... OPTIONAL}``."""
+    return _typed(raw, 0, len(raw), "identifier")
+
+
+def _other_recipients_from(raw: bytes) -> list[dict[str, Any]] | None:
+    """A1.12 ``SEQUENCE OF SET {type [0] INTEGER, designator [1] MilitaryString}``."""
+    end = len(raw)
+    if not _whole(raw, _SEQUENCE):
+        return None
+    out = []
+    i = 2
+    while i < end:
+        j = _end(raw, i, end, _SET)
+        value = None if j < 0 else _typed(raw, i, j, "designator")
+        if value is None or len(value) != 2:
+            return None
+        out.append(value)
+        i = j
+    return out
+
+
+def _tlv(tag: int, contents: bytes) -> bytes:
+    """Identifier, definite length in the shortest form (§8.1.3.4, §8.1.3.5), contents."""
+    n = len(contents)
+    if n < 0x80:
+        return bytes((tag, n)) + contents
+    size = (n.bit_length() + 7) // 8
+    return bytes((tag, 0x80 | size)) + n.to_bytes(size, "big") + contents
+
+
+def _int_contents(value: object) -> bytes | None:
+    if type(value) is not int:
+        return None
+    return value.to_bytes((value + (value < 0)).bit_length() // 8 + 1, "big", signed=True)
+
+
+def _ascii(value: object) -> bytes | None:
+    return value.encode("ascii") if type(value) is str and value.isascii() else None
+
+
+def _integer_to(value: object) -> bytes | None:
+    contents = _int_contents(value)
+    return None if contents is None else _tlv(_INTEGER, contents)
+
+
+def _printable_to(value: object) -> bytes | None:
+    contents = _ascii(value)
+    return None if contents is None else _tlv(_PRINTABLE, contents)
+
+
+def _utctime_to(value: object) -> bytes | None:
+    return _tlv(_UTCTIME, value) if type(value) is bytes else None
+
+
+def _sequence_of(value: object, item_to: Callable[[Any], bytes | None],
+                 tag: int = _SEQUENCE) -> bytes | None:
+    """SEQUENCE OF (§8.10), or ``[0] IMPLICIT`` with ``tag``: the items encoded in order."""
+    if type(value) is not list:
+        return None
+    parts = []
+    for item in value:
+        part = item_to(item)
+        if part is None:
+            return None
+        parts.append(part)
+    return _tlv(tag, b"".join(parts))
+
+
+def _strings_to(value: object) -> bytes | None:
+    return _sequence_of(value, _printable_to)
+
+
+def _distribution_to(value: object) -> bytes | None:
+    if type(value) is not dict or value.keys() - {"sics"}:
+        return None
+    if "sics" not in value:
+        return _tlv(_SET, b"")
+    sics = _sequence_of(value["sics"], _printable_to, _CTX0_CONSTRUCTED)
+    return None if sics is None else _tlv(_SET, sics)
+
+
+def _typed_to(value: object, name: str, optional: bool) -> bytes | None:
+    if type(value) is not dict or value.keys() - {"type", name}:
+        return None
+    number = _int_contents(value.get("type"))
+    if number is None:
+        return None
+    contents = _tlv(_CTX0, number)
+    if name in value:
+        text = _ascii(value[name])
+        if text is None:
+            return None
+        contents += _tlv(_CTX1, text)
+    elif not optional:
+        return None
+    return _tlv(_SET, contents)
+
+
+def _message_type_to(value: object) -> bytes | None:
+    return _typed_to(value, "identifier", True)
+
+
+def _other_recipients_to(value: object) -> bytes | None:
+    return _sequence_of(value, lambda item: _typed_to(item, "designator", False))
+
+
+#: A1 heading-extension OID -> (decode octets, encode plain value) for the simple shapes; each
+#: returns None when the value is not exactly that shape, and asn1tools takes it.
+FAST: dict[str, tuple[Callable[[bytes], Any], Callable[[Any], bytes | None]]] = {
+    mmhs.ID_MM_PRIMARY_PRECEDENCE: (_integer_from, _integer_to),
+    mmhs.ID_MM_COPY_PRECEDENCE: (_integer_from, _integer_to),
+    mmhs.ID_MM_MESSAGE_TYPE: (_message_type_from, _message_type_to),
+    mmhs.ID_MM_EXTENDED_AUTHORISATION_INFO: (_utctime_from, _utctime_to),
+    mmhs.ID_MM_DISTRIBUTION_CODES: (_distribution_from, _distribution_to),
+    mmhs.ID_MM_HANDLING_INSTRUCTIONS: (_strings_from, _strings_to),
+    mmhs.ID_MM_MESSAGE_INSTRUCTIONS: (_strings_from, _strings_to),
+    mmhs.ID_MM_CODRESS_MESSAGE: (_integer_from, _integer_to),
+    mmhs.ID_MM_ORIGINATOR_REFERENCE: (_printable_from, _printable_to),
+    mmhs.ID_MM_OTHER_RECIPIENTS_INDICATOR: (_other_recipients_from, _other_recipients_to),
+    mmhs.ID_MM_ACP127_MESSAGE_IDENTIFIER: (_printable_from, _printable_to),
+    mmhs.ID_MM_ORIGINATOR_PLAD: (_printable_from, _printable_to),
+}

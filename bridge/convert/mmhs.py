@@ -228,7 +228,10 @@ def _military(text: str, what: str) -> str:
 
 
 def _sequence(value: str, what: str) -> tuple[str, ...]:
-    return tuple(_military(p, what) for p in unfold(value).split(";"))
+    parts = tuple(p.strip(" \t") for p in unfold(value).split(";"))
+    if not all(map(_MILITARY.fullmatch, parts)):
+        raise Invalid(f"{what} is not a military-string (RFC 6477 §4)")
+    return parts
 
 
 def _number(text: str, what: str) -> int:
@@ -393,9 +396,9 @@ def p772_ipm(ipm: IPM, fields: Sequence[tuple[str, str]], ctx: Context,
     have = {e.type for e in h.extensions or ()}
     added: list[IPMSExtension] = []
     if mmhs.ID_MM_EXTENDED_AUTHORISATION_INFO not in have:
-        dates = [v for n, v in fields if n.strip().lower() == "date"]
+        date = next((v for n, v in fields if n.strip().lower() == "date"), None)
         try:
-            when = parse_date(dates[0]) if dates else None
+            when = parse_date(date) if date is not None else None
         except Invalid:
             when = None
         if when is None or not 1980 <= when.year < 2080:
@@ -404,11 +407,12 @@ def p772_ipm(ipm: IPM, fields: Sequence[tuple[str, str]], ctx: Context,
                                   "time (no usable Date:)", RULE_6 + " a", lossy=False))
         added.append(IPMSExtension(type=mmhs.ID_MM_EXTENDED_AUTHORISATION_INFO,
                                    value=mmhs.ExtendedAuthorisationInfo(time=when)))
-    has_to = any(n.strip().lower() == "to" for n, _ in fields)
-    if has_to and mmhs.ID_MM_PRIMARY_PRECEDENCE not in have and precedence is not None:
+    has_to = mmhs.ID_MM_PRIMARY_PRECEDENCE not in have and any(
+        n.strip().lower() == "to" for n, _ in fields)  # b applies only without the field
+    if has_to and precedence is not None:
         added.append(IPMSExtension(type=mmhs.ID_MM_PRIMARY_PRECEDENCE,
                                    value=mmhs.PrimaryPrecedence(level=precedence)))
-    elif has_to and mmhs.ID_MM_PRIMARY_PRECEDENCE not in have:
+    elif has_to:
         added.append(IPMSExtension(type=mmhs.ID_MM_PRIMARY_PRECEDENCE, value=mmhs.
                                    PrimaryPrecedence(level=DEFAULT_PRIMARY_PRECEDENCE)))
         defects.append(Defect("mmhs", f"no {PRIMARY}: primary-precedence set to "
