@@ -830,6 +830,53 @@ def test_pg_a_claim_skips_rows_another_claim_holds_without_waiting(pg_dsn: str) 
         assert b.claim("to-x400") == [] and a.claim("to-x400") == []
 
 
+def test_pg_a_claim_goes_past_groups_another_claim_holds(pg_dsn: str) -> None:
+    """The one-statement claim looks at the first ``limit`` groups due; when another claim
+    holds all of them, it still finds the free work behind them."""
+    with PgQueue(pg_dsn, busy_timeout=1.0) as a, PgQueue(pg_dsn, busy_timeout=1.0) as b:
+        first, second, third = (a.submit(sub(f"r{i}@b")) for i in range(3))
+        with a.batch():
+            (held,) = a.claim("to-x400", limit=1)
+            assert held.message_id == first
+            assert [j.message_id for j in b.claim("to-x400", limit=1)] == [second]
+            assert [j.message_id for j in b.claim("to-x400", limit=1)] == [third]
+            assert b.claim("to-x400", limit=1) == []
+
+
+def test_pg_a_job_carries_every_recipient_of_its_route_and_its_data(pg_dsn: str) -> None:
+    with PgQueue(pg_dsn) as q:
+        mid = q.submit(Submission(
+            direction="to-x400", origin="smtp", sender="s@a", data=b"\x00body",
+            meta={"k": 1}, recipients=(Recipient(address="x@1", route="p1"),
+                                       Recipient(address="y@2", route="p2"),
+                                       Recipient(address="z@1", route="p1"))))
+        jobs = q.claim("to-x400", limit=5)
+        assert [(j.route, [r.address for r in j.recipients]) for j in jobs] == [
+            ("p1", ["x@1", "z@1"]), ("p2", ["y@2"])]
+        assert all(j.message_id == mid and j.data == b"\x00body" and j.meta == {"k": 1}
+                   for j in jobs)
+
+
+def test_pg_threads_use_connections_of_their_own(pg_dsn: str) -> None:
+    """A batch open in one thread does not hold another thread's write (the pool), and
+    ``pool_size`` bounds the connections."""
+    import psycopg
+
+    with PgQueue(pg_dsn, pool_size=2) as q:
+        done = threading.Event()
+        with q.batch():
+            q.submit(sub("a@b"))
+            worker = threading.Thread(target=lambda: (q.submit(sub("c@d")), done.set()))
+            worker.start()
+            assert done.wait(10)                     # committed while the batch is open
+            worker.join()
+            with psycopg.connect(pg_dsn) as other:
+                assert other.execute("SELECT count(*) FROM messages").fetchone() == (1,)
+        assert q._opened == 2
+    with pytest.raises(ValueError):
+        PgQueue(pg_dsn, pool_size=0)
+
+
 def test_pg_newer_schema_is_refused(pg_dsn: str) -> None:
     import psycopg
 

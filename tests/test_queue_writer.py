@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from bridge.gateway.commit import QueueWriter
+from bridge.gateway.commit import SUBMIT, WORK, QueueWriter
 from bridge.queue import Delivered, Queue, QueueError, Recipient, Submission
 from bridge.queue.pg import PgQueue
 from tests.pgserver import Backend, require_postgres, shared_cluster
@@ -185,5 +186,41 @@ def test_a_writer_that_dies_fails_its_callers_instead_of_hanging(backend: Backen
         assert isinstance(first, RuntimeError) and "stopped" in str(first)
         assert isinstance(later, RuntimeError)                     # refused, not queued
     finally:
+        writer.close()
+        q.close()
+
+
+def test_the_work_lane_runs_beside_the_submissions_on_postgresql_only(
+        backend: Backend) -> None:
+    """PostgreSQL (a connection per thread): a claim in the lane WORK commits while a batch
+    of the lane SUBMIT is still open; SQLite (one writer at a time): the lanes are one
+    thread, the claim waits for that batch."""
+    q = opener(backend)()
+    writer = QueueWriter(q, LOG)
+    release = threading.Event()
+
+    def slow_submit() -> str:
+        message_id: str = q.submit(sub())
+        release.wait(10)
+        return message_id
+
+    async def main() -> tuple[bool, str, int]:
+        held = asyncio.ensure_future(writer.call(slow_submit, lane=SUBMIT))
+        await asyncio.sleep(0.2)                     # its batch is open, in slow_submit
+        claim = asyncio.ensure_future(writer.call(q.claim, "to-x400", lane=WORK))
+        done, _ = await asyncio.wait([claim], timeout=2)
+        release.set()
+        message_id = await held
+        return bool(done), message_id, len(await claim)
+
+    try:
+        claimed_meanwhile, message_id, jobs = asyncio.run(main())
+        assert writer.lanes is (backend.name == "postgresql")
+        assert claimed_meanwhile is writer.lanes
+        # beside the open batch it saw nothing; after it (one thread), the message
+        assert jobs == (0 if writer.lanes else 1)
+        assert committed(backend) == 1 and message_id
+    finally:
+        release.set()
         writer.close()
         q.close()

@@ -10,6 +10,12 @@ the COMMIT of its batch returned: a message id only once the message is on disk 
 is durable (so a delivery worker still has at most one job between the next hop's "yes" and
 the record of it).  One failing operation is undone alone; a failed COMMIT fails the batch.
 
+Lanes: the delivery workers' claims, records and releases go in the lane ``WORK``, the rest
+in ``SUBMIT``.  On SQLite (one writer at a time) both are the one thread; on PostgreSQL
+(``PgQueue.concurrent_writes``: a connection per thread) each lane is a thread with its own
+batches, so the two run at once -- one thread for all made every round trip of every write
+wait for the others (bench/queue.py, docs/queue.md "Speed").
+
 Measured (bench/gateway.py): fsyncs on the event loop blocked it ~20 % of the time; a thread
 hop per operation cost more CPU than the transaction -- one hop per batch costs neither.
 """
@@ -30,32 +36,40 @@ T = TypeVar("T")
 
 _Op = tuple[Callable[..., Any], tuple[Any, ...], "asyncio.Future[Any]"]
 
+#: The writer's lanes: the way in (submissions, and what else has no lane of its own) and
+#: the delivery workers' claims, records and releases.
+SUBMIT = "submit"
+WORK = "work"
+
 
 class QueueWriter:
-    """Runs queue writes in a thread of its own, in shared transactions."""
+    """Runs queue writes in a thread of its own, in shared transactions.
+
+    On a queue whose transactions can run at once (``queue.concurrent_writes``: PostgreSQL,
+    a connection per thread) each lane has its own thread and batches, so the workers'
+    claims and records do not wait behind the submissions' commits nor they behind them;
+    on SQLite, which has one writer at a time anyway, every lane is the one thread."""
 
     def __init__(self, queue: MessageQueue, log: logging.Logger) -> None:
         self.queue = queue
         self.log = log
-        self._ops: list[_Op] = []
-        self._current: list[_Op] = []               # the batch the thread is running
-        self._wake = threading.Condition()
+        self.lanes = bool(getattr(queue, "concurrent_writes", False))
+        self._guard = threading.Lock()
         self._closed = False
-        self._thread: threading.Thread | None = None
+        self._threads: dict[str, _Lane] = {}
 
-    async def call(self, fn: Callable[..., T], *args: Any) -> T:
-        """``fn(*args)`` (a write method of the queue) in the next batch; its result once the
-        batch is durable."""
+    async def call(self, fn: Callable[..., T], *args: Any, lane: str = SUBMIT) -> T:
+        """``fn(*args)`` (a write method of the queue) in the next batch of ``lane``; its
+        result once the batch is durable."""
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        with self._wake:
+        with self._guard:
             if self._closed:
                 raise RuntimeError("the queue writer is closed")
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="x400bridge-queue",
-                                                daemon=True)
-                self._thread.start()
-            self._ops.append((fn, args, future))
-            self._wake.notify()
+            key = lane if self.lanes else SUBMIT
+            runner = self._threads.get(key)
+            if runner is None:
+                runner = self._threads[key] = _Lane(self, key)
+            runner.put((fn, args, future))
         return await future
 
     async def submit(self, sub: Submission) -> str:
@@ -70,21 +84,57 @@ class QueueWriter:
         return message_id
 
     def close(self, timeout: float = 30.0) -> None:
-        """Let the thread finish the batch in hand (what is queued after is refused)."""
+        """Let the threads finish the batches in hand (what is queued after is refused)."""
+        with self._guard:
+            self._closed = True
+            lanes = list(self._threads.values())
+        for runner in lanes:
+            runner.close()
+        for runner in lanes:
+            runner.join(timeout)
+
+    def _stopped(self) -> None:
+        """A lane's thread died (a bug): refuse whatever comes next, on every lane."""
+        with self._guard:
+            self._closed = True
+
+
+class _Lane:
+    """One thread of a :class:`QueueWriter` and the operations queued for it."""
+
+    def __init__(self, writer: QueueWriter, name: str) -> None:
+        self.writer = writer
+        self.queue = writer.queue
+        self.log = writer.log
+        self._ops: list[_Op] = []
+        self._current: list[_Op] = []               # the batch the thread is running
+        self._wake = threading.Condition()
+        self._closed = False
+        self._thread = threading.Thread(
+            target=self._run, daemon=True,
+            name="x400bridge-queue" if name == SUBMIT else f"x400bridge-queue-{name}")
+        self._thread.start()
+
+    def put(self, op: _Op) -> None:
+        with self._wake:
+            self._ops.append(op)
+            self._wake.notify()
+
+    def close(self) -> None:
         with self._wake:
             self._closed = True
             self._wake.notify()
-            thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout)
 
-    # ------------------------------------------------------------------ the thread
+    def join(self, timeout: float) -> None:
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout)
 
     def _run(self) -> None:
         try:
             self._serve()
         except BaseException as exc:  # noqa: BLE001 - a bug: fail loudly, never hang
             self.log.critical("queue writer stopped: %r", exc)
+            self.writer._stopped()
             with self._wake:
                 self._closed = True
                 ops, self._ops = self._current + self._ops, []

@@ -39,7 +39,7 @@ from bridge.convert.gateway_reports import WANTS_DELIVERY_REPORT, RecipientFate,
 from bridge.convert.notary import NotaryError, SmtpEnvelope, SmtpRecipient
 from bridge.convert.priority import from_x400
 from bridge.errors import AssociationError, BridgeError
-from bridge.gateway.commit import QueueWriter
+from bridge.gateway.commit import WORK, QueueWriter
 from bridge.gateway.convertpool import Converter, MimeOut, Refusal, to_mime, to_x400
 from bridge.gateway.dsn import DSNRecipient, make_dsn, wanted
 from bridge.gateway.metrics import Metrics
@@ -121,7 +121,7 @@ class Gateway:
                      "reports": asyncio.Event(), "spool": asyncio.Event()}
         self.wake_stop = asyncio.Event()
         self._locks: dict[str, asyncio.Lock] = {}
-        self.writer = QueueWriter(queue, log)      # every queue write of the hot paths
+        self.writer = QueueWriter(queue, log)      # every queue write of the hot paths (lanes)
         self._associations: dict[str, tuple[Association, float]] = {}
         self.stopping = False
         # outcomes that could not be recorded (disk full, database locked): recorded as soon
@@ -251,7 +251,7 @@ class Gateway:
                     await self._record_unrecorded()
                 jobs = await self.writer.call(functools.partial(
                     self.queue.claim, direction, limit=_BATCH, lease=self.lease,
-                    node=self.node))
+                    node=self.node), lane=WORK)
             except BridgeError as exc:            # the queue takes no writes (disk full...)
                 self._log_queue_trouble(exc)
                 await self.sleep(direction)
@@ -260,7 +260,7 @@ class Gateway:
             try:
                 for job, conversion in zip(jobs, ahead, strict=True):
                     if self.stopping:
-                        await self.writer.call(self.queue.release, job)
+                        await self.writer.call(self.queue.release, job, lane=WORK)
                         continue
                     await self._attempt(job, conversion, slot)
             finally:
@@ -312,7 +312,7 @@ class Gateway:
                         for r in job.recipients}
         try:
             # durable when this returns (the writer's batch committed): only then the next job
-            await self.writer.call(self.queue.record, job, outcomes)
+            await self.writer.call(self.queue.record, job, outcomes, lane=WORK)
         except BridgeError as exc:                # e.g. the disk is full: kept here and
             self._unrecorded.append((job, outcomes, started))     # recorded once it can be
             self._log_queue_trouble(exc)
@@ -333,7 +333,7 @@ class Gateway:
                 return                          # another worker recorded them meanwhile
             while self._unrecorded:
                 job, outcomes, started = self._unrecorded[0]
-                await self.writer.call(self.queue.record, job, outcomes)
+                await self.writer.call(self.queue.record, job, outcomes, lane=WORK)
                 self._unrecorded.pop(0)
                 self._recorded(job, outcomes, started)
             log.info("the queue takes writes again: every outcome is recorded")

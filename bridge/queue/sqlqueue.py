@@ -19,6 +19,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
 from bridge.queue.model import Deferred, Delivered, Direction, Failed, Outcome, Submission
@@ -56,11 +57,32 @@ DIRECTIONS: tuple[Direction, ...] = ("to-x400", "to-smtp")
 ROWS_PER_JOB = 16
 
 
+def submitted_detail(sub: Submission, data: bytes) -> str:
+    """The detail of a message's "submitted" history event."""
+    return f"{sub.origin}, {len(data)} octets, {len(sub.recipients)} recipient(s)"
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What recording an outcome changes of one recipient (``SqlQueue._record_in``): its
+    columns (besides the lease, cleared, and ``last_at``) and its history event."""
+
+    idx: int
+    address: str
+    attempts: int
+    fields: dict[str, Any]
+    event: str
+    detail: str
+
+
 class SqlQueue:
     """The shared part of a queue backend (see the module docstring).  Public methods are
     those of :class:`bridge.queue.api.MessageQueue`."""
 
     dialect: ClassVar[Dialect]
+    #: transactions of several threads run at once (a connection each): the gateway's queue
+    #: writer then gives its lanes a thread each (:mod:`bridge.gateway.commit`)
+    concurrent_writes: ClassVar[bool] = False
     retry_policy: RetryPolicy
     _clock: Callable[[], float]
 
@@ -181,23 +203,32 @@ class SqlQueue:
             for sub, data, meta, rows, digest in prepared:
                 while True:                          # 32 random bits: a clash is rare
                     message_id = f"{stamp}-{secrets.token_hex(4)}"
-                    if self._x(conn, "INSERT INTO messages (id, direction, origin, sender, "
-                               "meta, data, digest, nrcpt, created) "
-                               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                               "ON CONFLICT (id) DO NOTHING RETURNING id",
-                               (message_id, sub.direction, sub.origin, sub.sender, meta,
-                                data, digest, len(rows), now)).fetchone() is not None:
+                    if self._insert(conn, message_id, sub, data, meta, digest, rows, now):
                         break
-                self._many(conn, "INSERT INTO recipients (message_id, idx, address, route, "
-                           "notify, orcpt, extra, priority, state, since, next_attempt) "
-                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
-                           [(message_id, i, *row, now, now) for i, row in enumerate(rows)])
-                self._history(conn, message_id, now, "submitted",
-                              detail=f"{sub.origin}, {len(data)} octets, "
-                                     f"{len(rows)} recipient(s)")
                 ids.append(message_id)
-            self._made_due(conn, sorted({sub.direction for sub, *_ in prepared}))
+            if not self.insert_notifies:
+                self._made_due(conn, sorted({sub.direction for sub, *_ in prepared}))
         return ids
+
+    #: :meth:`_insert` already wakes the workers (``_made_due``) of the message's direction
+    insert_notifies: ClassVar[bool] = False
+
+    def _insert(self, conn: Any, message_id: str, sub: Submission, data: bytes, meta: str,
+                digest: str, rows: Sequence[tuple[Any, ...]], now: float) -> bool:
+        """Insert one submission (message, recipients ``rows``, its "submitted" history) as
+        ``message_id``; False, with nothing written, when that id is taken."""
+        if self._x(conn, "INSERT INTO messages (id, direction, origin, sender, meta, data, "
+                   "digest, nrcpt, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                   "ON CONFLICT (id) DO NOTHING RETURNING id",
+                   (message_id, sub.direction, sub.origin, sub.sender, meta, data, digest,
+                    len(rows), now)).fetchone() is None:
+            return False
+        self._many(conn, "INSERT INTO recipients (message_id, idx, address, route, notify, "
+                   "orcpt, extra, priority, state, since, next_attempt) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+                   [(message_id, i, *row, now, now) for i, row in enumerate(rows)])
+        self._history(conn, message_id, now, "submitted", detail=submitted_detail(sub, data))
+        return True
 
     # -- workers --------------------------------------------------------------------------
 
@@ -233,6 +264,8 @@ class SqlQueue:
                        "FROM recipients WHERE message_id = ? AND route = ? "
                        f"ORDER BY idx{self.dialect.lock}",
                        (job.message_id, job.route)).fetchall()
+        released: list[int] = []
+        changes: list[Change] = []
         for idx, address, state, attempts, since, claim, priority in rows:
             if address not in addresses or state not in ACTIVE:
                 continue          # not ours, or already final / dead-lettered
@@ -242,8 +275,7 @@ class SqlQueue:
             ours = claim == job.claim
             if outcome is None:
                 if ours:
-                    self._set(conn, job.message_id, idx, lease_until=None, claim=None,
-                              node=None)
+                    released.append(idx)
                 continue
             if isinstance(outcome, Deferred) and not ours:
                 continue          # someone else holds it now (our lease had expired)
@@ -267,18 +299,31 @@ class SqlQueue:
                               last_diagnostic=outcome.diagnostic, last_detail="",
                               last_x400=None, next_attempt=now + times.backoff(attempts))
                 detail = f"{outcome.status} {outcome.diagnostic}".strip()
-            self._set(conn, job.message_id, idx, attempts=attempts, lease_until=None,
-                      claim=None, node=None, last_at=now, **fields)
-            self._history(conn, job.message_id, now, event, address, detail)
+            changes.append(Change(idx=idx, address=address, attempts=attempts, fields=fields,
+                                  event=event, detail=detail))
         given = list(outcomes.values())
-        if given and all(isinstance(o, Deferred) for o in given):
+        answered = bool(given) and not all(isinstance(o, Deferred) for o in given)
+        self._store_record(conn, job, released, changes, now, answered=answered)
+        if given and not answered:
             # the destination keeps the base schedule; sql.route_hold caps it per priority
             failures = int(self._x(conn, ROUTE_FAILED, (job.direction, job.route,
                                                         now + policy.backoff(1), now)
                                    ).fetchone()[0])
             self._x(conn, ROUTE_NEXT, (now + policy.backoff(failures), job.direction,
                                        job.route))
-        elif given:
+
+    def _store_record(self, conn: Any, job: Job, released: Sequence[int],
+                      changes: Sequence[Change], now: float, *, answered: bool) -> None:
+        """Write what :meth:`_record_in` decided for ``job``: the recipients ``released``
+        (lease cleared), the ``changes`` with their history, and -- when the destination
+        ``answered`` (a Delivered or Failed among the outcomes) -- the end of its backoff."""
+        for idx in released:
+            self._set(conn, job.message_id, idx, lease_until=None, claim=None, node=None)
+        for c in changes:
+            self._set(conn, job.message_id, c.idx, attempts=c.attempts, lease_until=None,
+                      claim=None, node=None, last_at=now, **c.fields)
+            self._history(conn, job.message_id, now, c.event, c.address, c.detail)
+        if answered:
             self._x(conn, ROUTE_ANSWERED, (job.direction, job.route))
 
     def release_leases(self, node: str | None = None) -> int:
