@@ -54,6 +54,9 @@ _RAW_ERRORS = (IndexError, KeyError, TypeError, ValueError, AttributeError, Over
                RecursionError)
 
 
+#: OBJECT IDENTIFIERs remembered per direction (patch 5 of the codec patches)
+_OID_MEMO = 4096
+
 def _patch_asn1tools() -> None:
     """Apply the patches x400bridge needs; idempotent.
 
@@ -116,6 +119,35 @@ def _patch_asn1tools() -> None:
         cls.decode_primitive_contents = _lenient_primitive
         cls.decode_constructed_segments = _lenient_segments
 
+    # 5. OBJECT IDENTIFIERs come from a small vocabulary (content types, EITs, extension and
+    #    body part types: a P772 heading names 13 of them): their contents octets (X.690
+    #    §8.19) are remembered both ways instead of recomputed digit by digit (2-2.5 us each
+    #    here).  Bounded: past _OID_MEMO entries the rest are computed as before.
+    encode_oid, decode_oid = _ber.encode_object_identifier, _ber.decode_object_identifier
+    oid_octets: dict[str, bytes] = {}
+    oid_values: dict[bytes, str] = {}
+
+    def oid_encode_content(self: Any, data: str, values: Any = None) -> bytes:
+        octets = oid_octets.get(data)
+        if octets is None:
+            octets = bytes(encode_oid(data))
+            if len(oid_octets) < _OID_MEMO:
+                oid_octets[data] = octets
+        return octets
+
+    def oid_decode_content(self: Any, data: bytearray, offset: int,
+                           length: int) -> tuple[str, int]:
+        end = offset + length
+        key = bytes(data[offset:end])
+        value = oid_values.get(key)
+        if value is None:
+            value = decode_oid(data, offset, end)
+            if len(oid_values) < _OID_MEMO:
+                oid_values[key] = value
+        return value, end
+
+    _ber.ObjectIdentifier.encode_content = oid_encode_content
+    _ber.ObjectIdentifier.decode_content = oid_decode_content
     _ber.get_tag_no_encoding = sort_key
     _ber.Any.decode = any_decode
     _ber.MembersType.decode_content = members_decode
