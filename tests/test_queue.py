@@ -970,3 +970,24 @@ def test_pg_unreachable_server_is_a_clean_error_without_the_password() -> None:
         PgQueue(f"postgresql://x@127.0.0.1:{free_port()}/q", password="s3cret-pw",
                 connect_timeout=2)
     assert err.value.smtp.code == 451 and "s3cret-pw" not in str(err.value)
+
+
+def test_a_message_on_two_routes_claimed_later_route_first(make_queue: MakeQueue,
+                                                           clock: Clock) -> None:
+    """A message with recipients on two routes whose later recipient is due first: one claim
+    gets both groups, the later route first, and each job carries the message's data (the
+    PostgreSQL claim sends the data once per message -- it once sat on a job claimed after
+    the first one and the claim failed with a KeyError)."""
+    q = make_queue(clock=clock, retry=RetryPolicy(initial=10, factor=1, maximum=10,
+                                                  expire_after=10_000))
+    mid = q.submit(Submission(direction="to-x400", origin="smtp", sender="s@y",
+                              recipients=(Recipient(address="a@y", route="peer-a"),
+                                          Recipient(address="b@y", route="peer-b")),
+                              data=b"the data"))
+    [first_a, first_b] = sorted(q.claim("to-x400", limit=2), key=lambda j: j.route)
+    q.record(first_a, {"a@y": Deferred(status="4.4.1", diagnostic="busy")})   # a: due at +10
+    q.release(first_b)                                                         # b: due now
+    clock.advance(20)
+    jobs = q.claim("to-x400", limit=2)
+    assert [(j.message_id, j.route) for j in jobs] == [(mid, "peer-b"), (mid, "peer-a")]
+    assert [j.data for j in jobs] == [b"the data", b"the data"]

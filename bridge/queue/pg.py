@@ -554,12 +554,12 @@ class PgQueue(SqlQueue):
             if not rows:
                 return self._claim_each(conn, direction, limit, now, lease, token, node)
         jobs: list[Job] = []
-        data: dict[str, bytes] = {}
+        # each message's data comes once, on its lowest-numbered recipient's row -- which
+        # may be in a later group than the message's first one (rows are in rank order)
+        data = {r[6]: bytes(r[12]) for r in rows if r[12] is not None}
         for (message_id, route), group in itertools.groupby(rows, key=lambda r: (r[6], r[7])):
             part = list(group)
             first = part[0]
-            if first[12] is not None:
-                data[message_id] = bytes(first[12])
             jobs.append(Job(
                 message_id=message_id, direction=direction, origin=first[8], sender=first[9],
                 data=data[message_id], meta=json.loads(first[10]), route=route,
