@@ -327,13 +327,16 @@ def test_redirection_history_becomes_orcpt_x400() -> None:  # R-11 (App A §3.2)
     assert "+3D" in rcpt.esmtp_params()[1] and "=" not in rcpt.esmtp_params()[1][6:]
 
 
-def test_orcpt_omitted_when_not_ascii() -> None:  # R-14 (RFC 3461 §4.2 printable US-ASCII)
+def test_orcpt_of_a_non_ascii_value_is_ascii() -> None:  # R-14 (RFC 3461 §4.2 US-ASCII)
+    """A value outside PrintableString (a repaired one) is written in the std-or teletex form
+    (RFC 2156 §3.3.4, ``*`` and ``{ddd}``): the ORCPT stays printable US-ASCII, no loss."""
     name = ORName(address=ORAddress.parse("/S=Müller/ADMD=A/C=GB/"))
     rcpt = recipient("a@y.example", history=(Redirection(
         intended_recipient=name, time=NOW, reason=RedirectionReason.ALIAS),))
     defects: list[Defect] = []
-    assert orcpt_for(rcpt, sink(defects)) is None
-    assert defects and defects[0].kind == "notary"
+    orcpt = orcpt_for(rcpt, sink(defects))
+    assert orcpt is not None and orcpt[0] == "x400" and orcpt[1].isascii()
+    assert "*M{200}uller" in orcpt[1] and not defects
 
 
 def test_orcpt_round_trip_smtp_x400_smtp() -> None:  # R-11, R-14, G-7

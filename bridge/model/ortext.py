@@ -129,7 +129,7 @@ def _pt_value(printable: str | None, teletex: str | None) -> str:
             printable, teletex = teletex, None
         elif teletex == printable:
             teletex = None
-    if printable is not None and not is_printable(printable) and teletex is None:
+    if printable is not None and not printable.isascii() and teletex is None:
         # a repaired PrintableString (8-bit octets read as ISO 8859-1, codec.repairs) is
         # not PrintableString: written in the teletex form, so the address stays ASCII
         printable, teletex = None, printable
