@@ -18,26 +18,22 @@ PostgreSQL runs in a private cluster (tests/pgserver.py) with fsync on, like SQL
 PostgreSQL rate over the SQLite rate (1 / the ratio of the times).  No goal is judged here
 (bench/gateway.py judges the gateway's); compare runs on the same machine.
 
-Run: ``python bench/queue.py [--messages N] [--runs N] [--size BYTES] [--clients N]
+Run: ``python bench/queue_speed.py [--messages N] [--runs N] [--size BYTES] [--clients N]
 [--workers N] [--backend both|sqlite|postgresql]`` (PostgreSQL: ``.ci/install-postgres``).
 """
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import logging
+import statistics
 import sys
+import tempfile
 from pathlib import Path
 
-# this file would hide the standard library's ``queue`` (psycopg needs it): the repository,
-# not bench/, goes on the path -- before anything imports ``queue``
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:] = [str(ROOT)] + [p for p in sys.path
-                             if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import logging  # noqa: E402
-import statistics  # noqa: E402
-import tempfile  # noqa: E402
+sys.path.insert(0, str(ROOT))
 import time  # noqa: E402
 from collections.abc import Callable, Iterator  # noqa: E402
 from contextlib import contextmanager  # noqa: E402
