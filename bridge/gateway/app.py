@@ -132,8 +132,13 @@ class App:
                                reporting_mta=config.smtp_in.hostname,
                                metrics=self.metrics, node=self.node, lease=q.lease,
                                rescan=rescan_interval(config))
-        self.doorbell = Doorbell(self.queue, [self.gateway.wake[k] for k in
-                                              ("to-x400", "to-smtp", "reports")])
+        # the doorbell brings work other nodes made due (PostgreSQL NOTIFY); this process's
+        # own writes wake its workers directly, so a SQLite queue needs none.  It wakes the
+        # delivery workers only: a node reports what it recorded itself (its own wake-up) --
+        # waking every report loop on every NOTIFY made each node scan for reports per message
+        self.doorbell = (Doorbell(self.queue, [self.gateway.wake[k]
+                                               for k in ("to-x400", "to-smtp")])
+                         if q.backend.backend == "postgresql" else None)
         self.smtp: SMTPServer | None = None
         self.responder: Responder | None = None
         self.tasks: list[asyncio.Task[None]] = []
@@ -208,7 +213,8 @@ class App:
             self.tasks.append(loop.create_task(self.gateway.run("to-x400", slot)))
             self.tasks.append(loop.create_task(self.gateway.run("to-smtp")))
         self.tasks.append(loop.create_task(self.gateway.run_reports()))
-        self.tasks.append(loop.create_task(self.doorbell.run(self.gateway.wake_stop)))
+        if self.doorbell is not None:
+            self.tasks.append(loop.create_task(self.doorbell.run(self.gateway.wake_stop)))
         self.tasks.append(loop.create_task(self._spool_in()))
         self.tasks.append(loop.create_task(self._stats()))
         log.info("gateway up: node %s, SMTP %s:%d, P1 %s:%d, queue %s, tables %s", self.node,
