@@ -9,6 +9,7 @@ queue durability before "250".
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import email
 import smtplib
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -545,4 +546,27 @@ def test_dsn_goes_with_the_priority_of_its_message(tmp_path: Path) -> None:
             dsn = email.message_from_bytes(sink.messages[0].original_content or b"")
             assert dsn.get_content_type() == "multipart/report"
             assert dsn.get_all("MT-Priority") == ["4"]
+    run(main)
+
+
+def test_an_x400_message_of_normal_priority_gets_no_mt_priority_field(tmp_path: Path) -> None:
+    """X.400 normal priority is MT-PRIORITY 0, the SMTP default: toward a server without
+    MT-PRIORITY no MT-Priority field is added for it (RFC 6758 §3.3 adds one only for a
+    priority the message came with); an urgent one gets MT-Priority: 4 (RFC 6710 App B)."""
+    from bridge.model.common import Priority
+
+    async def main() -> None:
+        async with world(tmp_path) as (app, remote, sink):
+            for subject, priority in (("Normal", Priority.NORMAL), ("Urgent", Priority.URGENT)):
+                res = x400_message(app, "John.Smith@x400.example", "bob@internet.example",
+                                   subject)
+                assert isinstance(res.apdu, Message)
+                apdu = dataclasses.replace(res.apdu, envelope=dataclasses.replace(
+                    res.apdu.envelope, priority=priority))
+                await p1_send(app, encode_apdu(apdu))
+            await wait_for(lambda: len(sink.messages) >= 2, sink.arrived)
+            fields = {email.message_from_bytes(m.original_content or b"")["Subject"]:
+                      email.message_from_bytes(m.original_content or b"").get_all("MT-Priority")
+                      for m in sink.messages}
+            assert fields == {"Normal": None, "Urgent": ["4"]}
     run(main)

@@ -441,10 +441,13 @@ class Gateway:
             if isinstance(out, Refusal):
                 return {r.address: _refused(out) for r in job.recipients}
             data, sender, envid, ret = out.message, out.mail_from, out.envid, out.ret
-        # RFC 6710 §4.2/§4.5: the priority received by SMTP, or that of the X.400 message
+        # RFC 6710 §4.2/§4.5: the priority received by SMTP, or that of the X.400 message --
+        # whose 0 (normal) is the SMTP default, so it is not sent (nor tunnelled in an
+        # MT-Priority field to every server without MT-PRIORITY, RFC 6758 §3.3)
         mt_priority = job.meta.get("mt_priority") if out is None else from_x400(
             Priority(out.priority), out.precedence,
-            "STANAG4406" if self.smtp_out.mt_priority_policy == "STANAG4406" else "MIXER")
+            "STANAG4406" if self.smtp_out.mt_priority_policy == "STANAG4406" else "MIXER"
+        ) or None
         return await self.deliver_smtp(
             sender=sender, recipients=job.recipients, data=data, settings=self.smtp_out,
             envid=envid, ret=ret, mt_priority=mt_priority)
