@@ -66,7 +66,7 @@ def apply_content_policy(apdu: Message, content: ContentPolicy, now: datetime
     ctype = apdu.envelope.content_type
     if content == "p22" and ctype == mmhs.ID_MMHS_CONT_MM88:
         raise ContentTypeNotSupported("the peer takes no P772 (content = \"p22\") and a "
-                                      "military message must go as P772 (RFC 6477 §6)")
+                                      "military message must go as P772 (RFC 6477 section 6)")
     if content != "p772" or ctype not in IPMS_BUILT_IN:
         return apdu, []
     obj = decode_content(apdu.content)
