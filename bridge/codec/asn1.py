@@ -20,7 +20,8 @@ Values are asn1tools' plain values -- fine inside the codec layer, never beyond 
 
 Four small patches of asn1tools are applied here and nowhere else (see
 :func:`_patch_asn1tools`), plus two that only speed up its BER encoder (same octets, see
-:func:`_speed_up_encoder`).
+:func:`_speed_up_encoder`).  A SEQUENCE OF / SET OF value may be given already encoded
+(:class:`Encoded`, built with :func:`tlv` and :func:`object_identifier`).
 
 Parsing the sources costs ≈0.7 s, compiling the parse tree ≈0.06 s; the parse tree (plain JSON
 data) is cached in the user's cache folder, keyed by a hash of the sources, so a command-line
@@ -41,12 +42,13 @@ from typing import Any
 import asn1tools
 from asn1tools.codecs import ErrorWithLocation
 from asn1tools.codecs import ber as _ber
+from asn1tools.codecs import type_checker as _type_checker
 
 from bridge.codec import repairs
 from bridge.errors import DecodeError, EncodeError
 from bridge.resources import data_dir
 
-__all__ = ["decode", "encode"]
+__all__ = ["Encoded", "decode", "encode", "object_identifier", "tlv"]
 
 # Exceptions asn1tools lets escape on malformed input or ill-typed values besides its own
 # Error hierarchy (it indexes, slices and calls str/bytes methods on whatever it is given).
@@ -148,11 +150,76 @@ def _patch_asn1tools() -> None:
 
     _ber.ObjectIdentifier.encode_content = oid_encode_content
     _ber.ObjectIdentifier.decode_content = oid_decode_content
+    # 6. A SEQUENCE OF / SET OF value given as :class:`Encoded` is its contents octets,
+    #    already encoded by the caller: written under the type's own tag and length as they
+    #    are (and passed by the type check, which only runs to name a failing component).
+    #    Otherwise asn1tools' own loop, inline (no extra call per SEQUENCE OF / SET OF).
+    list_check = _type_checker.List.encode
+
+    def encoded_array_content(self: Any, data: Any, values: Any = None) -> Any:
+        if type(data) is Encoded:
+            return data
+        encoded = bytearray()
+        element = self.element_type
+        for entry in data:
+            element.encode(entry, encoded)
+        return encoded
+
+    def encoded_list_check(self: Any, data: Any) -> None:
+        if type(data) is not Encoded:
+            list_check(self, data)
+
+    _ber.ArrayType.encode_content = encoded_array_content
+    _type_checker.List.encode = encoded_list_check
     _ber.get_tag_no_encoding = sort_key
     _ber.Any.decode = any_decode
     _ber.MembersType.decode_content = members_decode
     _speed_up_encoder()
     _ber._x400bridge_patched = True
+
+
+class Encoded(bytes):
+    """The contents octets of a SEQUENCE OF or SET OF value (X.690 §8.10.2, §8.12.2: the
+    complete encodings of its components, in order) that the caller has encoded itself.
+
+    Given to :func:`encode` in place of the ``list``, they are written as they are under the
+    type's own identifier and length (patch 6 of :func:`_patch_asn1tools`); asn1tools' BER
+    encoder writes a SET OF in the order given too, so octets that equal what it would write
+    give the same encoding.  Decoding is unaffected: it still gives the ``list``.
+    """
+
+    __slots__ = ()
+
+
+def tlv(identifier: int, contents: bytes) -> bytes:
+    """One element with a one-octet ``identifier``: the length in the definite form, short
+    when it fits (X.690 §8.1.3.4) else long with the fewest octets (§8.1.3.5) -- as asn1tools
+    writes it -- then ``contents``."""
+    n = len(contents)
+    if n < 0x80:
+        return bytes((identifier, n)) + contents
+    size = (n.bit_length() + 7) // 8
+    return bytes((identifier, 0x80 | size)) + n.to_bytes(size, "big") + contents
+
+
+_OID_ELEMENTS: dict[str, bytes] = {}
+
+
+def object_identifier(oid: str) -> bytes:
+    """The complete BER element of the OBJECT IDENTIFIER ``oid`` (X.690 §8.19: identifier
+    ``06``, length, the subidentifiers; the same octets as asn1tools' encoder), remembered
+    for the first :data:`_OID_MEMO` values.  Raises :class:`~bridge.errors.EncodeError` for
+    what is not a dotted OID."""
+    element = _OID_ELEMENTS.get(oid)
+    if element is None:
+        try:
+            element = tlv(0x06, bytes(_ber.encode_object_identifier(oid)))
+        except _RAW_ERRORS as exc:
+            raise EncodeError(f"cannot encode OBJECT IDENTIFIER {oid!r}: "
+                              f"{_reason(exc)}") from exc
+        if len(_OID_ELEMENTS) < _OID_MEMO:
+            _OID_ELEMENTS[oid] = element
+    return element
 
 
 def _string_type(self: Any) -> str:

@@ -232,8 +232,8 @@ def heading_extension_to(ext: IPMSExtension) -> bytes | None:
         return ext.value.ber
     row = HEADING_EXTENSIONS[ext.type]
     plain = row[2](ext.value)
-    fast = p772.FAST.get(ext.type)  # hand-written BER of the simple shapes, else asn1tools
-    raw = None if fast is None else fast[1](plain)
+    fast = p772.FAST_TO.get(ext.type)  # hand-written BER of the simple shapes, else asn1tools
+    raw = None if fast is None else fast(plain)
     return raw if raw is not None else asn1.encode(row[0], plain)
 
 

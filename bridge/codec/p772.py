@@ -4,7 +4,8 @@
   extension) and A3.1 ACP 127 notification response (``Acp127NotificationResponse``, an IPN
   extension): registered with the other military extensions in
   :data:`bridge.codec.p22ext.MMHS_HEADING_EXTENSIONS` (:data:`NOTIFICATION_EXTENSIONS`);
-* hand-written BER for the simple shapes of the A1 heading extensions (:data:`FAST`), which
+* hand-written BER for the simple shapes of the A1 heading extensions (:data:`FAST`; for
+  encoding also the A1.6 exempted addresses, :data:`FAST_TO`), which
   :mod:`bridge.codec.p22ext` tries before asn1tools;
 * the MM-Message extended body part (``MMMessageParameters`` / ``MMMessageData``, a
   forwarded military message): a row of :data:`bridge.codec.p22ext.EXTENDED_BODY_PARTS`
@@ -274,6 +275,12 @@ def _utctime_to(value: object) -> bytes | None:
 def _sequence_of(value: object, item_to: Callable[[Any], bytes | None],
                  tag: int = _SEQUENCE) -> bytes | None:
     """SEQUENCE OF (§8.10), or ``[0] IMPLICIT`` with ``tag``: the items encoded in order."""
+    contents = _joined(value, item_to)
+    return None if contents is None else _tlv(tag, contents)
+
+
+def _joined(value: object, item_to: Callable[[Any], bytes | None]) -> bytes | None:
+    """The contents octets of a SEQUENCE OF ``value`` (§8.10.2): the items in order."""
     if type(value) is not list:
         return None
     parts = []
@@ -282,7 +289,7 @@ def _sequence_of(value: object, item_to: Callable[[Any], bytes | None],
         if part is None:
             return None
         parts.append(part)
-    return _tlv(tag, b"".join(parts))
+    return b"".join(parts)
 
 
 def _strings_to(value: object) -> bytes | None:
@@ -299,28 +306,129 @@ def _distribution_to(value: object) -> bytes | None:
 
 
 def _typed_to(value: object, name: str, optional: bool) -> bytes | None:
-    if type(value) is not dict or value.keys() - {"type", name}:
+    if type(value) is not dict:
         return None
     number = _int_contents(value.get("type"))
     if number is None:
         return None
-    contents = _tlv(_CTX0, number)
-    if name in value:
-        text = _ascii(value[name])
-        if text is None:
-            return None
-        contents += _tlv(_CTX1, text)
-    elif not optional:
+    if name not in value:
+        return _tlv(_SET, _tlv(_CTX0, number)) if optional and len(value) == 1 else None
+    text = _ascii(value[name])
+    if text is None or len(value) != 2:
         return None
-    return _tlv(_SET, contents)
+    return _tlv(_SET, _tlv(_CTX0, number) + _tlv(_CTX1, text))
 
 
 def _message_type_to(value: object) -> bytes | None:
     return _typed_to(value, "identifier", True)
 
 
+def _designator_to(value: object) -> bytes | None:
+    return _typed_to(value, "designator", False)
+
+
 def _other_recipients_to(value: object) -> bytes | None:
-    return _sequence_of(value, lambda item: _typed_to(item, "designator", False))
+    return _sequence_of(value, _designator_to)
+
+
+# A1.6 exempted addresses (``SEQUENCE OF ExemptedAddress``, ExemptedAddress ::= X.420
+# §7.1.4 ORDescriptor): the common shape only -- an ORName that is an X.411 §12.2.1.1 ORAddress
+# of built-in standard attributes (no domain-defined or extension attributes, no directory
+# name), a free-form name, a telephone number.  The SET members in tag order (X.690 §8.11 as
+# asn1tools writes them: formal-name [APPLICATION 0] before [0], [1]); a tagged CHOICE takes
+# an explicit tag (X.680 §31.2.7), the other tags are IMPLICIT (§8.14.3).  Encoding only
+# (FAST_TO): decoding stays asn1tools'.
+
+_NUMERIC_OR_PRINTABLE = {"numeric": 0x12, "printable": 0x13}
+#: BuiltInStandardAttributes in SEQUENCE order: name, identifier, CHOICE alternatives -> tag
+#: (dict), or None for an IMPLICIT string, or the name of the constructed shape
+_STANDARD_ATTRIBUTES: tuple[tuple[str, int, Any], ...] = (
+    ("country-name", 0x61, {"x121-dcc-code": 0x12, "iso-3166-alpha2-code": 0x13}),
+    ("administration-domain-name", 0x62, _NUMERIC_OR_PRINTABLE),
+    ("network-address", 0x80, None),
+    ("terminal-identifier", 0x81, None),
+    ("private-domain-name", 0xA2, _NUMERIC_OR_PRINTABLE),
+    ("organization-name", 0x83, None),
+    ("numeric-user-identifier", 0x84, None),
+    ("personal-name", 0xA5, "personal"),
+    ("organizational-unit-names", 0xA6, "units"),
+)
+_STANDARD_NAMES = frozenset(name for name, _, _ in _STANDARD_ATTRIBUTES)
+#: PersonalName ::= SET, members [0]..[3] IMPLICIT PrintableString in tag order
+_PERSONAL = (("surname", 0x80), ("given-name", 0x81), ("initials", 0x82),
+             ("generation-qualifier", 0x83))
+_PERSONAL_NAMES = frozenset(name for name, _ in _PERSONAL)
+_DESCRIPTOR_NAMES = frozenset({"formal-name", "free-form-name", "telephone-number"})
+
+
+def _personal_to(value: object) -> bytes | None:
+    if type(value) is not dict or value.keys() - _PERSONAL_NAMES or "surname" not in value:
+        return None
+    parts = []
+    for name, tag in _PERSONAL:
+        if name in value:
+            text = _ascii(value[name])
+            if text is None:
+                return None
+            parts.append(_tlv(tag, text))
+    return b"".join(parts)
+
+
+def _standard_attributes_to(value: object) -> bytes | None:
+    if type(value) is not dict or value.keys() - _STANDARD_NAMES:
+        return None
+    parts = []
+    for name, tag, shape in _STANDARD_ATTRIBUTES:
+        if name not in value:
+            continue
+        item = value[name]
+        contents: bytes | None
+        if shape is None:
+            contents = _ascii(item)
+        elif shape == "personal":
+            contents = _personal_to(item)
+        elif shape == "units":
+            contents = _joined(item, _printable_to)  # [6] IMPLICIT SEQUENCE OF
+        else:
+            if type(item) is not tuple or len(item) != 2 or item[0] not in shape:
+                return None
+            text = _ascii(item[1])
+            contents = None if text is None else _tlv(shape[item[0]], text)
+        if contents is None:
+            return None
+        parts.append(_tlv(tag, contents))
+    return _tlv(_SEQUENCE, b"".join(parts))
+
+
+def _descriptor_to(value: object) -> bytes | None:
+    """X.420 §7.1.4 ORDescriptor (formal-name an ORName of built-in standard attributes)."""
+    if type(value) is not dict or value.keys() - _DESCRIPTOR_NAMES:
+        return None
+    parts = []
+    if "formal-name" in value:
+        name = value["formal-name"]
+        if type(name) is not dict or name.keys() != {"built-in-standard-attributes"}:
+            return None
+        attributes = _standard_attributes_to(name["built-in-standard-attributes"])
+        if attributes is None:
+            return None
+        parts.append(_tlv(0x60, attributes))  # [APPLICATION 0] IMPLICIT SEQUENCE
+    if "free-form-name" in value:
+        ffn = value["free-form-name"]
+        if type(ffn) is not bytes:
+            return None
+        parts.append(_tlv(_CTX0, ffn))  # [0] IMPLICIT TeletexString (octets)
+    if "telephone-number" in value:
+        phone = _ascii(value["telephone-number"])
+        if phone is None:
+            return None
+        parts.append(_tlv(_CTX1, phone))  # [1] IMPLICIT PrintableString
+    return _tlv(_SET, b"".join(parts))
+
+
+def _exempted_to(value: object) -> bytes | None:
+    """A1.6 ``SEQUENCE OF ExemptedAddress``."""
+    return _sequence_of(value, _descriptor_to)
 
 
 #: A1 heading-extension OID -> (decode octets, encode plain value) for the simple shapes; each
@@ -339,3 +447,8 @@ FAST: dict[str, tuple[Callable[[bytes], Any], Callable[[Any], bytes | None]]] = 
     mmhs.ID_MM_ACP127_MESSAGE_IDENTIFIER: (_printable_from, _printable_to),
     mmhs.ID_MM_ORIGINATOR_PLAD: (_printable_from, _printable_to),
 }
+
+#: A1 heading-extension OID -> encoder of the plain value for the simple shapes (None: not
+#: that shape, asn1tools takes it): the encoders of :data:`FAST` and the exempted addresses.
+FAST_TO: dict[str, Callable[[Any], bytes | None]] = {
+    oid: row[1] for oid, row in FAST.items()} | {mmhs.ID_MM_EXEMPTED_ADDRESS: _exempted_to}
