@@ -788,7 +788,8 @@ def test_pg_submit_is_committed_for_another_connection(pg_dsn: str) -> None:
         assert conn.execute("SELECT version, description FROM schema_version").fetchall() == [
             (1, "initial schema"), (2, "recipient priority (RFC 6710 MT-PRIORITY)"),
             (3, "the node holding a recipient's lease"),
-            (4, "the time of a destination's last failure")]
+            (4, "the time of a destination's last failure"),
+            (5, "an index of the recipients whose report is due")]
 
 
 def test_pg_two_claimers_never_get_the_same_job(pg_dsn: str) -> None:
@@ -991,3 +992,29 @@ def test_a_message_on_two_routes_claimed_later_route_first(make_queue: MakeQueue
     jobs = q.claim("to-x400", limit=2)
     assert [(j.message_id, j.route) for j in jobs] == [(mid, "peer-b"), (mid, "peer-a")]
     assert [j.data for j in jobs] == [b"the data", b"the data"]
+
+
+def test_reports_due_walks_only_the_rows_still_to_report(make_queue: MakeQueue,
+                                                          backend: Backend) -> None:
+    """Schema 5: the final reports due are found through a partial index of exactly those
+    rows (recipients_final_due), not by a scan of every finished recipient -- a delivered
+    recipient that wants no report is never in it; one that asked for SUCCESS is, until its
+    report is marked."""
+    q = make_queue()
+    quiet = q.submit(sub("a@b"))
+    wants = q.submit(Submission(direction="to-x400", origin="smtp", sender="s@y",
+                                recipients=(Recipient(address="c@d", route="peer",
+                                                      notify=("SUCCESS",)),), data=b"x"))
+    for job in q.claim("to-x400", limit=10):
+        q.record(job, {r.address: Delivered() for r in job.recipients})
+    assert [t.message_id for t in q.reports_due()] == [wants]
+    q.mark_reported(wants, ["c@d"], "delivery")
+    assert q.reports_due() == [] and quiet
+    if backend.name == "sqlite":
+        conn = sqlite3.connect(backend.path)
+        try:
+            indexes = {r[0] for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'index'")}
+        finally:
+            conn.close()
+        assert "recipients_final_due" in indexes

@@ -25,6 +25,7 @@ from typing import Any
 import psycopg
 
 from bridge.queue.migrations import Migration, latest, pending, statements
+from bridge.queue.sql import POSTGRESQL, final_due_index
 from bridge.queue.types import QueueCorrupt, QueueError
 
 _V1 = """
@@ -114,6 +115,8 @@ MIGRATIONS: tuple[Migration, ...] = (
               statements=(_V3,)),
     Migration(version=4, description="the time of a destination's last failure",
               statements=statements(_V4)),
+    Migration(version=5, description="an index of the recipients whose report is due",
+              statements=(final_due_index(POSTGRESQL),)),
 )
 SCHEMA_VERSION = latest(MIGRATIONS)
 

@@ -27,6 +27,7 @@ import sqlite3
 from pathlib import Path
 
 from bridge.queue.migrations import Migration, latest, pending, statements
+from bridge.queue.sql import SQLITE, final_due_index
 from bridge.queue.types import QueueCorrupt, QueueError
 
 _DDL = """
@@ -104,6 +105,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(version=4, description="the time of a destination's last failure",
               statements=("ALTER TABLE routes ADD COLUMN failed_at REAL NOT NULL DEFAULT 0",
                           "UPDATE routes SET failed_at = next_attempt")),
+    Migration(version=5, description="an index of the recipients whose report is due",
+              statements=(final_due_index(SQLITE),)),
 )
 SCHEMA_VERSION = latest(MIGRATIONS)
 

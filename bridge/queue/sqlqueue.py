@@ -377,14 +377,21 @@ class SqlQueue:
         find = self.dialect.find
         tasks: list[ReportTask] = []
         with self._read() as conn:
-            candidates = self._x(
+            # two queries: the final reports through the partial index recipients_final_due
+            # (its predicate word for word), the delay warnings among the deferred rows
+            not_shunted = ("message_id NOT IN "
+                           "(SELECT id FROM messages WHERE shunt_reason IS NOT NULL)")
+            final = self._x(
+                conn, f"SELECT message_id, {RCPT_COLUMNS} FROM recipients"
+                f"{self.dialect.final_due_hint} WHERE "
+                f"{final_report_due(self.dialect)} AND {not_shunted}").fetchall()
+            delayed = self._x(
                 conn, f"SELECT message_id, {RCPT_COLUMNS} FROM recipients WHERE "
-                f"({final_report_due(self.dialect)} "
-                f"OR (state = 'deferred' AND {find}(reported, 'D') = 0 "
+                f"state = 'deferred' AND {find}(reported, 'D') = 0 "
                 f"AND {delay_due(self.retry_policy)} <= ? "
-                f"AND {find}(upper(notify), '\"DELAY\"') > 0)) "
-                "AND message_id NOT IN (SELECT id FROM messages WHERE shunt_reason IS NOT NULL) "
-                "ORDER BY message_id, idx", (now,)).fetchall()
+                f"AND {find}(upper(notify), '\"DELAY\"') > 0 AND {not_shunted}",
+                (now,)).fetchall()
+            candidates = sorted([*final, *delayed], key=lambda row: (row[0], row[1]))
             by_message: dict[str, list[ReportItem]] = {}
             for row in candidates:
                 info = recipient_info(row[1:])
