@@ -27,7 +27,6 @@ import asyncio
 import collections
 import contextlib
 import functools
-import os
 import smtplib
 import tempfile
 import time
@@ -38,7 +37,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import psycopg
-import pytest
 
 from bridge.codec import encode_apdu
 from bridge.config import load_config
@@ -63,7 +61,8 @@ from tests.gateway_proc import (
     wait_until,
     write_config,
 )
-from tests.postfix import REQUIRE_ENV, Postfix, free_port, instance_root, postfix_unavailable
+from tests.oracle import fail_in_ci
+from tests.postfix import Postfix, free_port, instance_root, postfix_unavailable
 from tests.test_gateway_process import Load, P1Load, SMTPLoad
 
 NAMES = "abcdefgh"
@@ -208,8 +207,7 @@ def internet_side() -> Iterator[Inbox]:
                 Postfix(root / "dst", name="dst", smtpd_port=free_port()) as postfix:
             yield _PostfixInbox(postfix)
         return
-    if os.environ.get(REQUIRE_ENV) == "1":
-        pytest.fail(f"Postfix required ({REQUIRE_ENV}=1) but unavailable: {reason}")
+    fail_in_ci("Postfix", reason)
     with SMTPSink() as sink:
         yield _Received(sink.snapshot, mime_fingerprint, sink.port)
 

@@ -127,14 +127,25 @@ def unavailable_reason(tool: str) -> str | None:
     raise ValueError(f"unknown oracle tool {tool!r}")
 
 
-def require(tool: str) -> None:
-    """Skip the test if `tool` is unavailable; fail it instead when X400BRIDGE_REQUIRE_ORACLES=1."""
-    reason = unavailable_reason(tool)
+def fail_in_ci(what: str, reason: str | None) -> None:
+    """Fail the test when `what` is unavailable (`reason` not None) and the run requires the
+    real parts (X400BRIDGE_REQUIRE_ORACLES=1, as in CI); else do nothing."""
+    if reason is not None and os.environ.get(REQUIRE_ENV) == "1":
+        pytest.fail(f"{what} required ({REQUIRE_ENV}=1) but unavailable: {reason}")
+
+
+def require_available(what: str, reason: str | None) -> None:
+    """Skip the test when `what` is unavailable (`reason` not None); fail it instead when
+    X400BRIDGE_REQUIRE_ORACLES=1 -- one rule for the oracles, Postfix and PostgreSQL."""
     if reason is None:
         return
-    if os.environ.get(REQUIRE_ENV) == "1":
-        pytest.fail(f"oracle {tool} required ({REQUIRE_ENV}=1) but unavailable: {reason}")
-    pytest.skip(f"oracle {tool} unavailable: {reason}")
+    fail_in_ci(what, reason)
+    pytest.skip(f"{what} unavailable: {reason}")
+
+
+def require(tool: str) -> None:
+    """Skip the test if `tool` is unavailable; fail it instead when X400BRIDGE_REQUIRE_ORACLES=1."""
+    require_available(f"oracle {tool}", unavailable_reason(tool))
 
 
 # ------------------------------------------------------------------------------------------------

@@ -23,16 +23,14 @@ import os
 import pwd
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
+from tests.postfix import free_port
 
-REQUIRE_ENV = "X400BRIDGE_REQUIRE_ORACLES"
 _START_TIMEOUT = 60
 
 
@@ -69,18 +67,9 @@ def unavailable_reason() -> str | None:
 
 def require_postgres() -> None:
     """Skip the test if PostgreSQL is unavailable; fail it when X400BRIDGE_REQUIRE_ORACLES=1."""
-    reason = unavailable_reason()
-    if reason is None:
-        return
-    if os.environ.get(REQUIRE_ENV) == "1":
-        pytest.fail(f"PostgreSQL required ({REQUIRE_ENV}=1) but unavailable: {reason}")
-    pytest.skip(f"PostgreSQL unavailable: {reason}")
+    from tests.oracle import require_available
 
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    require_available("PostgreSQL", unavailable_reason())
 
 
 @dataclass

@@ -61,7 +61,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
-REQUIRE_ENV = "X400BRIDGE_REQUIRE_ORACLES"
 SBIN = Path("/usr/sbin")
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 15.0
@@ -121,14 +120,9 @@ def postfix_unavailable() -> str | None:
 
 def require_postfix() -> None:
     """Skip the test without Postfix; fail it instead when X400BRIDGE_REQUIRE_ORACLES=1 (CI)."""
-    import pytest
+    from tests.oracle import require_available  # pytest only where a test calls it
 
-    reason = postfix_unavailable()
-    if reason is None:
-        return
-    if os.environ.get(REQUIRE_ENV) == "1":
-        pytest.fail(f"Postfix required ({REQUIRE_ENV}=1) but unavailable: {reason}")
-    pytest.skip(f"Postfix unavailable: {reason}")
+    require_available("Postfix", postfix_unavailable())
 
 
 def free_port() -> int:

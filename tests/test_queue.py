@@ -965,7 +965,7 @@ def test_pg_other_database_and_missing_queue(pg_dsn: str) -> None:
 
 
 def test_pg_unreachable_server_is_a_clean_error_without_the_password() -> None:
-    from tests.pgserver import free_port
+    from tests.postfix import free_port
 
     with pytest.raises(QueueError, match="cannot connect") as err:
         PgQueue(f"postgresql://x@127.0.0.1:{free_port()}/q", password="s3cret-pw",
