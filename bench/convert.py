@@ -42,20 +42,16 @@ from bridge.convert.context import Context  # noqa: E402
 from bridge.convert.to_mime import x400_to_mime  # noqa: E402
 from bridge.convert.to_x400 import mime_to_x400  # noqa: E402
 from bridge.errors import BridgeError  # noqa: E402
-from bridge.mapping.address import AddressMapper, GatewayIdentity  # noqa: E402
-from bridge.mapping.tables import MappingTables  # noqa: E402
-from bridge.model import GlobalDomainIdentifier, Message, ORAddress  # noqa: E402
+from bridge.model import Message  # noqa: E402
+from tests.helpers import RFC2156_TABLES as TABLES  # noqa: E402
+from tests.helpers import gateway_context  # noqa: E402
 
-TABLES = ROOT / "tests" / "data" / "mappings" / "rfc2156"
 LINE = "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor.\n"
 
 
 def context() -> Context:
-    mapper = AddressMapper(MappingTables.load(TABLES), GatewayIdentity(
-        domain="gw.example.ac.uk", or_address=ORAddress.parse("/O=mr/PRMD=uk.ac/ADMD= /C=gb/")))
-    return Context(mapper=mapper, now=datetime(2026, 11, 28, tzinfo=UTC),
-                   postmaster="postmaster@gw.example.ac.uk", mta_name="gw.example.ac.uk",
-                   domain_id=GlobalDomainIdentifier(country="GB", admd=" ", prmd="uk.ac"))
+    """The RFC 2156 example gateway the conversion tests use (tests/helpers.py)."""
+    return gateway_context(datetime(2026, 11, 28, tzinfo=UTC), country="GB")
 
 
 def typical(n: int = 0) -> bytes:

@@ -39,7 +39,7 @@ from bench._gateway_rig import (  # noqa: E402
 )
 from bench.gateway import RECIPIENT, SENDER, profiler  # noqa: E402
 from bridge.config import DEFAULT_WORKERS, load_config  # noqa: E402
-from bridge.gateway.app import mapper_for, router_for  # noqa: E402
+from bridge.gateway.wiring import mapper_for, router_for  # noqa: E402
 from bridge.queue.model import Recipient, Submission  # noqa: E402
 from bridge.queue.store import Queue  # noqa: E402
 from tests.postfix import free_port  # noqa: E402

@@ -485,7 +485,7 @@ def test_smtp_endpoint_settings_take_every_endpoint_key(full_file: Path) -> None
 
 
 def test_the_gateway_passes_the_smtp_limits_on(full_file: Path) -> None:
-    from bridge.gateway.app import inbound_settings
+    from bridge.gateway.wiring import inbound_settings
     from bridge.smtp.server import InboundSettings
 
     config = load_config(full_file)

@@ -13,7 +13,7 @@ import pytest
 
 from bridge.config import parse_config
 from bridge.errors import AssociationError
-from bridge.gateway.app import router_for
+from bridge.gateway.wiring import router_for
 from bridge.smtp.data import DataReader
 from bridge.x400.peers import LocalMTA, Peer
 from bridge.x400.shell import Association
