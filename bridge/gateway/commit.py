@@ -14,7 +14,7 @@ Lanes: the delivery workers' claims, records and releases go in the lane ``WORK`
 in ``SUBMIT``.  On SQLite (one writer at a time) both are the one thread; on PostgreSQL
 (``PgQueue.concurrent_writes``: a connection per thread) each lane is a thread with its own
 batches, so the two run at once -- one thread for all made every round trip of every write
-wait for the others (bench/queue.py, docs/queue.md "Speed").
+wait for the others (bench/queue_speed.py, docs/queue.md "Speed").
 
 Measured (bench/gateway.py): fsyncs on the event loop blocked it ~20 % of the time; a thread
 hop per operation cost more CPU than the transaction -- one hop per batch costs neither.
@@ -53,7 +53,7 @@ class QueueWriter:
     def __init__(self, queue: MessageQueue, log: logging.Logger) -> None:
         self.queue = queue
         self.log = log
-        self.lanes = bool(getattr(queue, "concurrent_writes", False))
+        self.lanes = queue.concurrent_writes
         self._guard = threading.Lock()
         self._closed = False
         self._threads: dict[str, _Lane] = {}

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 from bridge.queue.model import Direction, Outcome, Submission
 from bridge.queue.settings import BackendSettings
@@ -38,6 +38,9 @@ class MessageQueue(Protocol):
     bad arguments."""
 
     retry_policy: RetryPolicy
+    #: whether writes from several threads run at once (PostgreSQL: a connection per thread;
+    #: SQLite: one writer at a time) -- the queue writer's lanes follow it
+    concurrent_writes: ClassVar[bool]
 
     # the way in
     def submit(self, sub: Submission) -> str: ...
