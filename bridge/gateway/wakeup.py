@@ -4,9 +4,10 @@ On PostgreSQL a transaction that makes work due sends ``NOTIFY`` and every node 
 (:meth:`bridge.queue.pg.PgQueue.wait_for_work`): a message submitted through one node starts
 on another within a round trip, not at its next scan.  One thread per gateway process waits
 for the notifications (a worker per direction and slot would each hold a thread); when one
-comes it sets the wake events the delivery and report loops sleep on.  On SQLite
-``wait_for_work`` wakes only for this handle's own writes; the workers' bounded rescan
-(:attr:`bridge.gateway.core.Gateway.rescan`) finds the rest.
+comes it sets the wake events the delivery workers sleep on (not the report loop's: a node
+reports what it recorded itself, and the report loop's rescan finds a dead node's).  The
+gateway runs it on PostgreSQL only: on SQLite ``wait_for_work`` wakes only for this handle's
+own writes, which wake the workers directly anyway (:mod:`bridge.gateway.app`).
 
 The wait is cut into slices of ``slice_`` seconds so that a stopping gateway waits at most
 that long for the thread (``asyncio.to_thread`` cannot be cancelled).
