@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 
 from bridge.config import Config
 
@@ -28,7 +29,30 @@ class NodeFilter(logging.Filter):
         return True
 
 
-class JSONFormatter(logging.Formatter):
+class Formatter(logging.Formatter):
+    """logging's formatter with the time stamp's seconds formatted once per second: the
+    standard one calls ``localtime`` and ``strftime`` for every record (a gateway writes two
+    per message); the milliseconds are added per record as before."""
+
+    def __init__(self, fmt: str | None = None) -> None:
+        super().__init__(fmt)
+        self._second = -1
+        self._seconds_text = ""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        if datefmt is not None:
+            return super().formatTime(record, datefmt)
+        second = int(record.created)
+        if second != self._second:      # handlers format under their lock: one writer
+            self._seconds_text = time.strftime(self.default_time_format,
+                                               self.converter(record.created))
+            self._second = second
+        msec_format = self.default_msec_format
+        return msec_format % (self._seconds_text, record.msecs) if msec_format \
+            else self._seconds_text
+
+
+class JSONFormatter(Formatter):
     """One JSON object per line: time, level, node, logger, message (the message id is in
     it)."""
 
@@ -55,7 +79,7 @@ def setup_logging(config: Config) -> None:
     if config.log.format == "json":
         handler.setFormatter(JSONFormatter())
     else:
-        handler.setFormatter(logging.Formatter(TEXT_FORMAT))
+        handler.setFormatter(Formatter(TEXT_FORMAT))
     root = logging.getLogger("x400bridge")
     root.handlers[:] = [handler]
     root.setLevel(config.log.level.upper())

@@ -79,6 +79,10 @@ class X400Routes:
         return self.default
 
 
+#: RCPT decisions a :class:`Router` remembers (see :meth:`Router.smtp_recipient`)
+DECISIONS_KEPT = 10_000
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Decision:
     """Where an RFC 5321 recipient goes, or why it is refused."""
@@ -97,6 +101,9 @@ class Router:
         self.mapper = mapper
         self.routes = routes
         self.peers = peers
+        # RCPT decisions per address while the mapping is the tables alone: they depend on
+        # nothing but this router's tables and routes (a reload builds a new router)
+        self._decisions: dict[str, Decision] = {}
 
     @property
     def in_memory(self) -> bool:
@@ -111,7 +118,23 @@ class Router:
         the gateway's own, or an MCGAM's) is mapped; any other is an Internet address routed
         by its domain, relay rules applying -- a std-or local part at example.com is a
         mailbox at example.com (issue 12), and a non-ASCII Internet address needs no X.400
-        form at all (RFC 6531: the SMTP client sends it with SMTPUTF8)."""
+        form at all (RFC 6531: the SMTP client sends it with SMTPUTF8).
+
+        With the tables alone (:attr:`in_memory`) a decision is remembered per address (up to
+        :data:`DECISIONS_KEPT`; then forgotten all at once): a gateway sees the same
+        recipients again and again, and the route and the address text were computed anew
+        for each RCPT."""
+        if not self.in_memory:
+            return self._decide(address)
+        decision = self._decisions.get(address)
+        if decision is None:
+            decision = self._decide(address)
+            if len(self._decisions) >= DECISIONS_KEPT:
+                self._decisions.clear()
+            self._decisions[address] = decision
+        return decision
+
+    def _decide(self, address: str) -> Decision:
         domain = address.rpartition("@")[2].lower()
         try:
             if not self.mapper.x400_domain(domain):

@@ -16,8 +16,9 @@
   per transaction, commands without progress and AUTH failures per connection are counted
   here, and each limit ends in a 452 or a 421 (RFC 5321 §3.8);
 * speed: aiosmtpd's per-connection and per-command work that the gateway's CPU profile showed
-  (``inspect`` calls per connection, a timer per command, the address parser) is done once
-  per class or on a fast path, with the same results.
+  (``inspect`` and ``dir`` calls per connection, a timer per command, the address parser,
+  log arguments sanitized for disabled levels) is done once per class, on a fast path or not
+  at all, with the same results.
 """
 
 from __future__ import annotations
@@ -144,11 +145,59 @@ class _Members:
         return getattr(inspect, name)
 
 
+class _HookNames:
+    """Stand-in for the builtin ``dir`` inside aiosmtpd.smtp, which calls it twice per
+    connection, on the handler and on the protocol, only to collect their ``handle_*`` hooks
+    and ``smtp_*`` command methods (the two dict comprehensions were two thirds of a
+    connection's set-up cost).  Returns, once computed per class, the names of the class's
+    attributes with one of those prefixes: hooks and commands are methods, defined on the
+    class (aiosmtpd 1.4.6, pinned, looks for nothing else with ``dir``)."""
+
+    PREFIXES = ("smtp_", "handle_")
+
+    def __init__(self) -> None:
+        self._names: dict[type, list[str]] = {}
+
+    def __call__(self, obj: object) -> list[str]:
+        names = self._names.get(type(obj))
+        if names is None:
+            names = [n for n in dir(type(obj)) if n.startswith(self.PREFIXES)]
+            self._names[type(obj)] = names
+        return names
+
+
+#: the logging methods aiosmtpd passes to ``sanitized_log``, and their levels
+_LOG_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
+               "error": logging.ERROR}
+
+
+def _lazy_sanitized_log(original: Callable[..., None]) -> Callable[..., None]:
+    """aiosmtpd's ``sanitized_log(log.info, msg, *args)`` masks AUTH secrets in the arguments
+    (a regular expression per argument) before the logger decides whether the level is on --
+    twice per command line, at levels the gateway never logs (aiosmtpd's ``mail.log`` is not
+    one of ours).  The wrapped one asks the logger first; when the level is on, it is the
+    original, secrets masked as before."""
+    def sanitized_log(func: Callable[..., None], msg: Any, *args: Any, **kwargs: Any) -> None:
+        logger = getattr(func, "__self__", None)
+        level = _LOG_LEVELS.get(getattr(func, "__name__", ""))
+        if isinstance(logger, logging.Logger) and level is not None and \
+                not logger.isEnabledFor(level):
+            return
+        original(func, msg, *args, **kwargs)
+    sanitized_log.wrapped = original  # type: ignore[attr-defined]
+    return sanitized_log
+
+
 def _speed_up_aiosmtpd() -> None:
     import aiosmtpd.smtp
 
+    if not hasattr(aiosmtpd.smtp.sanitized_log, "wrapped"):
+        aiosmtpd.smtp.sanitized_log = _lazy_sanitized_log(aiosmtpd.smtp.sanitized_log)
+
     if not isinstance(aiosmtpd.smtp.inspect, _Members):  # type: ignore[attr-defined]
         aiosmtpd.smtp.inspect = _Members()  # type: ignore[assignment,attr-defined]
+    if not isinstance(getattr(aiosmtpd.smtp, "dir", None), _HookNames):
+        aiosmtpd.smtp.dir = _HookNames()  # type: ignore[attr-defined]
 
 
 class GatewaySMTP(SMTP):
