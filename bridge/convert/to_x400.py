@@ -17,7 +17,6 @@ import hashlib
 from collections.abc import Sequence
 from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import Message as EmailMessage
-from email.parser import BytesParser
 from typing import Any
 
 from bridge.codec import encode_content
@@ -26,6 +25,7 @@ from bridge.convert import mmhs, seclabel
 from bridge.convert.context import Context
 from bridge.convert.limits import check_limits
 from bridge.convert.mdn import MDNError, is_mdn, mdn_to_ipn
+from bridge.convert.mimeparse import parse_message
 from bridge.convert.mmhs_policy import envelope_priority
 from bridge.convert.notary import (
     NEVER,
@@ -413,7 +413,7 @@ def mime_to_x400(data: bytes, mail_from: str, rcpt_to: Sequence[str],
             mdn_note = Defect("mdn", f"MDN converted as a message: {exc}",
                               "RFC 2156 §4.7.2 (N-3)", lossy=False)
     try:
-        msg = BytesParser(policy=_POLICY).parsebytes(data)
+        msg = parse_message(data, _POLICY)
     except MemoryError:  # never degrade into a partial result: fail the conversion
         raise
     except Exception as exc:  # the parser records defects; anything raised is a bug there
