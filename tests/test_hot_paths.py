@@ -3,25 +3,33 @@
 Each shortcut below was added for CPU per message (bench/gateway.py); the tests compare it
 with what it replaces: the log time stamp formatted once per second, aiosmtpd's per-connection
 ``dir`` scans done once per class, aiosmtpd's log-argument sanitizing skipped for disabled
-levels (secrets still masked when enabled), and RCPT decisions remembered per router.
+levels (secrets still masked when enabled), RCPT decisions remembered per router, and a
+message no peer profile changes sent as it is.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiosmtpd.smtp
 import pytest
 
+from bridge.codec import decode_apdu
 from bridge.config import parse_config
 from bridge.gateway import routing
 from bridge.gateway.logs import TEXT_FORMAT, Formatter, JSONFormatter
 from bridge.gateway.wiring import router_for
+from bridge.model.apdu import Message
+from bridge.model.envelope import internal_trace_extension
 from bridge.smtp.protocol import GatewaySMTP, _HookNames, _speed_up_aiosmtpd
 from bridge.smtp.server import InboundHandler, InboundSettings, RcptDecision
+from bridge.x400.profile import PeerProfile, prepare
 
+SAMPLES = Path(__file__).parent / "data" / "samples"
 STD_OR = '"/C=GB/ADMD= /PRMD=Acme/O=Sales/S=Smith/"'
 
 
@@ -129,3 +137,22 @@ def test_rcpt_decisions_are_remembered_per_router_and_bounded(
         bounded.smtp_recipient(f"user{n}@example.com")
         assert len(bounded._decisions) <= 2
     assert bounded.smtp_recipient(addresses[0]) == first[0]
+
+
+def test_a_message_the_profile_leaves_alone_is_not_copied() -> None:
+    """bridge.x400.profile.prepare: nothing to filter -> the same (frozen) objects; a
+    filtered field -> a changed envelope, the original untouched."""
+    sample = decode_apdu((SAMPLES / "message-full.p1.ber").read_bytes())
+    now = datetime(2026, 12, 7, tzinfo=UTC)
+    message = prepare(sample, PeerProfile(), mta_name="gw", now=now).apdu   # trace removed
+    assert isinstance(message, Message) and message != sample
+    prepared = prepare(message, PeerProfile(), mta_name="gw", now=now)
+    assert prepared.apdu is message and prepared.notes == ()
+    trace = internal_trace_extension(())
+    traced = dataclasses.replace(message, envelope=dataclasses.replace(
+        message.envelope, extensions=(*message.envelope.extensions, trace)))
+    prepared = prepare(traced, PeerProfile(), mta_name="gw", now=now)
+    assert isinstance(prepared.apdu, Message)
+    assert prepared.apdu.envelope.extensions == message.envelope.extensions
+    assert prepared.apdu.envelope.recipients == message.envelope.recipients
+    assert trace in traced.envelope.extensions and prepared.notes

@@ -58,6 +58,7 @@ from bridge.model.common import (
     StandardExtension,
     TraceElement,
 )
+from bridge.model.envelope import Recipient
 from bridge.model.report import Report
 from bridge.model.seclabel import LabelPolicy
 
@@ -173,6 +174,13 @@ def _own_trace(exts: tuple[Extension, ...], mta_name: str, now: datetime,
     return exts
 
 
+def _with_extensions(recipient: Recipient, extensions: tuple[Extension, ...]) -> Recipient:
+    """``recipient`` with ``extensions``: itself when they are what it has (frozen)."""
+    if extensions == recipient.extensions:
+        return recipient
+    return dataclasses.replace(recipient, extensions=extensions)
+
+
 def prepare(apdu: APDU, profile: PeerProfile, *, mta_name: str, now: datetime) -> Prepared:
     """``apdu`` as it goes to a peer with ``profile``; raises
     :class:`CriticalExtensionNotAccepted` when a critical extension cannot go."""
@@ -190,10 +198,15 @@ def prepare(apdu: APDU, profile: PeerProfile, *, mta_name: str, now: datetime) -
         exts = _filter(env.extensions, profile, "envelope", notes, envelope=True)
         if profile.same_domain:
             exts = _own_trace(exts, mta_name, now, env.trace, notes)
-        recipients = tuple(dataclasses.replace(
-            r, extensions=_filter(r.extensions, profile, f"recipient {r.number} fields",
-                                  notes, envelope=True)) for r in env.recipients)
-        new_env = dataclasses.replace(env, extensions=exts, recipients=recipients)
+        recipients = tuple(_with_extensions(r, _filter(
+            r.extensions, profile, f"recipient {r.number} fields", notes, envelope=True))
+            for r in env.recipients)
+        if exts == env.extensions and recipients == env.recipients:
+            new_env = env                   # nothing filtered: the same (frozen) objects
+        else:
+            new_env = dataclasses.replace(env, extensions=exts, recipients=recipients)
+        if new_env is apdu.envelope:
+            return Prepared(apdu, tuple(notes))
         return Prepared(dataclasses.replace(apdu, envelope=new_env), tuple(notes))
     assert isinstance(apdu, Report)
     # a link's label policy covers its reports too: a report carries its subject's label
