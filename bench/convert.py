@@ -5,6 +5,12 @@ msgs/s MIME -> X.400 and X.400 -> MIME, each against the stdlib ``email`` packag
 (policy.default) parsing and generating the same messages in the same run (goal: cost <= 1.0x
 the baseline's, i.e. ratio >= 1.0).
 
+Then P772 against P22 (issue 14: "P772 conversion stays within 1.2x the cost of P22
+conversion of the same message"): a memo with the 14 RFC 6477 §3 example fields, as MMHS-*
+(P772) and as X-MMHS-* (P22), a pool of them with the date, identifiers and references of
+each its own, converted both ways, interleaved, the ratio per direction -- bench/mmhs.py's
+measurement (``--mmhs-rounds``, ``--mmhs-number``).
+
 Then the batch (issue 13): an archive of ``--batch`` messages (default 100,000) generated from
 the corpus -- its messages of at most ``--max-size`` octets, cycled, each copy with an
 ``X-Bench-Copy`` header of its own, in mbox files of 1,000 messages in 10 folders -- is
@@ -13,7 +19,7 @@ and the speed-up (goal >= 1.8x); and the peak RSS of the run (and of its largest
 the whole archive against the first 1,000 messages of it (goal: flat, ratio ~1.0).  Without the
 corpus the typical synthetic message is used.  Ratios are taken in the same run.
 Run: ``python bench/convert.py [--seconds N] [--batch N] [--max-size N] [--corpus DIR]
-[--batch-only]``.
+[--batch-only] [--mmhs-rounds N] [--mmhs-number N]``.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import mmhs  # noqa: E402
 from bridge.codec import decode_apdu, encode_apdu  # noqa: E402
 from bridge.convert.context import Context  # noqa: E402
 from bridge.convert.to_mime import x400_to_mime  # noqa: E402
@@ -127,6 +134,17 @@ def _converts(data: bytes, ctx: Context) -> bool:
         return False
 
 
+def measure_p772(rounds: int, number: int) -> None:
+    """P772 / P22 conversion cost of the same message, both ways (bench/mmhs.py)."""
+    print(f"P772 / P22 (issue 14, goal <= {mmhs.GOAL}x; best of {rounds} interleaved runs "
+          f"of {number}):")
+    results = mmhs.measure(rounds, number)
+    mmhs.report(results, indent="  ")
+    print("  " + "; ".join(f"{name}: {p772 / p22:.2f}x "
+                           f"({'met' if p772 / p22 <= mmhs.GOAL else 'NOT met'})"
+                           for name, p22, p772 in results))
+
+
 def make_archive(root: Path, messages: list[bytes], n: int, per_box: int = 1000) -> Path:
     """``n`` messages cycled from ``messages`` into mbox files (mboxrd quoting, RFC 4155) of
     ``per_box`` messages, spread over 10 folders."""
@@ -210,6 +228,10 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
     parser.add_argument("--batch-only", action="store_true",
                         help="skip the msgs/s comparisons with the email package")
+    parser.add_argument("--mmhs-rounds", type=int, default=40,
+                        help="interleaved runs of the P772 / P22 comparison")
+    parser.add_argument("--mmhs-number", type=int, default=25,
+                        help="conversions per run of the P772 / P22 comparison")
     args = parser.parse_args()
     ctx = context()
     manifest = args.corpus / "manifest.json"
@@ -225,6 +247,7 @@ def main() -> None:
     if not args.batch_only:
         measure("synthetic typical message", [typical(i) for i in range(20)], ctx,
                 args.seconds)
+        measure_p772(args.mmhs_rounds, args.mmhs_number)
     messages = [m for m in corpus if 0 < len(m) <= args.max_size] or [typical(0)]
     with tempfile.TemporaryDirectory() as tmp:
         run_batches(messages, args.batch, args.small, Path(tmp))

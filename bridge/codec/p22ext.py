@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from bridge.codec import asn1, p772
+from bridge.codec import asn1, p772, repairs
 from bridge.codec.values import (
     decode_generalizedtime,
     decode_utctime,
@@ -204,25 +204,50 @@ MMHS_HEADING_EXTENSIONS: dict[str, tuple[str, Callable[[Any], Any], Callable[[An
 MMHS_HEADING_EXTENSIONS.update(p772.NOTIFICATION_EXTENSIONS)  # A2.1, A3.1
 HEADING_EXTENSIONS.update(MMHS_HEADING_EXTENSIONS)
 
+#: the most military heading extensions :func:`heading_extension_from` keeps decoded
+MMHS_DECODED_KEPT = 1024
+#: (OID, BER) -> the decoded extension (frozen model values)
+_MMHS_DECODED: dict[tuple[str, bytes], IPMSExtension] = {}
+
+
 def heading_extension_from(oid: str, raw: bytes | None) -> IPMSExtension:
     """One IPMSExtension -> model; unknown OIDs keep their value as Opaque.  A military
     (STANAG 4406) value that does not decode is kept as Opaque too, so that one bad
-    extension from a national system does not make the whole P772 content unreadable."""
+    extension from a national system does not make the whole P772 content unreadable.
+
+    Military values are kept decoded per exact BER (up to :data:`MMHS_DECODED_KEPT`, then
+    forgotten all at once): a unit's precedences, SICs, instructions, PLAD and exempted
+    addresses repeat from message to message (issue 14: P772 within 1.2x the cost of P22)."""
     row = HEADING_EXTENSIONS.get(oid)
     if raw is None:
         return IPMSExtension(type=oid, value=None)
     if row is None:
         return IPMSExtension(type=oid, value=Opaque(ber=raw))
     if oid in MMHS_HEADING_EXTENSIONS:
-        try:
-            fast = p772.FAST.get(oid)  # hand-written BER of the simple shapes, else asn1tools
-            plain = None if fast is None else fast[0](raw)
-            if plain is None:
-                plain = asn1.decode(row[0], raw)
-            return IPMSExtension(type=oid, value=row[1](plain))
-        except (DecodeError, ValueError, KeyError):
-            return IPMSExtension(type=oid, value=Opaque(ber=raw))
+        key = (oid, raw)
+        found = _MMHS_DECODED.get(key)
+        if found is None:
+            with repairs.collecting() as notes:
+                found = _mmhs_extension_from(oid, raw, row)
+            if not notes:               # a repaired value is noted again each time it is read
+                if len(_MMHS_DECODED) >= MMHS_DECODED_KEPT:
+                    _MMHS_DECODED.clear()
+                _MMHS_DECODED[key] = found
+        return found
     return IPMSExtension(type=oid, value=row[1](asn1.decode(row[0], raw)))
+
+
+def _mmhs_extension_from(oid: str, raw: bytes,
+                         row: tuple[str, Callable[[Any], Any], Callable[[Any], Any]]
+                         ) -> IPMSExtension:
+    try:
+        fast = p772.FAST.get(oid)  # hand-written BER of the simple shapes, else asn1tools
+        plain = None if fast is None else fast[0](raw)
+        if plain is None:
+            plain = asn1.decode(row[0], raw)
+        return IPMSExtension(type=oid, value=row[1](plain))
+    except (DecodeError, ValueError, KeyError):
+        return IPMSExtension(type=oid, value=Opaque(ber=raw))
 
 
 def heading_extension_to(ext: IPMSExtension) -> bytes | None:

@@ -248,9 +248,16 @@ def _tlv(tag: int, contents: bytes) -> bytes:
     return bytes((tag, 0x80 | size)) + n.to_bytes(size, "big") + contents
 
 
+#: the contents octets of the INTEGERs 0..127 (one octet, §8.3.2): precedences, message types,
+#: designator types and most codress numbers are among them
+_SMALL_INT = tuple(bytes((n,)) for n in range(0x80))
+
+
 def _int_contents(value: object) -> bytes | None:
     if type(value) is not int:
         return None
+    if 0 <= value < 0x80:
+        return _SMALL_INT[value]
     return value.to_bytes((value + (value < 0)).bit_length() // 8 + 1, "big", signed=True)
 
 
@@ -292,8 +299,25 @@ def _joined(value: object, item_to: Callable[[Any], bytes | None]) -> bytes | No
     return b"".join(parts)
 
 
+def _printables(value: object) -> bytes | None:
+    """The contents octets of a SEQUENCE OF PrintableString (§8.10.2): the strings in order,
+    each with a short-form length (a military string has at most 69 characters) or, when
+    longer, through :func:`_tlv`."""
+    if type(value) is not list:
+        return None
+    parts = []
+    for item in value:
+        if type(item) is not str or not item.isascii():
+            return None
+        text = item.encode("ascii")
+        n = len(text)
+        parts.append(bytes((_PRINTABLE, n)) + text if n < 0x80 else _tlv(_PRINTABLE, text))
+    return b"".join(parts)
+
+
 def _strings_to(value: object) -> bytes | None:
-    return _sequence_of(value, _printable_to)
+    contents = _printables(value)
+    return None if contents is None else _tlv(_SEQUENCE, contents)
 
 
 def _distribution_to(value: object) -> bytes | None:
@@ -301,8 +325,8 @@ def _distribution_to(value: object) -> bytes | None:
         return None
     if "sics" not in value:
         return _tlv(_SET, b"")
-    sics = _sequence_of(value["sics"], _printable_to, _CTX0_CONSTRUCTED)
-    return None if sics is None else _tlv(_SET, sics)
+    sics = _printables(value["sics"])
+    return None if sics is None else _tlv(_SET, _tlv(_CTX0_CONSTRUCTED, sics))
 
 
 def _typed_to(value: object, name: str, optional: bool) -> bytes | None:
@@ -374,29 +398,34 @@ def _personal_to(value: object) -> bytes | None:
     return b"".join(parts)
 
 
+def _choice_to(tags: dict[str, int]) -> Callable[[Any], bytes | None]:
+    """A CHOICE of strings as asn1tools gives it, ``(alternative, text)``: its TLV."""
+    def encode(item: Any) -> bytes | None:
+        if type(item) is not tuple or len(item) != 2 or item[0] not in tags:
+            return None
+        text = _ascii(item[1])
+        return None if text is None else _tlv(tags[item[0]], text)
+    return encode
+
+
+#: BuiltInStandardAttributes in SEQUENCE order: name, identifier, encoder of the contents
+#: (organizational-unit-names: [6] IMPLICIT SEQUENCE OF, the strings' TLVs)
+_STANDARD_ENCODERS: tuple[tuple[str, int, Callable[[Any], bytes | None]], ...] = tuple(
+    (name, tag, _ascii if shape is None else _personal_to if shape == "personal"
+     else _printables if shape == "units" else _choice_to(shape))
+    for name, tag, shape in _STANDARD_ATTRIBUTES)
+
+
 def _standard_attributes_to(value: object) -> bytes | None:
     if type(value) is not dict or value.keys() - _STANDARD_NAMES:
         return None
     parts = []
-    for name, tag, shape in _STANDARD_ATTRIBUTES:
-        if name not in value:
-            continue
-        item = value[name]
-        contents: bytes | None
-        if shape is None:
-            contents = _ascii(item)
-        elif shape == "personal":
-            contents = _personal_to(item)
-        elif shape == "units":
-            contents = _joined(item, _printable_to)  # [6] IMPLICIT SEQUENCE OF
-        else:
-            if type(item) is not tuple or len(item) != 2 or item[0] not in shape:
+    for name, tag, encode in _STANDARD_ENCODERS:
+        if name in value:
+            contents = encode(value[name])
+            if contents is None:
                 return None
-            text = _ascii(item[1])
-            contents = None if text is None else _tlv(shape[item[0]], text)
-        if contents is None:
-            return None
-        parts.append(_tlv(tag, contents))
+            parts.append(_tlv(tag, contents))
     return _tlv(_SEQUENCE, b"".join(parts))
 
 

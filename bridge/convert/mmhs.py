@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bridge.convert import mmhs_auth
@@ -41,7 +42,7 @@ from bridge.mapping.msgid import ipm_id_to_msgid, is_msg_id
 from bridge.mapping.psencode import ps_decode
 from bridge.model import mmhs
 from bridge.model.common import Opaque
-from bridge.model.ipm import IPM, Heading, IPMIdentifier, IPMSExtension
+from bridge.model.ipm import IPM, Heading, IPMIdentifier, IPMSExtension, ORDescriptor
 from bridge.model.oraddress import ORName
 
 if TYPE_CHECKING:
@@ -98,6 +99,30 @@ def _exempted(run: Run, e: IPMSExtension) -> list[Header]:
     return [(EXEMPTED, value)] if value else []
 
 
+#: the most date texts :func:`_authorisation` keeps; when full it starts afresh
+DATE_CACHE_SIZE = 256
+#: (time, its UTC offset) -> the field text: equal aware times with another offset are
+#: equal datetimes but another text (the zone is preserved, RFC 2156 §3.3.5)
+_DATES: dict[tuple[datetime, timedelta | None], str] = {}
+
+
+def _authorisation(run: Run, e: IPMSExtension) -> list[Header]:
+    """§3.2: the time as an RFC 5322 date-time, its zone preserved (RFC 2156 §3.3.5); the
+    text kept per time and offset, so that converting a message again (another recipient,
+    a retry) does not format it again."""
+    if not isinstance(e.value, mmhs.ExtendedAuthorisationInfo):
+        return []
+    when = e.value.time
+    key = (when, when.utcoffset())
+    text = _DATES.get(key)
+    if text is None:
+        text = date(when)
+        if len(_DATES) >= DATE_CACHE_SIZE:
+            _DATES.clear()
+        _DATES[key] = text
+    return [(AUTHORISATION, text)]
+
+
 def _sics(run: Run, e: IPMSExtension) -> list[Header]:
     """§3.3: only the SICs; distribution extensions "MAY be discarded" (§6) -- with a defect,
     or kept visibly under policy ``keep_unmapped``."""
@@ -148,8 +173,7 @@ def _text(name: str) -> ToMimeRule:
 #: heading-extension OID -> rule (§6: every A1 extension that has a field)
 TO_MIME: dict[str, ToMimeRule] = {
     mmhs.ID_MM_EXEMPTED_ADDRESS: _exempted,
-    mmhs.ID_MM_EXTENDED_AUTHORISATION_INFO: lambda run, e: [(AUTHORISATION, date(
-        e.value.time))] if isinstance(e.value, mmhs.ExtendedAuthorisationInfo) else [],
+    mmhs.ID_MM_EXTENDED_AUTHORISATION_INFO: _authorisation,
     mmhs.ID_MM_DISTRIBUTION_CODES: _sics,
     mmhs.ID_MM_HANDLING_INSTRUCTIONS: _strings(HANDLING),
     mmhs.ID_MM_MESSAGE_INSTRUCTIONS: _strings(INSTRUCTIONS),
@@ -210,8 +234,76 @@ def _maps_to(run: Run, user: ORName, addr: str) -> bool:
 
 
 # ------------------------------------------------------------------- 822 -> X.400 (§4, §6)
+#
+# Each field is read by a *reader*: the field body (and the field name, which the reason for
+# a rejection names) -> the model value, or Invalid.  A reader reads nothing but the text, so
+# what it gives for a text is kept (:func:`_read`, bounded): the common values -- precedences,
+# message types, SICs, instructions, PLADs -- repeat from message to message and are then not
+# parsed again (issue 14: P772 conversion within 1.2x the cost of P22, bench/mmhs.py).  The
+# handlers put the values into ``HeadingBuilder.mmhs`` and do what depends on the message (a
+# second field, the SIC bound's defect).  The addresses (§3.1) depend on the address mapping
+# as well: :func:`_addresses` keeps them per mapper.
 
 Handler = Callable[["HeadingBuilder", str, str], None]
+#: field body, field name -> model value; raises :class:`Invalid`
+Reader = Callable[[str, str], object]
+
+#: the most field texts :func:`_read` keeps; when full it starts afresh (a gateway meets
+#: endless distinct dates and references, so the table must not grow with them)
+READ_CACHE_SIZE = 1024
+#: the most address fields :func:`_addresses` keeps
+ADDRESS_CACHE_SIZE = 256
+
+
+class _Rejected:
+    """A text a reader rejected: the reason, raised as :class:`Invalid` at each use."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+#: (reader, field name, field body) -> model value or _Rejected
+_READ: dict[tuple[Reader, str, str], object] = {}
+#: (field body, address mapper, X.400(84) peer) -> the descriptors
+_ADDRESSES: dict[tuple[str, object, bool], tuple[ORDescriptor, ...]] = {}
+
+
+def _read(reader: Reader, name: str, value: str) -> object:
+    """``reader(value, name)``, kept per exact text (the values are immutable models)."""
+    key = (reader, name, value)
+    hit = _READ.get(key)
+    if hit is None:
+        try:
+            hit = reader(value, name)
+        except Invalid as exc:
+            hit = _Rejected(str(exc))
+        if len(_READ) >= READ_CACHE_SIZE:
+            _READ.clear()
+        _READ[key] = hit
+    if type(hit) is _Rejected:
+        raise Invalid(hit.reason)
+    return hit
+
+
+def _addresses(b: HeadingBuilder, value: str) -> tuple[ORDescriptor, ...]:
+    """The O/R descriptors of an address-list field (RFC 2156 §4.7.1 as for To:), kept per
+    text and mapper (whose results are immutable, bridge.mapping.address) when reading them
+    recorded no defect: a defect depends on more than the text (the policy's bounds) and is
+    recorded again each time."""
+    ctx = b.ctx
+    key = (value, ctx.mapper, ctx.policy.x400_1984_peer)
+    hit = _ADDRESSES.get(key)
+    if hit is not None:
+        return hit
+    before = len(b.defects)
+    found = tuple(b.descriptors(value))
+    if len(b.defects) == before:
+        if len(_ADDRESSES) >= ADDRESS_CACHE_SIZE:
+            _ADDRESSES.clear()
+        _ADDRESSES[key] = found
+    return found
 
 
 def _put(b: HeadingBuilder, name: str, oid: str, value: object) -> None:
@@ -242,51 +334,60 @@ def _number(text: str, what: str) -> int:
 
 
 def _exempted_in(b: HeadingBuilder, name: str, value: str) -> None:
-    addresses = tuple(b.descriptors(value))
+    """§3.1 / §4 ``MMHS-Exempted-Address: address-list`` (RFC 2156 §4.7.2 descriptors)."""
+    addresses = _addresses(b, value)
     if not addresses:
         raise Invalid("no address")
     _put(b, name, mmhs.ID_MM_EXEMPTED_ADDRESS, mmhs.ExemptedAddresses(addresses=addresses))
 
 
-def _authorisation_in(b: HeadingBuilder, name: str, value: str) -> None:
+def _authorisation_value(value: str, name: str) -> mmhs.ExtendedAuthorisationInfo:
+    """§3.2 / §4 ``MMHS-Extended-Authorisation-Info: date-time`` (RFC 5322 §3.3)."""
     when = parse_date(value)
     if not 1980 <= when.year < 2080:  # the UTCTime window of RFC 2156 §3.3.5
         raise Invalid("date outside the UTCTime window")
-    _put(b, name, mmhs.ID_MM_EXTENDED_AUTHORISATION_INFO,
-         mmhs.ExtendedAuthorisationInfo(time=when))
+    return mmhs.ExtendedAuthorisationInfo(time=when)
+
+
+def _sics_value(value: str, name: str) -> mmhs.DistributionCodes:
+    """§3.3 / §4 ``sic *(";" sic)``, every SIC (the handler applies the bound)."""
+    sics = tuple(p.strip(" \t") for p in unfold(value).split(";"))
+    if not all(map(_SIC.fullmatch, sics)):
+        raise Invalid("a SIC is not 3 to 8 printable characters (RFC 6477 §4)")
+    return mmhs.DistributionCodes(sics=sics)
 
 
 def _sics_in(b: HeadingBuilder, name: str, value: str) -> None:
-    sics = [p.strip(" \t") for p in unfold(value).split(";")]
-    if not all(_SIC.fullmatch(s) for s in sics):
-        raise Invalid("a SIC is not 3 to 8 printable characters (RFC 6477 §4)")
-    if len(sics) > mmhs.UB_MILITARY_NUMBER_OF_SICS:
+    codes = _read(_sics_value, name, value)
+    assert isinstance(codes, mmhs.DistributionCodes) and codes.sics is not None
+    if len(codes.sics) > mmhs.UB_MILITARY_NUMBER_OF_SICS:
         b.defects.append(Defect("truncated", f"{name}: more than 8 SICs, the first 8 sent "
                                 "(ACP 123 ub-military-number-of-sics)", "RFC 6477 §4"))
         b.extension_field(name, value)
-        sics = sics[:mmhs.UB_MILITARY_NUMBER_OF_SICS]
-    _put(b, name, mmhs.ID_MM_DISTRIBUTION_CODES, mmhs.DistributionCodes(sics=tuple(sics)))
+        codes = mmhs.DistributionCodes(sics=codes.sics[:mmhs.UB_MILITARY_NUMBER_OF_SICS])
+    _put(b, name, mmhs.ID_MM_DISTRIBUTION_CODES, codes)
 
 
-def _handling_in(b: HeadingBuilder, name: str, value: str) -> None:
-    _put(b, name, mmhs.ID_MM_HANDLING_INSTRUCTIONS,
-         mmhs.HandlingInstructions(instructions=_sequence(value, name)))
+def _handling_value(value: str, name: str) -> mmhs.HandlingInstructions:
+    """§3.4 / §4 ``military-string *(";" military-string)``."""
+    return mmhs.HandlingInstructions(instructions=_sequence(value, name))
 
 
-def _instructions_in(b: HeadingBuilder, name: str, value: str) -> None:
-    _put(b, name, mmhs.ID_MM_MESSAGE_INSTRUCTIONS,
-         mmhs.MessageInstructions(instructions=_sequence(value, name)))
+def _instructions_value(value: str, name: str) -> mmhs.MessageInstructions:
+    """§3.5 / §4 ``military-string *(";" military-string)``."""
+    return mmhs.MessageInstructions(instructions=_sequence(value, name))
 
 
-def _codress_in(b: HeadingBuilder, name: str, value: str) -> None:
-    _put(b, name, mmhs.ID_MM_CODRESS_MESSAGE,
-         mmhs.CodressMessage(number=_number(unfold(value), name)))
+def _codress_value(value: str, name: str) -> mmhs.CodressMessage:
+    """§3.6 / §4 ``nonneg-integer``."""
+    return mmhs.CodressMessage(number=_number(unfold(value), name))
 
 
-def _text_in(oid: str, make: Callable[[str], object]) -> Handler:
-    def handle(b: HeadingBuilder, name: str, value: str) -> None:
-        _put(b, name, oid, make(_military(unfold(value), name)))
-    return handle
+def _text_value(make: Callable[[str], object]) -> Reader:
+    """§3.7, §3.13, §3.14 / §4 ``military-string``."""
+    def read(value: str, name: str) -> object:
+        return make(_military(unfold(value), name))
+    return read
 
 
 def precedence(value: str) -> int:
@@ -298,14 +399,15 @@ def precedence(value: str) -> int:
         return _number(word, "precedence")
 
 
-def _precedence_in(oid: str, make: Callable[[int], object]) -> Handler:
-    def handle(b: HeadingBuilder, name: str, value: str) -> None:
-        _put(b, name, oid, make(precedence(value)))
-    return handle
+def _precedence_value(make: Callable[[int], object]) -> Reader:
+    """§3.8, §3.9 / §4 ``precedence``."""
+    def read(value: str, name: str) -> object:
+        return make(precedence(value))
+    return read
 
 
-def _message_type_in(b: HeadingBuilder, name: str, value: str) -> None:
-    """§4 ``message-type [CFWS] [";" [FWS] identifier=quoted-military-string]``."""
+def _message_type_value(value: str, name: str) -> mmhs.MessageType:
+    """§3.10 / §4 ``message-type [CFWS] [";" [FWS] identifier=quoted-military-string]``."""
     text = unfold(value)
     kind, sep, param = text.partition(";")
     word = COMMENT.sub("", kind).strip(" \t")
@@ -319,40 +421,56 @@ def _message_type_in(b: HeadingBuilder, name: str, value: str) -> None:
         if m is None:
             raise Invalid('parameter is not identifier="..." (RFC 6477 §4)')
         identifier = _military(m.group(1), "identifier")
-    _put(b, name, mmhs.ID_MM_MESSAGE_TYPE, mmhs.MessageType(type=number, identifier=identifier))
+    return mmhs.MessageType(type=number, identifier=identifier)
+
+
+def _others_value(copy: bool) -> Reader:
+    """§3.11 / §3.12 / §4 ``military-string *(";" military-string)``: the designators."""
+    def read(value: str, name: str) -> tuple[mmhs.OtherRecipient, ...]:
+        return tuple(mmhs.OtherRecipient(designator=n, copy=copy)
+                     for n in _sequence(value, name))
+    return read
 
 
 def _other_in(copy: bool) -> Handler:
     """§3.11/§3.12: both fields feed one other-recipients-indicator (A1.12); each may appear
     once."""
+    key = f"{mmhs.ID_MM_OTHER_RECIPIENTS_INDICATOR}/{'cc' if copy else 'to'}"
+    reader = _others_value(copy)
+
     def handle(b: HeadingBuilder, name: str, value: str) -> None:
-        key = f"{mmhs.ID_MM_OTHER_RECIPIENTS_INDICATOR}/{'cc' if copy else 'to'}"
-        names = _sequence(value, name)
-        _put(b, name, key, tuple(mmhs.OtherRecipient(designator=n, copy=copy)
-                                 for n in names))
+        _put(b, name, key, _read(reader, name, value))
+    return handle
+
+
+def _field_in(oid: str, reader: Reader) -> Handler:
+    """The handler of a field whose value is the A1 extension ``oid``'s, as read."""
+    def handle(b: HeadingBuilder, name: str, value: str) -> None:
+        _put(b, name, oid, _read(reader, name, value))
     return handle
 
 
 #: field name (lower case) -> handler (§3, §4)
 FIELDS: dict[str, Handler] = {
     EXEMPTED.lower(): _exempted_in,
-    AUTHORISATION.lower(): _authorisation_in,
+    AUTHORISATION.lower(): _field_in(mmhs.ID_MM_EXTENDED_AUTHORISATION_INFO, _authorisation_value),
     SICS.lower(): _sics_in,
-    HANDLING.lower(): _handling_in,
-    INSTRUCTIONS.lower(): _instructions_in,
-    CODRESS.lower(): _codress_in,
-    REFERENCE.lower(): _text_in(mmhs.ID_MM_ORIGINATOR_REFERENCE,
-                                lambda t: mmhs.OriginatorReference(text=t)),
-    PRIMARY.lower(): _precedence_in(mmhs.ID_MM_PRIMARY_PRECEDENCE,
-                                    lambda n: mmhs.PrimaryPrecedence(level=n)),
-    COPY.lower(): _precedence_in(mmhs.ID_MM_COPY_PRECEDENCE,
-                                 lambda n: mmhs.CopyPrecedence(level=n)),
-    MESSAGE_TYPE.lower(): _message_type_in,
+    HANDLING.lower(): _field_in(mmhs.ID_MM_HANDLING_INSTRUCTIONS, _handling_value),
+    INSTRUCTIONS.lower(): _field_in(mmhs.ID_MM_MESSAGE_INSTRUCTIONS, _instructions_value),
+    CODRESS.lower(): _field_in(mmhs.ID_MM_CODRESS_MESSAGE, _codress_value),
+    REFERENCE.lower(): _field_in(mmhs.ID_MM_ORIGINATOR_REFERENCE, _text_value(
+        lambda t: mmhs.OriginatorReference(text=t))),
+    PRIMARY.lower(): _field_in(mmhs.ID_MM_PRIMARY_PRECEDENCE, _precedence_value(
+        lambda n: mmhs.PrimaryPrecedence(level=n))),
+    COPY.lower(): _field_in(mmhs.ID_MM_COPY_PRECEDENCE, _precedence_value(
+        lambda n: mmhs.CopyPrecedence(level=n))),
+    MESSAGE_TYPE.lower(): _field_in(mmhs.ID_MM_MESSAGE_TYPE, _message_type_value),
     OTHER_TO.lower(): _other_in(False),
     OTHER_CC.lower(): _other_in(True),
-    ACP127_ID.lower(): _text_in(mmhs.ID_MM_ACP127_MESSAGE_IDENTIFIER,
-                                lambda t: mmhs.Acp127MessageIdentifier(text=t)),
-    PLAD.lower(): _text_in(mmhs.ID_MM_ORIGINATOR_PLAD, lambda t: mmhs.OriginatorPlad(text=t)),
+    ACP127_ID.lower(): _field_in(mmhs.ID_MM_ACP127_MESSAGE_IDENTIFIER, _text_value(
+        lambda t: mmhs.Acp127MessageIdentifier(text=t))),
+    PLAD.lower(): _field_in(mmhs.ID_MM_ORIGINATOR_PLAD, _text_value(
+        lambda t: mmhs.OriginatorPlad(text=t))),
     # RFC 7912 §3: the release authority (bridge.convert.mmhs_auth)
     mmhs_auth.FIELD.lower(): mmhs_auth.authorizing_in,
 }
