@@ -2,7 +2,9 @@
 from the kept table gives what reading it afresh gives, for that exact text only; what depends
 on the message (a second field, the SIC bound, the defects of an address) is done each time;
 the tables stay bounded; military heading extensions are kept decoded per exact BER unless
-their decode repaired something (noted again each time); and a conversion with the tables
+their decode repaired something (noted again each time), encoded per value object, and the
+fields written for them per value object, mapper and policy unless a defect was recorded;
+and a conversion with the tables
 full gives the octets of one with them empty, both ways."""
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from bridge.mapping.address import AddressMapper, GatewayIdentity
 from bridge.mapping.tables import MappingTables
 from bridge.model import IPM, IPMSExtension, Message, ORAddress
 from bridge.model import mmhs as model
+from bridge.model.common import Opaque
 from tests.helpers import RFC2156_TABLES, gateway_context
 
 NOW = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
@@ -33,12 +36,9 @@ CTX = gateway_context(NOW, country="GB")
 
 @pytest.fixture(autouse=True)
 def _empty_tables() -> Iterator[None]:
-    tables = (mmhs._READ, mmhs._ADDRESSES, mmhs._DATES, p22ext._MMHS_DECODED)
-    for table in tables:
-        table.clear()
+    _clear()
     yield
-    for table in tables:
-        table.clear()
+    _clear()
 
 
 def _builder(ctx: object = CTX) -> HeadingBuilder:
@@ -51,7 +51,8 @@ def _handle(b: HeadingBuilder, field: str) -> None:
 
 
 def _clear() -> None:
-    for table in (mmhs._READ, mmhs._ADDRESSES, mmhs._DATES):
+    for table in (mmhs._READ, mmhs._ADDRESSES, mmhs._DATES, mmhs._OTHERS, mmhs._FIELDS,
+                  p22ext._MMHS_DECODED, p22ext._MMHS_ENCODED):
         table.clear()
 
 
@@ -250,3 +251,44 @@ def test_a_repaired_military_extension_is_noted_each_time_it_is_read() -> None:
         assert ext.value == model.OriginatorPlad(text="SACL\u00c4NT")
         assert notes and "ISO 8859-1" in notes[0]
     assert (plad, raw) not in p22ext._MMHS_DECODED
+
+
+def test_a_value_object_is_encoded_once_while_kept() -> None:
+    sics = IPMSExtension(type=model.ID_MM_DISTRIBUTION_CODES,
+                         value=model.DistributionCodes(sics=("SDM", "KKZ")))
+    fresh = p22ext._extension_to(sics)
+    assert p22ext.heading_extension_to(sics) == fresh
+    assert p22ext._MMHS_ENCODED[(sics.type, id(sics.value))] == (sics.value, fresh)
+    assert p22ext.heading_extension_to(sics) is p22ext.heading_extension_to(sics)
+    equal = IPMSExtension(type=sics.type, value=model.DistributionCodes(sics=("SDM", "KKZ")))
+    assert p22ext.heading_extension_to(equal) == fresh           # another object: its own
+    for i in range(p22ext.MMHS_DECODED_KEPT + 10):
+        ext = IPMSExtension(type=model.ID_MM_ORIGINATOR_PLAD,
+                            value=model.OriginatorPlad(text=f"PLAD {i}"))
+        raw = p22ext.heading_extension_to(ext)
+        assert p22ext.heading_extension_from(ext.type, raw) == ext
+        assert len(p22ext._MMHS_ENCODED) <= p22ext.MMHS_DECODED_KEPT
+
+
+def test_fields_written_are_kept_per_value_mapper_and_policy() -> None:
+    addresses = tuple(_builder().descriptors("Duty <duty@elsewhere.example>"))
+    exempted = IPMSExtension(type=model.ID_MM_EXEMPTED_ADDRESS,
+                             value=model.ExemptedAddresses(addresses=addresses))
+    rule = mmhs.to_mime_rule(mmhs.TO_MIME[model.ID_MM_EXEMPTED_ADDRESS])
+    here, there = Run(CTX), Run(_other_mapper_context())  # type: ignore[arg-type]
+    mine = rule(here, exempted)
+    theirs = rule(there, exempted)
+    assert mine == mmhs.TO_MIME[model.ID_MM_EXEMPTED_ADDRESS](Run(CTX), exempted)
+    assert theirs == mmhs.TO_MIME[model.ID_MM_EXEMPTED_ADDRESS](
+        Run(_other_mapper_context()), exempted)  # type: ignore[arg-type]
+    assert rule(Run(CTX), exempted) == mine and len(mmhs._FIELDS) == 2
+    # a rule that records a defect records it each time, and nothing is kept for it
+    extension = model.DistributionExtension(type="1.2.3", value=Opaque(ber=b"\x05\x00"))
+    codes = IPMSExtension(type=model.ID_MM_DISTRIBUTION_CODES, value=model.DistributionCodes(
+        sics=("SDM",), extensions=(extension,)))
+    sics_rule = mmhs.to_mime_rule(mmhs.TO_MIME[model.ID_MM_DISTRIBUTION_CODES])
+    for _ in range(2):
+        run = Run(CTX)
+        assert sics_rule(run, codes)
+        assert run.defects
+    assert len(mmhs._FIELDS) == 2

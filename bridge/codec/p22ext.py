@@ -250,11 +250,36 @@ def _mmhs_extension_from(oid: str, raw: bytes,
         return IPMSExtension(type=oid, value=Opaque(ber=raw))
 
 
+#: (OID, id of the value) -> (the value, its BER): see :func:`heading_extension_to`
+_MMHS_ENCODED: dict[tuple[str, int], tuple[object, bytes | None]] = {}
+
+
 def heading_extension_to(ext: IPMSExtension) -> bytes | None:
+    """One IPMSExtension's value as BER (None: no value).
+
+    A military value object is encoded once while it is kept (up to
+    :data:`MMHS_DECODED_KEPT` of them): the RFC 6477 field readers hand the same frozen
+    value to every message with the same field text (bridge.convert.mmhs), and decoding
+    gives the same object for the same octets (:func:`heading_extension_from`).  The table
+    holds the value itself, so its identity cannot be taken by another object meanwhile."""
     if ext.value is None:
         return None
     if isinstance(ext.value, Opaque):
         return ext.value.ber
+    if ext.type not in MMHS_HEADING_EXTENSIONS:
+        return _extension_to(ext)
+    key = (ext.type, id(ext.value))
+    hit = _MMHS_ENCODED.get(key)
+    if hit is not None and hit[0] is ext.value:
+        return hit[1]
+    raw = _extension_to(ext)
+    if len(_MMHS_ENCODED) >= MMHS_DECODED_KEPT:
+        _MMHS_ENCODED.clear()
+    _MMHS_ENCODED[key] = (ext.value, raw)
+    return raw
+
+
+def _extension_to(ext: IPMSExtension) -> bytes | None:
     row = HEADING_EXTENSIONS[ext.type]
     plain = row[2](ext.value)
     fast = p772.FAST_TO.get(ext.type)  # hand-written BER of the simple shapes, else asn1tools

@@ -42,7 +42,7 @@ from bridge.mapping.msgid import ipm_id_to_msgid, is_msg_id
 from bridge.mapping.psencode import ps_decode
 from bridge.model import mmhs
 from bridge.model.common import Opaque
-from bridge.model.ipm import IPM, Heading, IPMIdentifier, IPMSExtension, ORDescriptor
+from bridge.model.ipm import IPM, Heading, IPMIdentifier, IPMSExtension
 from bridge.model.oraddress import ORName
 
 if TYPE_CHECKING:
@@ -188,15 +188,39 @@ TO_MIME: dict[str, ToMimeRule] = {
 }
 
 
+#: the most field lists :func:`to_mime_rule` keeps
+FIELDS_KEPT = 1024
+#: (OID, ids of the value, the mapper, the policy) -> (those three, the fields written)
+_FIELDS: dict[tuple[str, int, int, int], tuple[object, object, object, tuple[Header, ...]]] = {}
+
+
 def to_mime_rule(rule: ToMimeRule) -> ToMimeRule:
     """Wrap a :data:`TO_MIME` rule: a value kept Opaque (it did not decode) is discarded
-    with a defect instead of being written."""
+    with a defect instead of being written.
+
+    What a rule writes depends on the value, and for addresses on the conversion's mapper
+    and policy: it is kept per value object, mapper and policy (the decoder gives the same
+    frozen object for the same octets, bridge.codec.p22ext) unless the rule recorded a
+    defect, which is then recorded again each time.  The entry holds the objects, so their
+    identities stay theirs while it is kept."""
     def checked(run: Run, e: IPMSExtension) -> list[Header]:
-        if isinstance(e.value, Opaque) or e.value is None:
+        value = e.value
+        if isinstance(value, Opaque) or value is None:
             run.defect("extension-discarded", f"military heading extension "
                        f"{mmhs.NAMES.get(e.type, e.type)}: value does not decode", RULE_6)
             return []
-        return rule(run, e)
+        mapper, policy = run.ctx.mapper, run.ctx.policy
+        key = (e.type, id(value), id(mapper), id(policy))
+        hit = _FIELDS.get(key)
+        if hit is not None and hit[0] is value and hit[1] is mapper and hit[2] is policy:
+            return list(hit[3])
+        before = len(run.defects)
+        fields = rule(run, e)
+        if len(run.defects) == before:
+            if len(_FIELDS) >= FIELDS_KEPT:
+                _FIELDS.clear()
+            _FIELDS[key] = (value, mapper, policy, tuple(fields))
+        return fields
     return checked
 
 
@@ -267,7 +291,9 @@ class _Rejected:
 #: (reader, field name, field body) -> model value or _Rejected
 _READ: dict[tuple[Reader, str, str], object] = {}
 #: (field body, address mapper, X.400(84) peer) -> the descriptors
-_ADDRESSES: dict[tuple[str, object, bool], tuple[ORDescriptor, ...]] = {}
+_ADDRESSES: dict[tuple[str, object, bool], mmhs.ExemptedAddresses] = {}
+#: the primary and copy designators -> their other-recipients-indicator value
+_OTHERS: dict[tuple[object, object], mmhs.OtherRecipientsIndicator] = {}
 
 
 def _read(reader: Reader, name: str, value: str) -> object:
@@ -287,11 +313,12 @@ def _read(reader: Reader, name: str, value: str) -> object:
     return hit
 
 
-def _addresses(b: HeadingBuilder, value: str) -> tuple[ORDescriptor, ...]:
-    """The O/R descriptors of an address-list field (RFC 2156 §4.7.1 as for To:), kept per
-    text and mapper (whose results are immutable, bridge.mapping.address) when reading them
-    recorded no defect: a defect depends on more than the text (the policy's bounds) and is
-    recorded again each time."""
+def _addresses(b: HeadingBuilder, value: str) -> mmhs.ExemptedAddresses | None:
+    """The O/R descriptors of an address-list field (RFC 2156 §4.7.1 as for To:), None for
+    none; kept per text and mapper (whose results are immutable, bridge.mapping.address)
+    when reading them recorded no defect: a defect depends on more than the text (the
+    policy's bounds) and is recorded again each time.  The value object itself is kept, so
+    that its BER is made once too (bridge.codec.p22ext.heading_extension_to)."""
     ctx = b.ctx
     key = (value, ctx.mapper, ctx.policy.x400_1984_peer)
     hit = _ADDRESSES.get(key)
@@ -299,11 +326,14 @@ def _addresses(b: HeadingBuilder, value: str) -> tuple[ORDescriptor, ...]:
         return hit
     before = len(b.defects)
     found = tuple(b.descriptors(value))
+    if not found:
+        return None
+    exempted = mmhs.ExemptedAddresses(addresses=found)
     if len(b.defects) == before:
         if len(_ADDRESSES) >= ADDRESS_CACHE_SIZE:
             _ADDRESSES.clear()
-        _ADDRESSES[key] = found
-    return found
+        _ADDRESSES[key] = exempted
+    return exempted
 
 
 def _put(b: HeadingBuilder, name: str, oid: str, value: object) -> None:
@@ -335,10 +365,10 @@ def _number(text: str, what: str) -> int:
 
 def _exempted_in(b: HeadingBuilder, name: str, value: str) -> None:
     """§3.1 / §4 ``MMHS-Exempted-Address: address-list`` (RFC 2156 §4.7.2 descriptors)."""
-    addresses = _addresses(b, value)
-    if not addresses:
+    exempted = _addresses(b, value)
+    if exempted is None:
         raise Invalid("no address")
-    _put(b, name, mmhs.ID_MM_EXEMPTED_ADDRESS, mmhs.ExemptedAddresses(addresses=addresses))
+    _put(b, name, mmhs.ID_MM_EXEMPTED_ADDRESS, exempted)
 
 
 def _authorisation_value(value: str, name: str) -> mmhs.ExtendedAuthorisationInfo:
@@ -481,16 +511,26 @@ _ORDER = tuple(sorted(mmhs.NAMES, key=lambda oid: int(oid.rpartition(".")[2])))
 
 def heading_extensions(found: dict[str, object]) -> list[IPMSExtension]:
     """The A1 heading extensions the ``MMHS-*`` fields gave (``HeadingBuilder.mmhs``)."""
-    others: list[mmhs.OtherRecipient] = []
-    for part in ("to", "cc"):
-        value = found.get(f"{mmhs.ID_MM_OTHER_RECIPIENTS_INDICATOR}/{part}")
-        if isinstance(value, tuple):
-            others.extend(value)
     values = dict(found)
-    if others:
-        values[mmhs.ID_MM_OTHER_RECIPIENTS_INDICATOR] = mmhs.OtherRecipientsIndicator(
-            recipients=tuple(others))
+    to = found.get(f"{mmhs.ID_MM_OTHER_RECIPIENTS_INDICATOR}/to")
+    cc = found.get(f"{mmhs.ID_MM_OTHER_RECIPIENTS_INDICATOR}/cc")
+    if to or cc:
+        values[mmhs.ID_MM_OTHER_RECIPIENTS_INDICATOR] = _others(to, cc)
     return [IPMSExtension(type=oid, value=values[oid]) for oid in _ORDER if oid in values]
+
+
+def _others(to: object, cc: object) -> mmhs.OtherRecipientsIndicator:
+    """One other-recipients-indicator (A1.12) from the designators of both fields, the same
+    value object for the same pair of read values (kept by :func:`_read`, bounded as it)."""
+    key = (to, cc)
+    hit = _OTHERS.get(key)
+    if hit is None:
+        recipients = tuple(r for part in (to, cc) if isinstance(part, tuple) for r in part)
+        hit = mmhs.OtherRecipientsIndicator(recipients=recipients)
+        if len(_OTHERS) >= READ_CACHE_SIZE:
+            _OTHERS.clear()
+        _OTHERS[key] = hit
+    return hit
 
 
 def p772_ipm(ipm: IPM, fields: Sequence[tuple[str, str]], ctx: Context,
