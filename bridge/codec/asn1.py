@@ -76,6 +76,9 @@ def _patch_asn1tools() -> None:
        ("extra data is allowed in cases of versioned additions") -- information lost without a
        word.  Only a type with an extension marker (X.680 §25: ``...``) may carry unknown
        elements; anywhere else they are a decoding error at their offset.
+
+    (4-6 below, at their code; 7: a ``SEQUENCE {type OBJECT IDENTIFIER, value ANY
+    OPTIONAL}`` -- X.420 IPMSExtension -- is read by hand, :func:`_oid_any`.)
     """
     if getattr(_ber, "_x400bridge_patched", False):
         return
@@ -103,6 +106,13 @@ def _patch_asn1tools() -> None:
         if length is None or self.additions is not None:
             result: tuple[Any, int] = original_members_decode(self, data, offset, length)
             return result
+        shape = self.__dict__.get("_x400bridge_oid_any")
+        if shape is None:
+            shape = self._x400bridge_oid_any = _is_oid_any(self)
+        if shape:                             # 7. (see _oid_any)
+            found = _oid_any(data, offset, offset + length)
+            if found is not None:
+                return found, offset + length
         # the original's definite-length path, minus its silent skip of what is left
         end = offset + length
         values: dict[str, Any] = {}
@@ -226,6 +236,53 @@ def _string_type(self: Any) -> str:
     """``ContentIdentifier (PrintableString)``: the ASN.1 type and its string type."""
     kind = type(self).__name__
     return kind if self.type_name == kind else f"{self.type_name} ({kind})"
+
+
+def _is_oid_any(seq: Any) -> bool:
+    """Is ``seq`` a ``SEQUENCE {type OBJECT IDENTIFIER, value ANY OPTIONAL}`` (X.420
+    IPMSExtension, and any type of that shape): untagged members, no extension marker."""
+    if not isinstance(seq, _ber.Sequence) or len(seq.root_members) != 2:
+        return False
+    oid, value = seq.root_members
+    return (type(oid) is _ber.ObjectIdentifier and oid.name == "type" and not oid.optional
+            and oid.default is None and bytes(oid.tag) == b"\x06"
+            and type(value) is _ber.Any and value.name == "value" and value.optional)
+
+
+def _oid_any(data: bytearray, start: int, end: int) -> dict[str, Any] | None:
+    """Patch 7: the contents ``data[start:end]`` of a SEQUENCE of :func:`_is_oid_any`'s shape,
+    read by hand -- the OID (X.690 §8.19, through the memo of patch 5) and the one complete
+    TLV of the value (§8.1.2-8.1.3, definite: the input is normalised) -- giving what
+    asn1tools gives (``{"type": oid}`` plus ``"value"``: the value's octets).  None for
+    anything else (a long OID length, a second element, a length past the end, a bad OID):
+    asn1tools then decodes it, with its errors.  A P772 heading has a dozen of these."""
+    try:
+        if data[start] != 0x06 or data[start + 1] & 0x80:
+            return None
+        oid_end = start + 2 + data[start + 1]
+        if oid_end > end:
+            return None
+        oid, _ = _ber.ObjectIdentifier.decode_content(None, data, start + 2, data[start + 1])
+        if oid_end == end:
+            return {"type": oid}
+        q = oid_end + 1
+        if data[oid_end] & 0x1F == 0x1F:      # high tag number form (§8.1.2.4)
+            while data[q] & 0x80:
+                q += 1
+            q += 1
+        n = data[q]
+        q += 1
+        if n & 0x80:
+            k = n & 0x7F
+            if k == 0 or k > 4:
+                return None
+            n = int.from_bytes(data[q:q + k], "big")
+            q += k
+        if q + n != end:
+            return None
+        return {"type": oid, "value": bytes(data[oid_end:end])}
+    except (IndexError, ValueError, _ber.DecodeError):
+        return None
 
 
 def _lenient_primitive(self: Any, data: bytearray, offset: int, length: int) -> str:

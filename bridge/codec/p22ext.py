@@ -227,9 +227,9 @@ def heading_extension_from(oid: str, raw: bytes | None) -> IPMSExtension:
         key = (oid, raw)
         found = _MMHS_DECODED.get(key)
         if found is None:
-            with repairs.collecting() as notes:
-                found = _mmhs_extension_from(oid, raw, row)
-            if not notes:               # a repaired value is noted again each time it is read
+            before = repairs.noted()
+            found = _mmhs_extension_from(oid, raw, row)
+            if repairs.noted() == before:   # a repaired value is noted again each time read
                 if len(_MMHS_DECODED) >= MMHS_DECODED_KEPT:
                     _MMHS_DECODED.clear()
                 _MMHS_DECODED[key] = found

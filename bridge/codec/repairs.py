@@ -39,8 +39,20 @@ def collecting() -> Iterator[list[str]]:
             note(detail)
 
 
+#: repairs noted in this process so far (duplicates too), for :func:`noted`
+_count = 0
+
+
+def noted() -> int:
+    """How many repairs this process has noted so far: a decode that changes it repaired
+    something (even a repair its collector already had, which it does not list twice)."""
+    return _count
+
+
 def note(detail: str) -> None:
     """Record one repair (duplicates once; at most :data:`MAX_NOTES`, then a summary)."""
+    global _count
+    _count += 1
     notes = _notes.get()
     if notes is None or detail in notes:
         return
