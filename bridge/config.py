@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import os
 import re
 import socket
 import sys
@@ -353,7 +354,7 @@ def _smtp_in(data: object, gateway: GatewayConfig, base: Path) -> SmtpInConfig:
         relay_networks=s.networks("relay-networks", ("127.0.0.0/8", "::1/128")),
         timeout=_positive(s, "timeout", 300.0),
         data_timeout=_positive(s, "data-timeout", 180.0),
-        processes=s.integer("processes", 1, minimum=1),
+        processes=_processes(s),
         max_connections=s.integer("max-connections", 100, minimum=1),
         max_connections_per_client=s.integer("max-connections-per-client", 50, minimum=1),
         # RFC 5321 §4.5.3.1.8: a server MUST take at least 100 recipients per message
@@ -508,6 +509,30 @@ def _at_least(s: Section, key: str, default: float, minimum: float) -> float:
     if value < minimum:
         raise ConfigError(f"{s.path(key)}: must be at least {format_duration(minimum)}")
     return value
+
+
+#: ``[smtp.in] processes = "auto"``: one per CPU the gateway may run on, at most this many
+AUTO_PROCESSES_MAX = 4
+
+
+def auto_processes() -> int:
+    """The number of SMTP processes ``"auto"`` stands for on this machine."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):      # not Linux: every CPU
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, AUTO_PROCESSES_MAX))
+
+
+def _processes(s: Section) -> int:
+    """``processes``: an integer >= 1, or ``"auto"`` (:func:`auto_processes`)."""
+    value = s.data.get("processes")
+    if isinstance(value, str):
+        if value != "auto":
+            raise ConfigError(f'{s.path("processes")}: expected an integer or "auto", got '
+                              f"{value!r}")
+        return auto_processes()
+    return s.integer("processes", 1, minimum=1)
 
 
 def _positive(s: Section, key: str, default: float) -> float:

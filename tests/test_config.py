@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+import bridge.config as config_module
 from bridge.config import (
     DEFAULTS,
     Config,
@@ -728,3 +729,16 @@ def test_cli_show_error(full_file: Path, capsys: pytest.CaptureFixture[str]) -> 
 def test_config_type_is_exported() -> None:
     assert {f.name for f in dataclasses.fields(Config)} == {
         "gateway", "smtp_in", "smtp_out", "x400", "queue", "metrics", "log"}
+
+
+def test_smtp_processes_auto_is_one_per_usable_cpu(cwd: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(config_module.os, "sched_getaffinity", lambda pid: {0, 1, 2})
+    assert parse_config({"smtp": {"in": {"processes": "auto"}}}).smtp_in.processes == 3
+    monkeypatch.setattr(config_module.os, "sched_getaffinity", lambda pid: set(range(64)))
+    assert config_module.auto_processes() == config_module.AUTO_PROCESSES_MAX
+    assert parse_config({"smtp": {"in": {"processes": 2}}}).smtp_in.processes == 2
+    assert _error({"smtp": {"in": {"processes": "many"}}}) == \
+        "smtp.in.processes: expected an integer or \"auto\", got 'many'"
+    assert _error({"smtp": {"in": {"processes": 0}}}).startswith(
+        "smtp.in.processes: must be at least 1")
