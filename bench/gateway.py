@@ -381,9 +381,11 @@ async def _round(args: argparse.Namespace, setups: Sequence[Setup], remote: Remo
     for j, setup in enumerate(setups):
         async with profiler(setup.gateways[0], profile if j == 0 else None):
             to_x400[setup.label] = await throughput(setup, remote, work, n=n, size=size)
-        to_smtp[setup.label] = await p1_rate([g.p1_port for g in setup.gateways], apdus,
-                                             maildir, functools.partial(_abort_reason,
-                                                                        setup.gateways))
+        inbound = profile.with_suffix(".inbound" + profile.suffix) if profile else None
+        async with profiler(setup.gateways[0], inbound if j == 0 else None):
+            to_smtp[setup.label] = await p1_rate([g.p1_port for g in setup.gateways], apdus,
+                                                 maildir, functools.partial(_abort_reason,
+                                                                            setup.gateways))
     return Round(postfix_accept=accept, postfix_relay=relay, to_x400=to_x400, to_smtp=to_smtp)
 
 
@@ -501,7 +503,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3,
                         help="Postfix-then-gateway rounds; the goal is judged on the median")
     parser.add_argument("--profile", type=Path, metavar="FILE",
-                        help="py-spy raw stacks of the gateway during the throughput phase")
+                        help="py-spy raw stacks of the gateway during the SMTP -> X.400 "
+                             "throughput phase (X.400 -> SMTP: FILE with .inbound before "
+                             "its suffix)")
     parser.add_argument("--log-level", default="info", help="the gateway's log.level")
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite",
                         help="postgresql: also a gateway on PostgreSQL, as a ratio to SQLite")

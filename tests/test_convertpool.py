@@ -224,3 +224,53 @@ def test_a_conversion_over_the_memory_limit_gets_a_memory_error(tmp_path: Path) 
     small, crash, again = asyncio.run(main())
     assert small == 16 * 1024 * 1024 and again == 1024
     assert "MemoryError" in str(crash)
+
+
+def test_an_arrival_is_decoded_and_mapped_in_a_conversion_process(tmp_path: Path) -> None:
+    """inspect_arrival (the P1 side's decode and recipient mapping, off the event loop): the
+    recipients mapped as the gateway maps them, a report or a probe left to the gateway
+    process, undecodable octets and deferred lookups refused."""
+    from bridge.codec import encode_apdu
+    from bridge.convert.to_x400 import mime_to_x400
+    from bridge.errors import DecodeError
+    from bridge.gateway.convertpool import Arrival, NotAMessage, inspect_arrival
+    from bridge.mapping.source import LookupDeferred
+
+    config = _config(tmp_path)
+    gateway = config.gateway  # type: ignore[attr-defined]
+    ctx = context_for(gateway, mapper_for(gateway))
+    res = mime_to_x400(_message(1), "bob@internet.example",
+                       [RECIPIENT, "carol@internet.example"], ctx)
+    apdu = encode_apdu(res.apdu)
+    message = decode_apdu(apdu)
+    assert isinstance(message, Message)
+    expected = tuple((r.number, ctx.mapper.to_rfc822(r.name).address, False)
+                     for r in message.envelope.recipients)
+    assert len(expected) == 2
+    broken = b"\x30\x03\x02\x01"
+    with pytest.raises(DecodeError) as info:
+        decode_apdu(broken)
+    samples = Path(__file__).parent / "data" / "samples"
+
+    async def main() -> None:
+        converter = _converter(tmp_path)
+        try:
+            arrival = await converter.run(inspect_arrival, apdu)
+            assert arrival == Arrival(
+                recipients=expected, sender=str(message.envelope.originator.address),
+                priority=message.envelope.priority, mts_id=str(message.envelope.identifier),
+                report=None)
+            assert await converter.run(inspect_arrival, broken) == \
+                NotAMessage(reason=str(info.value))
+            for name in ("probe.p1.ber", "report.p1.ber"):
+                other = (samples / name).read_bytes()
+                assert await converter.run(inspect_arrival, other) == NotAMessage()
+        finally:
+            await converter.aclose()
+    asyncio.run(asyncio.wait_for(main(), TIMEOUT))
+
+    def deferred(*args: object, **kwargs: object) -> object:
+        raise LookupDeferred("DNS timed out")
+    ctx.mapper.to_rfc822 = deferred  # type: ignore[method-assign]
+    assert inspect_arrival(apdu, ctx) == NotAMessage(reason="address mapping lookup timed out",
+                                                     deferred=True)

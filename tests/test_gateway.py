@@ -459,7 +459,8 @@ def test_deferred_mapping_lookups_are_temporary(tmp_path: Path) -> None:
         raise LookupDeferred("DNS timed out")
 
     async def main() -> None:
-        async with world(tmp_path) as (app, remote, sink):
+        # conversions in this process: a P1 arrival is mapped with the mapper patched here
+        async with world(tmp_path, queue__convert_processes=0) as (app, remote, sink):
             res = x400_message(app, "John.Smith@x400.example", "bob@internet.example", "Later")
             app.router.mapper.to_x400 = deferred  # type: ignore[method-assign]
             app.gateway.context.mapper.to_rfc822 = deferred  # type: ignore[method-assign]

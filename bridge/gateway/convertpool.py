@@ -137,6 +137,68 @@ def to_mime(apdu: bytes, ctx: Context | None = None) -> MimeOut | Refusal:
                    precedence=header_precedence(res.message))
 
 
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """A message that came in over P1, as the gateway queues it (:func:`inspect_arrival`):
+    its recipients mapped to RFC 822 (RFC 2156 §4.3.3; X.411 §12.2.1.1.1.16 for the delivery
+    report), MAIL FROM, priority and MTS identifier, and the non-delivery report for the
+    recipients that have no RFC 822 form (built by :func:`bridge.convert.gateway_reports.
+    message_report`, None when nobody asked for one)."""
+
+    recipients: tuple[tuple[int, str, bool], ...]      # number, address, wants a delivery report
+    sender: str
+    priority: Any                                       # bridge.model.common.Priority
+    mts_id: str
+    report: Any                                         # bridge.model.report.Report | None
+
+
+@dataclass(frozen=True, slots=True)
+class NotAMessage:
+    """What :func:`inspect_arrival` leaves to the gateway process: a report or a probe (or an
+    APDU that does not decode: ``reason``)."""
+
+    reason: str = ""
+    deferred: bool = False          # an address lookup could not answer now (RFC 2156 §4.2.1)
+
+
+def inspect_arrival(apdu: bytes, ctx: Context | None = None) -> Arrival | NotAMessage:
+    """Decode a P1 MTS-APDU that arrived and, for a message, map its responsible recipients
+    (X.411 §12.2.1.1.1.4 responsibility: all of them when none is marked) -- the decode and
+    the mapping are most of the CPU a transfer costs the gateway process, so they run here."""
+    from bridge.codec import decode_apdu
+    from bridge.convert.gateway_reports import (
+        WANTS_DELIVERY_REPORT,
+        RecipientFate,
+        message_report,
+    )
+    from bridge.mapping.source import LookupDeferred
+    from bridge.model.apdu import Message
+
+    try:
+        message = decode_apdu(apdu)
+    except BridgeError as exc:
+        return NotAMessage(reason=str(exc))
+    if not isinstance(message, Message):
+        return NotAMessage()
+    c = _ctx(ctx)
+    env = message.envelope
+    targets = [r for r in env.recipients if r.responsible] or list(env.recipients)
+    recipients: list[tuple[int, str, bool]] = []
+    fates: dict[int, RecipientFate] = {}
+    for r in targets:
+        try:
+            address = c.mapper.to_rfc822(r.name).address
+        except LookupDeferred:
+            return NotAMessage(reason="address mapping lookup timed out", deferred=True)
+        except BridgeError as exc:
+            fates[r.number] = RecipientFate(status=exc.smtp.enhanced, diagnostic=str(exc))
+            continue
+        recipients.append((r.number, address, bool(r.indicators & WANTS_DELIVERY_REPORT)))
+    report = message_report(message, fates, c) if fates else None
+    return Arrival(recipients=tuple(recipients), sender=str(env.originator.address),
+                   priority=env.priority, mts_id=str(env.identifier), report=report)
+
+
 class ConversionCrash(BridgeError):
     """A conversion process died, or a conversion raised something other than a
     :class:`~bridge.errors.BridgeError` (a bug): the message is kept and tried again."""

@@ -35,12 +35,20 @@ from typing import Any, Protocol
 
 from bridge.codec import decode_apdu, encode_apdu
 from bridge.convert.context import Context
-from bridge.convert.gateway_reports import WANTS_DELIVERY_REPORT, RecipientFate, message_report
+from bridge.convert.gateway_reports import RecipientFate, message_report
 from bridge.convert.notary import NotaryError, SmtpEnvelope, SmtpRecipient
 from bridge.convert.priority import from_x400
-from bridge.errors import AssociationError, BridgeError
+from bridge.errors import AssociationError, BridgeError, DecodeError
 from bridge.gateway.commit import WORK, QueueWriter
-from bridge.gateway.convertpool import Converter, MimeOut, Refusal, to_mime, to_x400
+from bridge.gateway.convertpool import (
+    Arrival,
+    Converter,
+    MimeOut,
+    Refusal,
+    inspect_arrival,
+    to_mime,
+    to_x400,
+)
 from bridge.gateway.dsn import DSNRecipient, make_dsn, wanted
 from bridge.gateway.metrics import Metrics
 from bridge.gateway.routing import SPOOL, Router, rcpt_decision
@@ -158,12 +166,20 @@ class Gateway:
     # ================================================================== intake: X.400
 
     async def on_apdu(self, apdu: bytes, peer: Peer) -> None:
-        """A P1 transfer (or spool file): queue it durably, or raise to refuse it."""
-        obj = decode_apdu(apdu)                 # DecodeError -> the peer keeps it
+        """A P1 transfer (or spool file): queue it durably, or raise to refuse it.  A message
+        is decoded and its recipients mapped in a conversion process (:func:`inspect_arrival`:
+        most of the CPU a transfer costs); a report or a probe here."""
         origin = f"p1:{peer.key}"
-        if isinstance(obj, Message):
-            await self._message_in(obj, apdu, origin, peer)
-        elif isinstance(obj, Report):
+        arrival = await self.converter.run(inspect_arrival, apdu)
+        if isinstance(arrival, Arrival):
+            await self._message_in(arrival, apdu, origin, peer)
+            return
+        if arrival.deferred:     # A-12: not known yet -- refuse the transfer, the MTA retries
+            raise LookupDeferred(arrival.reason)
+        if arrival.reason:
+            raise DecodeError(arrival.reason)   # the peer keeps it
+        obj = decode_apdu(apdu)
+        if isinstance(obj, Report):
             await self._report_in(obj, origin)
         elif isinstance(obj, Probe):
             from bridge.convert.reports import answer_probe
@@ -179,40 +195,24 @@ class Gateway:
             return False
         return True
 
-    async def _message_in(self, message: Message, apdu: bytes, origin: str, peer: Peer) -> None:
-        ctx = self.ctx()
-        env = message.envelope
-        targets = [r for r in env.recipients if r.responsible] or list(env.recipients)
-        recipients: list[Recipient] = []
-        fates: dict[int, RecipientFate] = {}
-        for r in targets:
-            try:
-                address = ctx.mapper.to_rfc822(r.name).address
-            except LookupDeferred:
-                raise                  # A-12: not known yet -- refuse the transfer, the MTA retries
-            except BridgeError as exc:
-                fates[r.number] = RecipientFate(status=exc.smtp.enhanced, diagnostic=str(exc))
-                continue
-            extra: dict[str, Any] = {"number": r.number}
-            if r.indicators & WANTS_DELIVERY_REPORT:
-                extra["report"] = "delivery"     # X.411 §12.2.1.1.1.16, RFC 2156 §4.6.2.3
-            recipients.append(Recipient(address=address,
-                                        route=address.rpartition("@")[2].lower(),
-                                        extra=extra))
+    async def _message_in(self, arrival: Arrival, apdu: bytes, origin: str,
+                          peer: Peer) -> None:
+        recipients = tuple(
+            Recipient(address=address, route=address.rpartition("@")[2].lower(),
+                      extra={"number": number, "report": "delivery"} if report
+                      else {"number": number})    # X.411 §12.2.1.1.1.16, RFC 2156 §4.6.2.3
+            for number, address, report in arrival.recipients)
+        priority = from_x400(arrival.priority)      # RFC 6710 App B
         if recipients:
             # converted once, by the delivery worker: a message that does not convert fails
             # there and is reported like any other failure (X.400 NDR)
             await self.submit(Submission(direction="to-smtp", origin=origin,
-                                         priority=from_x400(env.priority),   # RFC 6710 App B
-                                         sender=str(env.originator.address),
-                                         recipients=tuple(recipients), data=apdu,
+                                         priority=priority, sender=arrival.sender,
+                                         recipients=recipients, data=apdu,
                                          meta={"format": "apdu", "peer": peer.key,
-                                               "mts_id": str(env.identifier)}))
-        if fates:
-            report = message_report(message, fates, ctx)
-            if report is not None:           # RFC 6710 §4.6: the message's priority
-                await self._queue_x400_report(report, origin, peer.key,
-                                              from_x400(env.priority))
+                                               "mts_id": arrival.mts_id}))
+        if arrival.report is not None:           # RFC 6710 §4.6: the message's priority
+            await self._queue_x400_report(arrival.report, origin, peer.key, priority)
 
     async def _report_in(self, report: Report, origin: str) -> None:
         from bridge.convert.reports import report_to_dsn
