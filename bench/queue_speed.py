@@ -4,12 +4,14 @@ SQLite queue (issue 15: the gateway on PostgreSQL at >= 0.7 x its rate on SQLite
 Two measurements per backend, each the median of ``--runs`` runs on a fresh store:
 
 1. ``direct``: one thread, the pattern of the gateway's hot paths without the gateway --
-   submissions in batches of 10 inside ``Queue.batch()`` (one COMMIT each, like the queue
-   writer's group commit), then claims of 8 jobs, each claim's records in one batch.  Reported
-   in ms per message (submit) and per job (claim + record).
+   submissions in batches of 10 through ``Queue.run_batch()`` (one COMMIT each: the queue
+   writer's group commit, on PostgreSQL pipelined), then claims of 8 jobs, each claim's
+   records in one ``run_batch``.  Reported in ms per message (submit) and per job (claim +
+   record).
 2. ``gateway``: the writes through :class:`bridge.gateway.commit.QueueWriter` as
-   ``bridge/gateway/core.py`` makes them (the workers' in the lane ``WORK``: the one thread
-   on SQLite, a thread of its own on PostgreSQL) from asyncio tasks -- ``--clients``
+   ``bridge/gateway/core.py`` makes them (the workers' records in the lane ``WORK``, their
+   claims in ``CLAIM``: the one thread on SQLite, a thread each on PostgreSQL) from asyncio
+   tasks -- ``--clients``
    submitters (SMTP sessions) and ``--workers`` delivery workers that claim 8 and record each
    job on its own -- in messages/s from the first submit to the last record.
 
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import logging
 import statistics
 import sys
@@ -61,15 +64,14 @@ def direct(queue: MessageQueue, n: int, size: int) -> tuple[float, float]:
     subs = submissions(n, size)
     t0 = time.perf_counter()
     for i in range(0, n, SUBMIT_BATCH):
-        with queue.batch():
-            for sub in subs[i:i + SUBMIT_BATCH]:
-                queue.submit(sub)
+        _all_ok(queue.run_batch([functools.partial(queue.submit, sub)
+                                 for sub in subs[i:i + SUBMIT_BATCH]]))
     t1 = time.perf_counter()
     done = 0
     while jobs := queue.claim("to-x400", limit=CLAIM, lease=600.0, node="n1"):
-        with queue.batch():
-            for job in jobs:
-                queue.record(job, {r.address: Delivered(detail="ok") for r in job.recipients})
+        _all_ok(queue.run_batch([functools.partial(
+            queue.record, job, {r.address: Delivered(detail="ok") for r in job.recipients})
+            for job in jobs]))
         done += len(jobs)
     t2 = time.perf_counter()
     if done != n:
@@ -77,12 +79,19 @@ def direct(queue: MessageQueue, n: int, size: int) -> tuple[float, float]:
     return (t1 - t0) / n * 1e3, (t2 - t1) / n * 1e3
 
 
+def _all_ok(done: list[tuple[bool, Any]]) -> None:
+    for ok, value in done:
+        if not ok:
+            raise value
+
+
 async def through_writers(queue: MessageQueue, n: int, size: int, clients: int,
                           workers: int) -> float:
     """Messages/s through the gateway's queue writers (see the docstring)."""
     writer = commit.QueueWriter(queue, LOG)
-    # the workers' lane, as bridge/gateway/core.py uses it (a writer without lanes: none)
+    # the workers' lanes, as bridge/gateway/core.py uses them (a writer without lanes: none)
     work: dict[str, Any] = {"lane": commit.WORK} if hasattr(commit, "WORK") else {}
+    claims: dict[str, Any] = {"lane": getattr(commit, "CLAIM", commit.WORK)} if work else {}
     subs = submissions(n, size)
     recorded = 0
     submitted = asyncio.Event()
@@ -95,7 +104,7 @@ async def through_writers(queue: MessageQueue, n: int, size: int, clients: int,
         nonlocal recorded
         while recorded < n:
             jobs = await writer.call(lambda: queue.claim(
-                "to-x400", limit=CLAIM, lease=600.0, node="n1"), **work)
+                "to-x400", limit=CLAIM, lease=600.0, node="n1"), **claims)
             for job in jobs:
                 outcome = {r.address: Delivered(detail="ok") for r in job.recipients}
                 await writer.call(queue.record, job, outcome, **work)

@@ -1018,3 +1018,17 @@ def test_reports_due_walks_only_the_rows_still_to_report(make_queue: MakeQueue,
         finally:
             conn.close()
         assert "recipients_final_due" in indexes
+
+
+def test_pg_a_foreign_wait_ignores_the_handles_own_notifications(pg_dsn: str) -> None:
+    """The gateway's doorbell (``foreign``): its own process's writes wake its workers
+    directly, so only another handle's (node's, process's) NOTIFY rings it."""
+    with PgQueue(pg_dsn) as worker, PgQueue(pg_dsn) as other:
+        worker.wait_for_work(0.01, foreign=True)       # the first call starts listening
+        worker.submit(sub("a@b"))
+        assert worker.wait_for_work(0.5, foreign=True) is False
+        worker.submit(sub("c@d"))
+        other.submit(sub("e@f"))
+        assert worker.wait_for_work(5, foreign=True) is True
+        worker.submit(sub("g@h"))
+        assert worker.wait_for_work(5) is True          # without foreign: every NOTIFY

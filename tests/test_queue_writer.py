@@ -9,6 +9,7 @@ hears its result only after that; one failing operation is undone alone and fail
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -19,7 +20,8 @@ from typing import Any
 import pytest
 
 from bridge.gateway.commit import SUBMIT, WORK, QueueWriter
-from bridge.queue import Delivered, Queue, QueueError, Recipient, Submission
+from bridge.queue import Delivered, Queue, QueueError, Recipient, Submission, sqlqueue
+from bridge.queue import pg as pg_module
 from bridge.queue.pg import PgQueue
 from tests.pgserver import Backend, require_postgres, shared_cluster
 
@@ -95,19 +97,18 @@ def test_a_failed_batch_leaves_nothing(backend: Backend) -> None:
 
 
 class Counting:
-    """A queue (mixin) that counts its batches and notes when each has committed."""
+    """A queue (mixin) that counts the writer's batches and notes when each has committed."""
 
     def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)
         self.batches = 0
         self.durable: list[bool] = []
 
-    @contextmanager
-    def batch(self) -> Iterator[None]:
+    def run_batch(self, calls: list[Callable[[], Any]]) -> list[tuple[bool, Any]]:
         self.batches += 1
-        with super().batch():  # type: ignore[misc]
-            yield
+        done: list[tuple[bool, Any]] = super().run_batch(calls)  # type: ignore[misc]
         self.durable.append(True)
+        return done
 
 
 class CountingQueue(Counting, Queue):
@@ -158,10 +159,8 @@ def test_writer_refuses_after_close(backend: Backend) -> None:
 class Broken:
     """A queue (mixin) whose batches end the thread that runs them (a bug, say)."""
 
-    @contextmanager
-    def batch(self) -> Iterator[None]:
+    def run_batch(self, calls: list[Callable[[], Any]]) -> list[tuple[bool, Any]]:
         raise SystemExit("a bug")
-        yield
 
 
 class BrokenQueue(Broken, Queue):
@@ -224,3 +223,156 @@ def test_the_work_lane_runs_beside_the_submissions_on_postgresql_only(
         release.set()
         writer.close()
         q.close()
+
+
+# -- run_batch: the writer's batches (PostgreSQL: pipelined first, savepoints when one fails) --
+
+class Batches:
+    """A queue (mixin) that counts its ``batch()`` transactions (savepoint batches)."""
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.batches = 0
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        self.batches += 1
+        with super().batch():  # type: ignore[misc]
+            yield
+
+
+def failing_call(q: Any, backend: Backend) -> Callable[[], None]:
+    """A call that fails in the database (a statement error aborts a PostgreSQL
+    transaction: the batch must still keep the other calls)."""
+    def call() -> None:
+        with q._write() as conn:
+            conn.execute(backend.sql("INSERT INTO no_such_table VALUES (?)"), (1,))
+    return call
+
+
+def test_run_batch_keeps_the_others_when_one_call_fails(backend: Backend) -> None:
+    """PostgreSQL: the pipelined attempt (no savepoints) is rolled back and the batch run
+    again with a savepoint per call; what the caller sees is the same on both backends."""
+    q = opener(backend, Batches)()
+    try:
+        done = q.run_batch([functools.partial(q.submit, sub("a@x400.example")),
+                            failing_call(q, backend),
+                            functools.partial(q.submit, sub("b@x400.example")),
+                            functools.partial(q.claim, "to-x400", limit=5)])
+        assert [ok for ok, _ in done] == [True, False, True, True]
+        assert isinstance(done[1][1], Exception)
+        assert len(done[3][1]) == 2                       # the claim saw both submissions
+        assert committed(backend) == 2
+        assert q.batches == 1                             # run once with savepoints
+        assert {j.message_id for j in done[3][1]} == {done[0][1], done[2][1]}
+    finally:
+        q.close()
+
+
+def test_run_batch_without_failures_is_one_pipelined_transaction(backend: Backend) -> None:
+    q = opener(backend, Batches)()
+    try:
+        done = q.run_batch([functools.partial(q.submit, sub(f"r{i}@x400.example"))
+                            for i in range(5)])
+        assert all(ok for ok, _ in done) and len({mid for _, mid in done}) == 5
+        assert committed(backend) == 5
+        # PostgreSQL sends it without savepoints (no batch()); SQLite's is a batch()
+        assert q.batches == (0 if backend.name == "postgresql" else 1)
+        jobs = q.claim("to-x400", limit=5)
+        (released,) = q.run_batch([q.release_leases])     # a row count in pipeline mode
+        assert released == (True, 5) and len(jobs) == 5
+    finally:
+        q.close()
+
+
+def test_pg_a_taken_message_id_in_a_pipelined_batch_is_picked_again(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pipelined submission has no ON CONFLICT (nothing to read back): a taken id fails
+    the attempt, and the savepoint run picks another id, as a lone submission does."""
+    require_postgres()
+    dsn = shared_cluster().create_database()
+    tokens = iter(["0000000a", "0000000a", "0000000a", "0000000b", "0000000c"])
+    monkeypatch.setattr(sqlqueue.secrets, "token_hex", lambda n: next(tokens))
+    with PgQueue(dsn, clock=lambda: 1.0e9) as q:
+        first = q.submit(sub("a@x400.example"))                    # ...-0000000a
+        done = q.run_batch([functools.partial(q.submit, sub("b@x400.example")),
+                            functools.partial(q.submit, sub("c@x400.example"))])
+        assert all(ok for ok, _ in done)
+        ids = [first, *(mid for _, mid in done)]
+        assert len(set(ids)) == 3 and ids[0].endswith("-0000000a")
+        assert sorted(m.message_id for m in q.list()) == sorted(ids)
+
+
+def test_pg_claims_in_pipelined_batches_of_two_nodes_never_overlap() -> None:
+    """Several claims in each pipelined batch (the writer's lane), two handles (nodes) at
+    once: every recipient claimed exactly once."""
+    require_postgres()
+    dsn = shared_cluster().create_database()
+    with PgQueue(dsn) as feeder:
+        ids = set(feeder.submit_many([sub(f"r{i}@x400.example") for i in range(120)]))
+    claimed: list[list[str]] = [[], []]
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def node(n: int) -> None:
+        try:
+            with PgQueue(dsn) as q:
+                start.wait(timeout=10)
+                while True:
+                    done = q.run_batch([functools.partial(q.claim, "to-x400", limit=3,
+                                                          node=f"n{n}")] * 4)
+                    jobs = [job for ok, part in done if ok for job in part]
+                    assert all(ok for ok, _ in done)
+                    if not jobs:
+                        return
+                    claimed[n] += [j.message_id for j in jobs]
+                    q.run_batch([functools.partial(q.record, job, {"a@x400.example":
+                                                                   Delivered()})
+                                 for job in jobs])
+        except BaseException as exc:  # noqa: BLE001 -- reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=node, args=(n,)) for n in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors and not any(t.is_alive() for t in threads)
+    assert not set(claimed[0]) & set(claimed[1])
+    assert sorted(claimed[0] + claimed[1]) == sorted(ids)
+
+
+def test_pg_a_batch_claimed_by_a_node_that_dies_is_taken_over_after_the_lease() -> None:
+    require_postgres()
+    dsn = shared_cluster().create_database()
+    now = [1.0e9]
+    with PgQueue(dsn, clock=lambda: now[0]) as other:
+        ids = other.submit_many([sub(f"r{i}@x400.example") for i in range(6)])
+        dead = PgQueue(dsn, clock=lambda: now[0])
+        done = dead.run_batch([functools.partial(dead.claim, "to-x400", limit=3, lease=60.0,
+                                                 node="dead")] * 2)
+        assert sorted(j.message_id for _, jobs in done for j in jobs) == sorted(ids)
+        dead.close()                                       # dies holding every lease
+        assert other.claim("to-x400", node="b") == []       # leases still running
+        now[0] += 61.0
+        taken = other.run_batch([functools.partial(other.claim, "to-x400", limit=10,
+                                                   node="b")])
+        assert sorted(j.message_id for j in taken[0][1]) == sorted(ids)
+        assert other.stats().leases_by_node == {"b": 6}
+
+
+def test_pg_statistics_are_refreshed_when_the_queue_grew() -> None:
+    """A new queue that fills fast is analyzed (autovacuum would wait up to a minute):
+    the claim's plan then walks the index instead of sorting every due row."""
+    require_postgres()
+    dsn = shared_cluster().create_database()
+    with PgQueue(dsn) as q:
+        q.submit_many([sub(f"r{i}@x400.example") for i in range(pg_module._ANALYZE_AFTER)])
+        assert q._analyzer is not None
+        q._analyzer.join(30)
+        with q._held() as conn:
+            (tuples,) = conn.execute("SELECT reltuples FROM pg_class "
+                                     "WHERE oid = 'recipients'::regclass").fetchone()
+        assert tuples == pg_module._ANALYZE_AFTER
+        q.submit(sub())                                    # not grown enough: none
+        assert not q._analyzer.is_alive()

@@ -2,19 +2,24 @@
 through one thread that commits them in groups -- the one gate (STYLE.md §10).
 
 Operations (``Queue.submit``, ``claim``, ``record``, ``release``) queued while the writer
-thread is busy are run together in ONE transaction (``Queue.batch``: each a savepoint, one
-COMMIT, one fsync), so concurrent SMTP sessions, P1 associations and delivery workers share
-fsyncs, and the event loop never waits for the disk.  A caller's future is resolved only after
-the COMMIT of its batch returned: a message id only once the message is on disk (RFC 5321
-§6.1: the "250" means the gateway has taken responsibility), a recorded outcome only once it
-is durable (so a delivery worker still has at most one job between the next hop's "yes" and
-the record of it).  One failing operation is undone alone; a failed COMMIT fails the batch.
+thread is busy are run together in ONE transaction (``Queue.run_batch``: each a savepoint --
+on PostgreSQL first pipelined without any, ``PgQueue.run_batch`` -- one COMMIT, one fsync),
+so concurrent SMTP sessions, P1 associations and delivery workers share fsyncs, and the event
+loop never waits for the disk.  A caller's future is resolved only after the COMMIT of its
+batch returned: a message id only once the message is on disk (RFC 5321 §6.1: the "250"
+means the gateway has taken responsibility), a recorded outcome only once it is durable (so a
+delivery worker still has at most one job between the next hop's "yes" and the record of
+it).  One failing operation is undone alone; a failed COMMIT fails the batch.
 
-Lanes: the delivery workers' claims, records and releases go in the lane ``WORK``, the rest
-in ``SUBMIT``.  On SQLite (one writer at a time) both are the one thread; on PostgreSQL
-(``PgQueue.concurrent_writes``: a connection per thread) each lane is a thread with its own
-batches, so the two run at once -- one thread for all made every round trip of every write
-wait for the others (bench/queue_speed.py, docs/queue.md "Speed").
+Lanes: the delivery workers' records and releases go in the lane ``WORK``, their claims in
+``CLAIM``, the rest in ``SUBMIT``.  On SQLite (one writer at a time) all are the one thread;
+on PostgreSQL (``PgQueue.concurrent_writes``: a connection per thread) each lane is a thread
+with its own batches, so they run at once -- one thread for all made every round trip of
+every write wait for the others (bench/queue_speed.py, docs/queue.md "Speed").  A worker
+waits for its record's COMMIT before it transfers the next job, so records have a lane of
+their own: a claim (a read of the due rows, ms on a backlog) in the same batch delayed every
+record of it (bench/gateway.py on PostgreSQL, profiled: claims took about half the lane's
+time).
 
 Measured (bench/gateway.py): fsyncs on the event loop blocked it ~20 % of the time; a thread
 hop per operation cost more CPU than the transaction -- one hop per batch costs neither.
@@ -24,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import threading
 from collections.abc import Callable
@@ -36,10 +42,11 @@ T = TypeVar("T")
 
 _Op = tuple[Callable[..., Any], tuple[Any, ...], "asyncio.Future[Any]"]
 
-#: The writer's lanes: the way in (submissions, and what else has no lane of its own) and
-#: the delivery workers' claims, records and releases.
+#: The writer's lanes: the way in (submissions, and what else has no lane of its own), the
+#: delivery workers' records and releases, and their claims.
 SUBMIT = "submit"
 WORK = "work"
+CLAIM = "claim"
 
 
 class QueueWriter:
@@ -154,17 +161,13 @@ class _Lane:
             self._current = []
 
     def _batch(self, ops: list[_Op]) -> list[tuple[asyncio.Future[Any], bool, Any]]:
-        done: list[tuple[asyncio.Future[Any], bool, Any]] = []
+        calls = [functools.partial(fn, *args) for fn, args, _ in ops]
         try:
-            with self.queue.batch():
-                for fn, args, future in ops:
-                    try:
-                        done.append((future, True, fn(*args)))
-                    except Exception as exc:  # noqa: BLE001 - it goes to its caller
-                        done.append((future, False, exc))
+            done = self.queue.run_batch(calls)
         except Exception as exc:  # noqa: BLE001 - the COMMIT failed: none of it is durable
             return [(future, False, exc) for _, _, future in ops]
-        return done
+        return [(future, ok, value)
+                for (_, _, future), (ok, value) in zip(ops, done, strict=True)]
 
 
 def _hand_back(results: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:

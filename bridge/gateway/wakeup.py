@@ -5,9 +5,13 @@ On PostgreSQL a transaction that makes work due sends ``NOTIFY`` and every node 
 on another within a round trip, not at its next scan.  One thread per gateway process waits
 for the notifications (a worker per direction and slot would each hold a thread); when one
 comes it sets the wake events the delivery workers sleep on (not the report loop's: a node
-reports what it recorded itself, and the report loop's rescan finds a dead node's).  The
-gateway runs it on PostgreSQL only: on SQLite ``wait_for_work`` wakes only for this handle's
-own writes, which wake the workers directly anyway (:mod:`bridge.gateway.app`).
+reports what it recorded itself, and the report loop's rescan finds a dead node's).  It
+listens for other handles' notifications only (``wait_for_work(foreign=True)``): this
+process's own submissions wake the workers of their direction directly, and their echo rang
+every worker of both directions once more -- each of which then claimed (bench/gateway.py on
+PostgreSQL).  The gateway runs it on PostgreSQL only: on SQLite ``wait_for_work`` wakes only
+for this handle's own writes, which wake the workers directly anyway
+(:mod:`bridge.gateway.app`).
 
 The wait is cut into slices of ``slice_`` seconds so that a stopping gateway waits at most
 that long for the thread (``asyncio.to_thread`` cannot be cancelled).
@@ -49,7 +53,8 @@ class Doorbell:
         own rescan goes on meanwhile."""
         while not stopping.is_set():
             try:
-                rang = await asyncio.to_thread(self.queue.wait_for_work, self.slice)
+                rang = await asyncio.to_thread(self.queue.wait_for_work, self.slice,
+                                               foreign=True)
             except BridgeError as exc:
                 self._log_limit.log(log, logging.WARNING, "doorbell", time.monotonic(),
                                     "queue notifications: %s", exc)

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 from bridge.queue.model import Direction, Outcome, Submission
 from bridge.queue.settings import BackendSettings
@@ -56,9 +56,10 @@ class MessageQueue(Protocol):
         """Release ``node``'s leases (a node starting again), or every lease (None)."""
         ...
     def shunt(self, message_id: str, reason: str) -> None: ...
-    def wait_for_work(self, timeout: float) -> bool:
-        """Block up to ``timeout`` s until work may be due; call through
-        ``asyncio.to_thread`` from the event loop, claim after it either way."""
+    def wait_for_work(self, timeout: float, *, foreign: bool = False) -> bool:
+        """Block up to ``timeout`` s until work may be due (``foreign``: work other handles
+        made due only); call through ``asyncio.to_thread`` from the event loop, claim after
+        it either way."""
         ...
 
     # reports
@@ -77,6 +78,12 @@ class MessageQueue(Protocol):
 
     # transactions, schema, life cycle
     def batch(self) -> AbstractContextManager[None]: ...
+    def run_batch(self, calls: Sequence[Callable[[], Any]]
+                  ) -> builtins.list[tuple[bool, Any]]:
+        """Each call (an operation of this queue) in ONE transaction, in order: per call
+        ``(True, result)`` or ``(False, exception)`` -- a failed call undone alone, the
+        others durable when this returns; raises when the COMMIT failed (none durable)."""
+        ...
     def check_file(self) -> None:
         """Raise ``QueueGone``/``QueueError`` when the store is no longer usable (the SQLite
         file was replaced, the database does not answer)."""

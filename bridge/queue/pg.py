@@ -29,8 +29,12 @@ has one connection behind a lock.  The schema and its migrations:
 Round trips (docs/queue.md "Speed"): on PostgreSQL each statement is one, and a transaction
 waits for them in turn, so the hot operations are one statement each where SQLite runs
 several -- a submission (message, recipients, history, NOTIFY), a claim (candidates, locks,
-leases, the jobs' rows) -- and a record two (read and lock the rows, then one write); an
-operation inside a batch is a savepoint, released with the next one's in one round trip.
+leases, the jobs' rows), a record of final outcomes -- and other records two (read and lock
+the rows, then one write); an operation inside a batch is a savepoint, released with the next
+one's in one round trip.  The queue writer's batches (:meth:`PgQueue.run_batch`) go in
+pipeline mode without savepoints first: BEGIN, submissions, records and COMMIT in one round
+trip, a claim waits for its rows only.  Each round trip is also a wait of the writer's thread
+for the GIL, which the gateway's event loop holds while it runs.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import errors as pgerrors
+from psycopg import pq
 
 from bridge.queue import migrations_pg
 from bridge.queue.model import Delivered, Direction, Failed, Outcome, Submission
@@ -64,13 +69,17 @@ CHANNEL = "x400bridge_queue"
 _DEFAULT_RETRY = RetryPolicy()
 #: notifies(timeout=0) would mean "no timeout": the shortest wait instead
 _NO_WAIT = 0.001
-#: connections a handle opens at most by default: the gateway's two writers, a reader, one
-#: spare (each node and SMTP intake process has its own handle)
-POOL_SIZE = 4
+#: connections a handle opens at most by default: the gateway's three writer lanes
+#: (:mod:`bridge.gateway.commit`), a reader, one spare (each node and SMTP intake process
+#: has its own handle; a handle opens only as many as it uses at once)
+POOL_SIZE = 5
 #: candidate rows the one-statement claim reads per job it may return: each is joined to
 #: its message and destination, so fewer than ``ROWS_PER_JOB`` (SQLite's, and the claim
 #: group by group); messages with more recipients per route than this make a smaller batch
 _ROWS_PER_JOB = 4
+#: recipients a handle submits, at least, before it refreshes the planner's statistics
+#: (:meth:`PgQueue._grew`); after that each time the table may have doubled
+_ANALYZE_AFTER = 100
 
 #: One submission in one statement: the message (a taken id inserts nothing, and then
 #: nothing else either), its recipients from arrays, its history event, the wake-up.
@@ -93,6 +102,11 @@ h AS (
     SELECT m.id, %(now)s, 'submitted', '', %(detail)s FROM m)
 SELECT m.id, pg_notify(%(channel)s, %(dir)s) FROM m
 """
+#: :data:`_SUBMIT` in a pipelined batch (:meth:`PgQueue._pipelined`): a taken id is a unique
+#: violation that fails the batch -- run again with savepoints, where :data:`_SUBMIT` picks
+#: another id -- so nothing needs reading back and the submission waits for no result
+_SUBMIT_PIPELINED = _SUBMIT.replace("    ON CONFLICT (id) DO NOTHING RETURNING id),",
+                                    "    RETURNING id),")
 
 #: The outcomes of one job in one statement (what ``SqlQueue._record_in`` decided): the
 #: recipients changed, those released, their history in order, the destination's backoff
@@ -165,7 +179,9 @@ def _claim_sql(eligible: str) -> str:
     in due order, read without locks (the partial index recipients_active); the first
     ``:limit`` (message, route) groups among them; their eligible rows locked, those another
     claimer holds skipped (FOR UPDATE SKIP LOCKED: no wait, and only what is claimed is
-    locked); the lease; the jobs' rows in the candidates' order, each message's data once."""
+    locked); the lease; the jobs' rows in the candidates' order, each message's data once.
+    When there were candidates but every one was skipped, one row of NULLs instead: the
+    caller then goes on group by group -- and only then (nothing due: one statement)."""
     return f"""
 WITH due AS (
     SELECT r.message_id, r.route,
@@ -184,13 +200,18 @@ locked AS (
 leased AS (
     UPDATE recipients r SET lease_until = :until, claim = :token, node = :node
     FROM locked l WHERE r.message_id = l.message_id AND r.idx = l.idx
-    RETURNING {JOB_RCPT_COLUMNS}, r.message_id, r.route)
-SELECT l.idx, l.address, l.notify, l.orcpt, l.extra, l.attempts, l.message_id, l.route,
-       m.origin, m.sender, m.meta, m.created,
-       CASE WHEN row_number() OVER (PARTITION BY l.message_id ORDER BY l.idx) = 1
-            THEN m.data END
-FROM leased l JOIN groups g USING (message_id, route) JOIN messages m ON m.id = l.message_id
-ORDER BY g.rank, l.idx
+    RETURNING {JOB_RCPT_COLUMNS}, r.message_id, r.route),
+jobs AS (
+    SELECT l.idx, l.address, l.notify, l.orcpt, l.extra, l.attempts, l.message_id, l.route,
+           m.origin, m.sender, m.meta, m.created,
+           CASE WHEN row_number() OVER (PARTITION BY l.message_id ORDER BY l.idx) = 1
+                THEN m.data END AS data, g.rank
+    FROM leased l JOIN groups g USING (message_id, route) JOIN messages m ON m.id = l.message_id
+    UNION ALL
+    SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+    WHERE NOT EXISTS (SELECT 1 FROM leased) AND EXISTS (SELECT 1 FROM groups))
+SELECT idx, address, notify, orcpt, extra, attempts, message_id, route, origin, sender, meta,
+       created, data FROM jobs ORDER BY rank, idx
 """
 
 
@@ -245,6 +266,12 @@ class PgQueue(SqlQueue):
         self._local = threading.local()         # .batch: this thread's _Batch, if any
         self._listen_lock = threading.Lock()
         self._listener: Conn | None = None
+        # the server processes of this handle's connections: a NOTIFY names its sender's
+        self._backends: dict[int, Conn] = {}
+        self._stats_lock = threading.Lock()
+        self._grown = 0                         # recipients submitted since the statistics
+        self._stats_rows = 0                    # recipients the statistics counted
+        self._analyzer: threading.Thread | None = None
         conn = self._connect()
         try:
             migrations_pg.setup(conn, self.where, create=create, migrate=migrate)
@@ -279,6 +306,7 @@ class PgQueue(SqlQueue):
         except psycopg.Error as exc:
             conn.close()
             raise _wrap(self.where, exc) from exc
+        self._backends[conn.info.backend_pid] = conn
         return conn
 
     def _take(self) -> Conn:
@@ -385,6 +413,75 @@ class PgQueue(SqlQueue):
             except psycopg.Error as exc:
                 raise _wrap(self.where, exc) from exc
 
+    def run_batch(self, calls: Sequence[Callable[[], Any]]
+                  ) -> builtins.list[tuple[bool, Any]]:
+        """The queue writer's group commit (see ``SqlQueue.run_batch``), with far fewer
+        round trips: first optimistically, in psycopg's pipeline mode without a savepoint
+        per call (:meth:`_pipelined`); only when a call failed is the batch rolled back and
+        run again as :meth:`batch`, each call a savepoint, so that the failure is undone
+        alone as before.  The calls must not act outside the database (a queue's
+        operations do not): the first run of a batch that is run again never happened."""
+        if getattr(self._local, "batch", None) is not None:
+            raise QueueError("batches do not nest")
+        if not psycopg.Pipeline.is_supported():     # libpq before 14
+            return super().run_batch(calls)
+        try:
+            return self._pipelined(calls)
+        except _Again:
+            return super().run_batch(calls)
+
+    def _pipelined(self, calls: Sequence[Callable[[], Any]]
+                   ) -> builtins.list[tuple[bool, Any]]:
+        """``BEGIN``, the calls' statements, ``COMMIT`` in pipeline mode: libpq sends each
+        statement without waiting for the previous one's result (PostgreSQL docs, libpq
+        "Pipeline Mode"); only a result a call reads (a claim's rows, a submission's id)
+        waits, so a batch of records is ONE round trip where savepoints made it two per
+        record plus BEGIN and COMMIT.  Still one transaction and one COMMIT, which returns
+        once the WAL is flushed (``synchronous_commit = on``): the same durability.
+
+        A failing statement aborts the transaction (and the rest of the pipeline, up to its
+        sync): then it is rolled back and :class:`_Again` raised -- nothing of it was
+        committed, the COMMIT never ran.  A COMMIT that failed, or a connection lost, fails
+        the whole batch as in :meth:`batch` (not run again: the COMMIT may have happened)."""
+        results: list[tuple[bool, Any]] = []
+        with self._held() as conn:
+            try:
+                with conn.pipeline():
+                    conn.execute("BEGIN")
+                    self._local.batch = _Batch(conn, savepoints=False)
+                    try:
+                        for call in calls:
+                            results.append((True, call()))
+                    finally:
+                        self._local.batch = None
+                    conn.execute("COMMIT")
+            except Exception as exc:
+                if conn.info.transaction_status in _OPEN:     # the COMMIT did not run
+                    try:
+                        conn.execute("ROLLBACK")
+                    except psycopg.Error:
+                        conn.close()                # a connection in doubt is not reused
+                    else:
+                        raise _Again from exc
+                if isinstance(exc, psycopg.Error):
+                    raise _wrap(self.where, exc) from exc
+                raise
+            except BaseException:
+                with contextlib.suppress(psycopg.Error):
+                    if conn.info.transaction_status in _OPEN:
+                        conn.execute("ROLLBACK")
+                raise
+        return results
+
+    def _changed(self, cur: Any) -> int:
+        """The rows a statement changed -- in pipeline mode known only once its result came:
+        a sync (one round trip) first."""
+        conn = cur.connection
+        if conn.info.pipeline_status != pq.PipelineStatus.OFF:
+            with conn.pipeline():                   # a nested pipeline syncs at its end
+                pass
+        return int(cur.rowcount)
+
     def check_file(self) -> None:
         """The database still answers (the gateway calls this every few seconds; the SQLite
         queue checks its file here).  Raises :class:`QueueError` when it does not."""
@@ -407,6 +504,9 @@ class PgQueue(SqlQueue):
             self._pool.notify_all()
         for conn in idle:
             conn.close()
+        analyzer = self._analyzer
+        if analyzer is not None:        # its connection closes when its ANALYZE is done
+            analyzer.join(10.0)
 
     # -- schema and wake-ups --------------------------------------------------------------
 
@@ -424,8 +524,12 @@ class PgQueue(SqlQueue):
             except psycopg.Error as exc:
                 raise _wrap(self.where, exc) from exc
 
-    def wait_for_work(self, timeout: float) -> bool:
-        """Block up to ``timeout`` seconds for a NOTIFY from any node that made work due.
+    def wait_for_work(self, timeout: float, *, foreign: bool = False) -> bool:
+        """Block up to ``timeout`` seconds for a NOTIFY from any node that made work due --
+        with ``foreign``, only from other handles (nodes, processes): the gateway's doorbell,
+        whose own process's writes wake its workers directly (a NOTIFY names the server
+        process that sent it, PostgreSQL docs "NOTIFY"; each of its own submissions rang
+        every worker of both directions a second time, and each woken worker claimed).
 
         True: look now (a notification came, or this is the first call -- the listening
         starts then, so what came before is not known); False: the time ran out.  A worker
@@ -443,8 +547,14 @@ class PgQueue(SqlQueue):
                     raise QueueError(f"{self.where}: cannot listen: {exc}") from exc
                 return True
             try:
-                got = sum(1 for _ in self._listener.notifies(
-                    timeout=max(_NO_WAIT, timeout), stop_after=1))
+                got = False
+                deadline = time.monotonic() + timeout
+                while not got:
+                    came = list(self._listener.notifies(
+                        timeout=max(_NO_WAIT, deadline - time.monotonic()), stop_after=1))
+                    if not came:
+                        break                                   # the time ran out
+                    got = not foreign or any(not self._own(n.pid) for n in came)
                 if got:         # drain what else came: one wake-up for a burst
                     sum(1 for _ in self._listener.notifies(timeout=_NO_WAIT))
             except psycopg.Error as exc:
@@ -452,6 +562,11 @@ class PgQueue(SqlQueue):
                 raise QueueError(f"{self.where}: lost the listening connection: {exc}") \
                     from exc
             return got > 0
+
+    def _own(self, pid: int) -> bool:
+        """Whether server process ``pid`` serves one of this handle's open connections."""
+        conn = self._backends.get(pid)
+        return conn is not None and not conn.closed
 
     def _made_due(self, conn: Any, directions: Iterable[str]) -> None:
         """NOTIFY every listening session (delivered at COMMIT, never after a rollback)."""
@@ -464,22 +579,67 @@ class PgQueue(SqlQueue):
             cur.execute(self.dialect.sql(text))
             yield cur
 
+    # -- the planner's statistics ---------------------------------------------------------
+
+    def submit_many(self, subs: Sequence[Submission]) -> builtins.list[str]:
+        """See ``SqlQueue.submit_many``; the statistics refreshed when the queue grew."""
+        ids = super().submit_many(subs)
+        self._grew(sum(len(sub.recipients) for sub in subs))
+        return ids
+
+    def _grew(self, recipients: int) -> None:
+        """Refresh the planner's statistics of the queue's tables (ANALYZE, in a thread of
+        its own) once this handle has added as many recipients as they counted, and at least
+        :data:`_ANALYZE_AFTER`.
+
+        Why: autovacuum analyzes a table only after 10 % of it changed and looks at most once
+        a minute (``autovacuum_naptime``), so a new queue that fills within its first minute
+        (or a small one hit by a burst) is planned as nearly empty -- and the claim's plan
+        then reads every due row and sorts them (bitmap scan) where an index walk stops after
+        a few: 7-10 ms instead of 0.6-0.9 at 2,000 due (measured, EXPLAIN ANALYZE).  Each
+        refresh takes a few ms of one pooled connection, outside any batch; ANALYZE takes
+        only a lock that DML does not conflict with (SHARE UPDATE EXCLUSIVE, PostgreSQL docs
+        "Explicit Locking"), so writers never wait for it."""
+        with self._stats_lock:
+            self._grown += recipients
+            if self._grown < max(_ANALYZE_AFTER, self._stats_rows) or self._closed or (
+                    self._analyzer is not None and self._analyzer.is_alive()):
+                return
+            self._grown = 0
+            self._analyzer = threading.Thread(target=self._analyze, daemon=True,
+                                              name="x400bridge-analyze")
+            self._analyzer.start()
+
+    def _analyze(self) -> None:
+        try:
+            with self._held() as conn:
+                conn.execute("ANALYZE recipients, messages")
+                row = conn.execute("SELECT reltuples FROM pg_class "
+                                   "WHERE oid = 'recipients'::regclass").fetchone()
+        except (psycopg.Error, QueueError):
+            return                  # down or closed: autovacuum still does it, later
+        with self._stats_lock:
+            self._stats_rows = max(0, int(row[0])) if row is not None else 0
+
     # -- the hot operations, one statement each -------------------------------------------
 
     insert_notifies = True
 
     def _insert(self, conn: Any, message_id: str, sub: Submission, data: bytes, meta: str,
                 digest: str, rows: Sequence[tuple[Any, ...]], now: float) -> bool:
-        """One submission in one statement (:data:`_SUBMIT`), its NOTIFY included."""
+        """One submission in one statement (:data:`_SUBMIT`), its NOTIFY included; in a
+        pipelined batch sent without waiting for it (:data:`_SUBMIT_PIPELINED`)."""
         columns = list(zip(*rows, strict=True)) if rows else [()] * 6
         address, route, notify, orcpt, extra, priority = (list(c) for c in columns)
-        return conn.execute(_SUBMIT, {
+        batch: _Batch | None = getattr(self._local, "batch", None)
+        pipelined = batch is not None and not batch.savepoints
+        cur = conn.execute(_SUBMIT_PIPELINED if pipelined else _SUBMIT, {
             "id": message_id, "dir": sub.direction, "origin": sub.origin,
             "sender": sub.sender, "meta": meta, "data": data, "digest": digest,
             "nrcpt": len(rows), "now": now, "address": address, "route": route,
             "notify": notify, "orcpt": orcpt, "extra": extra, "priority": priority,
-            "detail": submitted_detail(sub, data), "channel": CHANNEL,
-        }).fetchone() is not None
+            "detail": submitted_detail(sub, data), "channel": CHANNEL})
+        return pipelined or cur.fetchone() is not None
 
     def _record_in(self, conn: Any, job: Job, outcomes: Mapping[str, Outcome],
                    now: float) -> None:
@@ -540,7 +700,8 @@ class PgQueue(SqlQueue):
         One statement (:func:`_claim_sql`) claims what is free among the first ``limit``
         groups due; when another claimer held all of them it finds nothing there, and the
         claim goes on group by group (:meth:`_claim_each`) -- so a claim finds work whenever
-        some is free."""
+        some is free.  With nothing due at all it is one statement (an idle direction's
+        workers, woken by every NOTIFY, claimed twice each before)."""
         now = self._clock()
         token = secrets.token_hex(8)
         params: dict[str, Any] = {"now": now, "dir": direction, "until": now + lease,
@@ -552,6 +713,8 @@ class PgQueue(SqlQueue):
             rows = conn.execute(self.dialect.sql(_claim_sql(claim_eligible(self.retry_policy))),
                                 params, prepare=False).fetchall()
             if not rows:
+                return []                   # nothing due
+            if rows[0][0] is None:          # all of it held by other claimers meanwhile
                 return self._claim_each(conn, direction, limit, now, lease, token, node)
         jobs: list[Job] = []
         # each message's data comes once, on its lowest-numbered recipient's row -- which
@@ -597,8 +760,18 @@ class PgQueue(SqlQueue):
         return jobs
 
 
+class _Again(Exception):
+    """An optimistic batch (:meth:`PgQueue._pipelined`) failed before its COMMIT and was
+    rolled back: run it again with a savepoint per call."""
+
+
+#: transaction states in which a COMMIT has not ended the transaction yet
+_OPEN = (pq.TransactionStatus.INTRANS, pq.TransactionStatus.INERROR)
+
+
 class _Batch:
-    """A thread's :meth:`PgQueue.batch`: its connection, and each operation in it a savepoint.
+    """A thread's :meth:`PgQueue.batch`: its connection, and each operation in it a savepoint
+    (``savepoints``; none in :meth:`PgQueue._pipelined`, where a failure runs the batch again).
 
     A savepoint costs a round trip to set and one to release; here the release of one
     operation's savepoint goes with the setting of the next one's (one simple query), and
@@ -606,12 +779,16 @@ class _Batch:
     the batch's other operations kept (PostgreSQL's "current transaction is aborted" ends
     there)."""
 
-    def __init__(self, conn: Conn) -> None:
+    def __init__(self, conn: Conn, *, savepoints: bool = True) -> None:
         self.conn = conn
+        self.savepoints = savepoints
         self.open = False                 # a savepoint of an operation that succeeded
 
     @contextmanager
     def savepoint(self, where: str) -> Iterator[None]:
+        if not self.savepoints:
+            yield                         # a failure fails the batch (run again, see above)
+            return
         try:
             self.conn.execute("RELEASE SAVEPOINT op; SAVEPOINT op" if self.open
                               else "SAVEPOINT op")

@@ -115,6 +115,31 @@ class SqlQueue:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def batch(self) -> AbstractContextManager[None]:
+        """Several operations in ONE transaction (each a savepoint; see the backends)."""
+        raise NotImplementedError
+
+    def run_batch(self, calls: Sequence[Callable[[], Any]]
+                  ) -> builtins.list[tuple[bool, Any]]:
+        """Each call (an operation of this queue) in ONE :meth:`batch`, in order: per call
+        ``(True, result)`` or ``(False, exception)`` -- a failed call is undone alone (its
+        savepoint), the others are durable when this returns.  Raises when the COMMIT
+        failed: then none is.  The queue writer's group commit (:mod:`bridge.gateway.commit`);
+        PostgreSQL sends such a batch without a savepoint per call first
+        (:meth:`bridge.queue.pg.PgQueue.run_batch`)."""
+        done: list[tuple[bool, Any]] = []
+        with self.batch():
+            for call in calls:
+                try:
+                    done.append((True, call()))
+                except Exception as exc:  # noqa: BLE001 - it goes to its caller
+                    done.append((False, exc))
+        return done
+
+    def _changed(self, cur: Any) -> int:
+        """How many rows the statement of cursor ``cur`` changed."""
+        return int(cur.rowcount)
+
     def _integrity(self, conn: Any) -> builtins.list[str]:
         """The database's own consistency check (SQLite's ``integrity_check``)."""
         del conn
@@ -331,10 +356,10 @@ class SqlQueue:
         start-up of a node after a crash: what its killed workers held is due again at once
         instead of after the lease; the other nodes' leases are theirs.  How many."""
         with self._write() as conn:
-            released = int(self._x(
+            released = self._changed(self._x(
                 conn, "UPDATE recipients SET lease_until = NULL, claim = NULL, node = NULL "
                 "WHERE lease_until IS NOT NULL AND state IN ('pending', 'deferred') "
-                "AND (CAST(:node AS TEXT) IS NULL OR node = :node)", {"node": node}).rowcount)
+                "AND (CAST(:node AS TEXT) IS NULL OR node = :node)", {"node": node}))
             self._made_due(conn, DIRECTIONS)
         return released
 
@@ -462,17 +487,17 @@ class SqlQueue:
         many messages went."""
         cutoff = self._clock() - older_than
         with self._write() as conn:
-            return int(self._x(
+            return self._changed(self._x(
                 conn, "DELETE FROM messages WHERE created <= :cutoff AND NOT EXISTS (SELECT 1 "
                 "FROM recipients WHERE message_id = messages.id AND (state NOT IN "
                 "('delivered', 'failed', 'expired') OR coalesce(last_at, 0) > :cutoff "
-                f"OR {final_report_due(self.dialect)}))", {"cutoff": cutoff}).rowcount)
+                f"OR {final_report_due(self.dialect)}))", {"cutoff": cutoff}))
 
     def drop(self, message_id: str) -> bool:
         """Delete a message and everything about it; False if there was none."""
         with self._write() as conn:
-            return bool(self._x(conn, "DELETE FROM messages WHERE id = ?",
-                                (message_id,)).rowcount > 0)
+            return self._changed(self._x(conn, "DELETE FROM messages WHERE id = ?",
+                                         (message_id,))) > 0
 
     def get(self, message_id: str) -> MessageInfo | None:
         """Everything about one message, or None."""

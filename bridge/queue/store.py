@@ -171,13 +171,17 @@ class Queue(SqlQueue):
             raise QueueGone(f"{self.path}: the queue file was removed or replaced while "
                             "open; nothing is accepted until the gateway is restarted")
 
-    def wait_for_work(self, timeout: float) -> bool:
+    def wait_for_work(self, timeout: float, *, foreign: bool = False) -> bool:
         """Block up to ``timeout`` seconds until work may be due (True) or not (False).
 
         SQLite has no notifications between processes: this wakes for what *this* handle
-        made due (submit, retry, release); other processes' work is found by polling -- a
-        worker calls :meth:`claim` after every wait, True or not.  (PostgreSQL: LISTEN/NOTIFY
-        across every node, :meth:`bridge.queue.pg.PgQueue.wait_for_work`.)"""
+        made due (submit, retry, release) -- with ``foreign`` (other handles' work only)
+        never; other processes' work is found by polling -- a worker calls :meth:`claim`
+        after every wait, True or not.  (PostgreSQL: LISTEN/NOTIFY across every node,
+        :meth:`bridge.queue.pg.PgQueue.wait_for_work`.)"""
+        if foreign:
+            time.sleep(max(0.0, timeout))
+            return False
         if self._work.wait(max(0.0, timeout)):
             self._work.clear()
             return True
