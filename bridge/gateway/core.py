@@ -298,9 +298,11 @@ class Gateway:
         many recipients on one route can make a batch smaller while more is due; the next
         claim of the worker that holds it finds the rest.)  After a full batch there may be
         more: it claims its own, as before.  Leases are untouched: every job is still one
-        claim's, of one worker."""
+        claim's, of one worker.  Only where a claim is a round trip (``concurrent_writes``:
+        PostgreSQL): on SQLite a claim is a call in the writer's one thread, and waiting for
+        another worker's would only delay this one."""
         flight = self._claiming.get(direction)
-        if flight is not None and flight.started >= asked:
+        if flight is not None and flight.started >= asked and self.queue.concurrent_writes:
             if await asyncio.shield(flight.found) < _BATCH:
                 return []
         flight = _Claim(time.monotonic())
