@@ -51,7 +51,7 @@ def _handle(b: HeadingBuilder, field: str) -> None:
 
 
 def _clear() -> None:
-    for table in (mmhs._READ, mmhs._ADDRESSES, mmhs._DATES, mmhs._OTHERS, mmhs._FIELDS,
+    for table in (mmhs._READ, mmhs._ADDRESSES, mmhs._OTHERS, mmhs._FIELDS,
                   p22ext._MMHS_DECODED, p22ext._MMHS_ENCODED):
         table.clear()
 
@@ -170,15 +170,15 @@ def test_the_tables_are_bounded() -> None:
         _handle(_builder(), f"MMHS-Exempted-Address: duty{i}@AC.UK")
         assert len(mmhs._ADDRESSES) <= mmhs.ADDRESS_CACHE_SIZE
     run = Run(CTX)
-    rule = mmhs.TO_MIME[model.ID_MM_EXTENDED_AUTHORISATION_INFO]
-    for i in range(mmhs.DATE_CACHE_SIZE + 10):
+    rule = mmhs.to_mime_rule(mmhs.TO_MIME[model.ID_MM_EXTENDED_AUTHORISATION_INFO])
+    for i in range(mmhs.FIELDS_KEPT + 10):
         when = NOW + timedelta(seconds=i)
         ext = IPMSExtension(type=model.ID_MM_EXTENDED_AUTHORISATION_INFO,
                             value=model.ExtendedAuthorisationInfo(time=when))
         minutes, seconds = divmod(i, 60)
         assert rule(run, ext) == [(mmhs.AUTHORISATION,
                                    f"Sat, 28 Nov 2026 10:{minutes:02d}:{seconds:02d} +0000")]
-        assert len(mmhs._DATES) <= mmhs.DATE_CACHE_SIZE
+        assert len(mmhs._FIELDS) <= mmhs.FIELDS_KEPT
 
 
 def test_the_same_instant_in_another_zone_is_another_text() -> None:

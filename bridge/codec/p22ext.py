@@ -27,6 +27,7 @@ from bridge.codec.values import (
     universal_or_bmp,
 )
 from bridge.errors import DecodeError, EncodeError
+from bridge.memo import Memo
 from bridge.model import charsets, mmhs
 from bridge.model.common import Opaque
 from bridge.model.ipm import (
@@ -207,7 +208,7 @@ HEADING_EXTENSIONS.update(MMHS_HEADING_EXTENSIONS)
 #: the most military heading extensions :func:`heading_extension_from` keeps decoded
 MMHS_DECODED_KEPT = 1024
 #: (OID, BER) -> the decoded extension (frozen model values)
-_MMHS_DECODED: dict[tuple[str, bytes], IPMSExtension] = {}
+_MMHS_DECODED: Memo[tuple[str, bytes], IPMSExtension] = Memo(MMHS_DECODED_KEPT)
 
 
 def heading_extension_from(oid: str, raw: bytes | None) -> IPMSExtension:
@@ -230,9 +231,7 @@ def heading_extension_from(oid: str, raw: bytes | None) -> IPMSExtension:
             before = repairs.noted()
             found = _mmhs_extension_from(oid, raw, row)
             if repairs.noted() == before:   # a repaired value is noted again each time read
-                if len(_MMHS_DECODED) >= MMHS_DECODED_KEPT:
-                    _MMHS_DECODED.clear()
-                _MMHS_DECODED[key] = found
+                _MMHS_DECODED.keep(key, found)
         return found
     return IPMSExtension(type=oid, value=row[1](asn1.decode(row[0], raw)))
 
@@ -251,7 +250,7 @@ def _mmhs_extension_from(oid: str, raw: bytes,
 
 
 #: (OID, id of the value) -> (the value, its BER): see :func:`heading_extension_to`
-_MMHS_ENCODED: dict[tuple[str, int], tuple[object, bytes | None]] = {}
+_MMHS_ENCODED: Memo[tuple[str, int], tuple[object, bytes | None]] = Memo(MMHS_DECODED_KEPT)
 
 
 def heading_extension_to(ext: IPMSExtension) -> bytes | None:
@@ -273,9 +272,7 @@ def heading_extension_to(ext: IPMSExtension) -> bytes | None:
     if hit is not None and hit[0] is ext.value:
         return hit[1]
     raw = _extension_to(ext)
-    if len(_MMHS_ENCODED) >= MMHS_DECODED_KEPT:
-        _MMHS_ENCODED.clear()
-    _MMHS_ENCODED[key] = (ext.value, raw)
+    _MMHS_ENCODED.keep(key, (ext.value, raw))
     return raw
 
 

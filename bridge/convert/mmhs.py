@@ -27,7 +27,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bridge.convert import mmhs_auth
@@ -40,6 +39,7 @@ from bridge.errors import AddressSyntaxError, BridgeError
 from bridge.mapping.address import Role
 from bridge.mapping.msgid import ipm_id_to_msgid, is_msg_id
 from bridge.mapping.psencode import ps_decode
+from bridge.memo import Memo
 from bridge.model import mmhs
 from bridge.model.common import Opaque
 from bridge.model.ipm import IPM, Heading, IPMIdentifier, IPMSExtension
@@ -99,28 +99,11 @@ def _exempted(run: Run, e: IPMSExtension) -> list[Header]:
     return [(EXEMPTED, value)] if value else []
 
 
-#: the most date texts :func:`_authorisation` keeps; when full it starts afresh
-DATE_CACHE_SIZE = 256
-#: (time, its UTC offset) -> the field text: equal aware times with another offset are
-#: equal datetimes but another text (the zone is preserved, RFC 2156 §3.3.5)
-_DATES: dict[tuple[datetime, timedelta | None], str] = {}
-
-
 def _authorisation(run: Run, e: IPMSExtension) -> list[Header]:
-    """§3.2: the time as an RFC 5322 date-time, its zone preserved (RFC 2156 §3.3.5); the
-    text kept per time and offset, so that converting a message again (another recipient,
-    a retry) does not format it again."""
+    """§3.2: the time as an RFC 5322 date-time, its zone preserved (RFC 2156 §3.3.5)."""
     if not isinstance(e.value, mmhs.ExtendedAuthorisationInfo):
         return []
-    when = e.value.time
-    key = (when, when.utcoffset())
-    text = _DATES.get(key)
-    if text is None:
-        text = date(when)
-        if len(_DATES) >= DATE_CACHE_SIZE:
-            _DATES.clear()
-        _DATES[key] = text
-    return [(AUTHORISATION, text)]
+    return [(AUTHORISATION, date(e.value.time))]
 
 
 def _sics(run: Run, e: IPMSExtension) -> list[Header]:
@@ -191,7 +174,8 @@ TO_MIME: dict[str, ToMimeRule] = {
 #: the most field lists :func:`to_mime_rule` keeps
 FIELDS_KEPT = 1024
 #: (OID, ids of the value, the mapper, the policy) -> (those three, the fields written)
-_FIELDS: dict[tuple[str, int, int, int], tuple[object, object, object, tuple[Header, ...]]] = {}
+_FIELDS: Memo[tuple[str, int, int, int], tuple[object, object, object, tuple[Header, ...]]] = \
+    Memo(FIELDS_KEPT)
 
 
 def to_mime_rule(rule: ToMimeRule) -> ToMimeRule:
@@ -217,9 +201,7 @@ def to_mime_rule(rule: ToMimeRule) -> ToMimeRule:
         before = len(run.defects)
         fields = rule(run, e)
         if len(run.defects) == before:
-            if len(_FIELDS) >= FIELDS_KEPT:
-                _FIELDS.clear()
-            _FIELDS[key] = (value, mapper, policy, tuple(fields))
+            _FIELDS.keep(key, (value, mapper, policy, tuple(fields)))
         return fields
     return checked
 
@@ -289,11 +271,11 @@ class _Rejected:
 
 
 #: (reader, field name, field body) -> model value or _Rejected
-_READ: dict[tuple[Reader, str, str], object] = {}
+_READ: Memo[tuple[Reader, str, str], object] = Memo(READ_CACHE_SIZE)
 #: (field body, address mapper, X.400(84) peer) -> the descriptors
-_ADDRESSES: dict[tuple[str, object, bool], mmhs.ExemptedAddresses] = {}
+_ADDRESSES: Memo[tuple[str, object, bool], mmhs.ExemptedAddresses] = Memo(ADDRESS_CACHE_SIZE)
 #: the primary and copy designators -> their other-recipients-indicator value
-_OTHERS: dict[tuple[object, object], mmhs.OtherRecipientsIndicator] = {}
+_OTHERS: Memo[tuple[object, object], mmhs.OtherRecipientsIndicator] = Memo(READ_CACHE_SIZE)
 
 
 def _read(reader: Reader, name: str, value: str) -> object:
@@ -305,9 +287,7 @@ def _read(reader: Reader, name: str, value: str) -> object:
             hit = reader(value, name)
         except Invalid as exc:
             hit = _Rejected(str(exc))
-        if len(_READ) >= READ_CACHE_SIZE:
-            _READ.clear()
-        _READ[key] = hit
+        _READ.keep(key, hit)
     if type(hit) is _Rejected:
         raise Invalid(hit.reason)
     return hit
@@ -330,9 +310,7 @@ def _addresses(b: HeadingBuilder, value: str) -> mmhs.ExemptedAddresses | None:
         return None
     exempted = mmhs.ExemptedAddresses(addresses=found)
     if len(b.defects) == before:
-        if len(_ADDRESSES) >= ADDRESS_CACHE_SIZE:
-            _ADDRESSES.clear()
-        _ADDRESSES[key] = exempted
+        _ADDRESSES.keep(key, exempted)
     return exempted
 
 
@@ -526,10 +504,7 @@ def _others(to: object, cc: object) -> mmhs.OtherRecipientsIndicator:
     hit = _OTHERS.get(key)
     if hit is None:
         recipients = tuple(r for part in (to, cc) if isinstance(part, tuple) for r in part)
-        hit = mmhs.OtherRecipientsIndicator(recipients=recipients)
-        if len(_OTHERS) >= READ_CACHE_SIZE:
-            _OTHERS.clear()
-        _OTHERS[key] = hit
+        hit = _OTHERS.keep(key, mmhs.OtherRecipientsIndicator(recipients=recipients))
     return hit
 
 

@@ -68,6 +68,7 @@ from bridge.convert.x400_trace import (
 from bridge.errors import BridgeError, EncodeError, SMTPReply, X400Diagnostic
 from bridge.mapping.address import Role
 from bridge.mapping.psencode import ps_encode
+from bridge.memo import Memo
 from bridge.model.apdu import Message
 from bridge.model.common import (
     BuiltInEIT,
@@ -119,8 +120,7 @@ class _MemoHeaderRegistry(HeaderRegistry):
 
     def __init__(self, limit: int = 4096) -> None:
         super().__init__()
-        self._limit = limit
-        self._parsed: dict[tuple[str, str], BaseHeader] = {}
+        self._parsed: Memo[tuple[str, str], BaseHeader] = Memo(limit)
 
     def __call__(self, name: str, value: Any) -> BaseHeader:
         if type(value) is not str:
@@ -129,9 +129,7 @@ class _MemoHeaderRegistry(HeaderRegistry):
         key = (name, value)
         header = self._parsed.get(key)  # type: ignore[assignment]
         if header is None:
-            if len(self._parsed) >= self._limit:
-                self._parsed.clear()
-            header = self._parsed[key] = super().__call__(name, value)
+            header = self._parsed.keep(key, super().__call__(name, value))
         return header
 
 

@@ -28,6 +28,7 @@ from bridge.mapping.address import AddressMapper, Role, lookup_key
 from bridge.mapping.orprefix import ORPrefix, ORPrefixSyntaxError
 from bridge.mapping.source import LookupDeferred
 from bridge.mapping.tables import MappingTables
+from bridge.memo import Memo
 from bridge.model.oraddress import ORAddress
 from bridge.smtp.server import RcptDecision
 
@@ -103,7 +104,7 @@ class Router:
         self.peers = peers
         # RCPT decisions per address while the mapping is the tables alone: they depend on
         # nothing but this router's tables and routes (a reload builds a new router)
-        self._decisions: dict[str, Decision] = {}
+        self._decisions: Memo[str, Decision] = Memo(DECISIONS_KEPT)
 
     @property
     def in_memory(self) -> bool:
@@ -128,10 +129,7 @@ class Router:
             return self._decide(address)
         decision = self._decisions.get(address)
         if decision is None:
-            decision = self._decide(address)
-            if len(self._decisions) >= DECISIONS_KEPT:
-                self._decisions.clear()
-            self._decisions[address] = decision
+            decision = self._decisions.keep(address, self._decide(address))
         return decision
 
     def _decide(self, address: str) -> Decision:
