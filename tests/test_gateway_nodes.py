@@ -220,11 +220,13 @@ def _handle(tmp: Path, dsn: str) -> MessageQueue:
 
 
 @asynccontextmanager
-async def node(tmp: Path, dsn: str, name: str, *, rescan: float,
-               doorbell: bool = True) -> AsyncIterator[tuple[Watched, Recorder, Doorbell]]:
-    """A Gateway on the PostgreSQL queue ``dsn`` with its to-smtp worker (and doorbell)."""
+async def node(tmp: Path, dsn: str, name: str, *, rescan: float, doorbell: bool = True,
+               queue: MessageQueue | None = None, workers: int = 1
+               ) -> AsyncIterator[tuple[Watched, Recorder, Doorbell]]:
+    """A Gateway on the PostgreSQL queue ``dsn`` (through ``queue`` when given) with its
+    to-smtp workers (and doorbell)."""
     config = _pg_config(tmp, dsn)
-    queue = open_queue(config.queue.backend)
+    queue = queue if queue is not None else open_queue(config.queue.backend)
     mapper = mapper_for(config.gateway)
     recorder = Recorder(queue)
     gateway = Watched(queue=queue, router=router_for(config, mapper),
@@ -233,7 +235,7 @@ async def node(tmp: Path, dsn: str, name: str, *, rescan: float,
                       smtp_out=OutboundSettings(), deliver_smtp=recorder,
                       reporting_mta="gw.example", node=name, rescan=rescan)
     bell = Doorbell(queue, [gateway.wake["to-smtp"]], slice_=0.2)
-    tasks = [asyncio.ensure_future(gateway.run("to-smtp"))]
+    tasks = [asyncio.ensure_future(gateway.run("to-smtp", slot)) for slot in range(workers)]
     if doorbell:
         tasks.append(asyncio.ensure_future(bell.run(gateway.wake_stop)))
     try:

@@ -8,13 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from bridge.codec import decode_apdu, encode_apdu
-from bridge.gateway.wakeup import Doorbell
-from bridge.gateway.wiring import context_for, mapper_for, router_for
 from bridge.model.apdu import Message
 from bridge.queue.pg import PgQueue
 from bridge.queue.types import Job
-from bridge.smtp.client import OutboundSettings
-from bridge.x400.spool import Spool
 from tests.pgserver import require_postgres, shared_cluster
 from tests.test_gateway import (
     mime,
@@ -25,7 +21,7 @@ from tests.test_gateway import (
     world,
     x400_message,
 )
-from tests.test_gateway_nodes import Recorder, Watched, _pg_config, _submission
+from tests.test_gateway_nodes import _submission, node
 
 
 def test_both_directions_on_a_postgresql_queue(tmp_path: Path) -> None:
@@ -67,33 +63,19 @@ def test_workers_woken_together_share_one_claim(tmp_path: Path) -> None:
     dsn = shared_cluster().create_database()
 
     async def main() -> None:
-        config = _pg_config(tmp_path, dsn)
-        queue = CountingClaims(dsn)
-        mapper = mapper_for(config.gateway)
-        recorder = Recorder(queue)
-        gateway = Watched(queue=queue, router=router_for(config, mapper),
-                          context=context_for(config.gateway, mapper),
-                          peers=config.x400.peer_table, spool=Spool(config.x400.spool),
-                          smtp_out=OutboundSettings(), deliver_smtp=recorder,
-                          reporting_mta="gw.example", node="node-b", rescan=3600.0)
-        bell = Doorbell(queue, [gateway.wake["to-smtp"]], slice_=0.2)
-        tasks = [asyncio.ensure_future(gateway.run("to-smtp", slot)) for slot in range(8)]
-        tasks.append(asyncio.ensure_future(bell.run(gateway.wake_stop)))
         other = PgQueue(dsn)
         try:
-            await asyncio.wait_for(gateway.asleep.wait(), 30)
-            await asyncio.sleep(0.5)                       # every worker asleep, bell listening
-            before = CountingClaims.claims
-            await asyncio.to_thread(other.submit, _submission("once"))
-            await wait_for(lambda: bool(recorder.sent), recorder.arrived, timeout=30)
-            await asyncio.sleep(0.5)                       # the workers settle again
-            # the claim that found it and its worker's next look (empty); no one else's
-            assert CountingClaims.claims - before <= 3
-            assert recorder.sent == ["bob@internet.example"]
+            async with node(tmp_path, dsn, "node-b", rescan=3600.0, queue=CountingClaims(dsn),
+                            workers=8) as (gateway, recorder, _):
+                await asyncio.wait_for(gateway.asleep.wait(), 30)
+                await asyncio.sleep(0.5)                   # every worker asleep, bell listening
+                before = CountingClaims.claims
+                await asyncio.to_thread(other.submit, _submission("once"))
+                await wait_for(lambda: bool(recorder.sent), recorder.arrived, timeout=30)
+                await asyncio.sleep(0.5)                   # the workers settle again
+                # the claim that found it and its worker's next look (empty); no one else's
+                assert CountingClaims.claims - before <= 3
+                assert recorder.sent == ["bob@internet.example"]
         finally:
             other.close()
-            await gateway.stop()
-            await asyncio.gather(*tasks)
-            await asyncio.to_thread(gateway.writer.close)
-            queue.close()
     run(main)
