@@ -792,26 +792,25 @@ def test_pg_submit_is_committed_for_another_connection(pg_dsn: str) -> None:
             (5, "an index of the recipients whose report is due")]
 
 
-def test_pg_two_claimers_never_get_the_same_job(pg_dsn: str) -> None:
-    """Two handles (two connections, as two nodes would have), claiming in two threads."""
-    with PgQueue(pg_dsn) as intake:
-        ids = set(intake.submit_many([sub("a@b", data=str(i).encode()) for i in range(200)]))
+def claimed_once_by_two_nodes(dsn: str, ids: set[str],
+                              claims: Callable[[PgQueue, str], Iterator[list[str]]]) -> None:
+    """Two handles (two connections, as two nodes would have) in two threads each run
+    ``claims(queue, node)`` -- the message ids of each claim it makes and records, until
+    nothing is left; every one of ``ids`` was claimed, and by one of them only."""
     claimed: list[list[str]] = [[], []]
     errors: list[BaseException] = []
     start = threading.Barrier(2)
 
-    def claimer(n: int) -> None:
+    def node(n: int) -> None:
         try:
-            with PgQueue(pg_dsn) as q:
+            with PgQueue(dsn) as q:
                 start.wait(timeout=10)
-                while jobs := q.claim("to-x400", limit=3):
-                    claimed[n].extend(j.message_id for j in jobs)
-                    for job in jobs:
-                        q.record(job, {"a@b": Delivered()})
+                for found in claims(q, f"n{n}"):
+                    claimed[n] += found
         except BaseException as exc:  # noqa: BLE001 -- reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=claimer, args=(n,)) for n in range(2)]
+    threads = [threading.Thread(target=node, args=(n,)) for n in range(2)]
     for t in threads:
         t.start()
     for t in threads:
@@ -819,6 +818,19 @@ def test_pg_two_claimers_never_get_the_same_job(pg_dsn: str) -> None:
     assert not errors and not any(t.is_alive() for t in threads)
     assert not set(claimed[0]) & set(claimed[1])
     assert sorted(claimed[0] + claimed[1]) == sorted(ids)
+
+
+def test_pg_two_claimers_never_get_the_same_job(pg_dsn: str) -> None:
+    """Two handles (two connections, as two nodes would have), claiming in two threads."""
+    with PgQueue(pg_dsn) as intake:
+        ids = set(intake.submit_many([sub("a@b", data=str(i).encode()) for i in range(200)]))
+
+    def claims(q: PgQueue, node: str) -> Iterator[list[str]]:
+        while jobs := q.claim("to-x400", limit=3):
+            yield [j.message_id for j in jobs]
+            for job in jobs:
+                q.record(job, {"a@b": Delivered()})
+    claimed_once_by_two_nodes(pg_dsn, ids, claims)
 
 
 def test_pg_a_claim_skips_rows_another_claim_holds_without_waiting(pg_dsn: str) -> None:

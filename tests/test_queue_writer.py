@@ -24,6 +24,7 @@ from bridge.queue import Delivered, Queue, QueueError, Recipient, Submission, sq
 from bridge.queue import pg as pg_module
 from bridge.queue.pg import PgQueue
 from tests.pgserver import Backend, require_postgres, shared_cluster
+from tests.test_queue import claimed_once_by_two_nodes
 
 LOG = logging.getLogger("x400bridge.test")
 
@@ -310,36 +311,19 @@ def test_pg_claims_in_pipelined_batches_of_two_nodes_never_overlap() -> None:
     dsn = shared_cluster().create_database()
     with PgQueue(dsn) as feeder:
         ids = set(feeder.submit_many([sub(f"r{i}@x400.example") for i in range(120)]))
-    claimed: list[list[str]] = [[], []]
-    errors: list[BaseException] = []
-    start = threading.Barrier(2)
 
-    def node(n: int) -> None:
-        try:
-            with PgQueue(dsn) as q:
-                start.wait(timeout=10)
-                while True:
-                    done = q.run_batch([functools.partial(q.claim, "to-x400", limit=3,
-                                                          node=f"n{n}")] * 4)
-                    jobs = [job for ok, part in done if ok for job in part]
-                    assert all(ok for ok, _ in done)
-                    if not jobs:
-                        return
-                    claimed[n] += [j.message_id for j in jobs]
-                    q.run_batch([functools.partial(q.record, job, {"a@x400.example":
-                                                                   Delivered()})
-                                 for job in jobs])
-        except BaseException as exc:  # noqa: BLE001 -- reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=node, args=(n,)) for n in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not errors and not any(t.is_alive() for t in threads)
-    assert not set(claimed[0]) & set(claimed[1])
-    assert sorted(claimed[0] + claimed[1]) == sorted(ids)
+    def claims(q: PgQueue, node: str) -> Iterator[list[str]]:
+        while True:
+            done = q.run_batch([functools.partial(q.claim, "to-x400", limit=3,
+                                                  node=node)] * 4)
+            jobs = [job for ok, part in done if ok for job in part]
+            assert all(ok for ok, _ in done)
+            if not jobs:
+                return
+            yield [j.message_id for j in jobs]
+            q.run_batch([functools.partial(q.record, job, {"a@x400.example": Delivered()})
+                         for job in jobs])
+    claimed_once_by_two_nodes(dsn, ids, claims)
 
 
 def test_pg_a_batch_claimed_by_a_node_that_dies_is_taken_over_after_the_lease() -> None:
