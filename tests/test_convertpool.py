@@ -14,6 +14,7 @@ import functools
 import os
 import signal
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -274,3 +275,39 @@ def test_an_arrival_is_decoded_and_mapped_in_a_conversion_process(tmp_path: Path
     ctx.mapper.to_rfc822 = deferred  # type: ignore[method-assign]
     assert inspect_arrival(apdu, ctx) == NotAMessage(reason="address mapping lookup timed out",
                                                      deferred=True)
+
+
+def test_an_arrival_is_decoded_once_for_its_delivery(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The message inspect_arrival decoded is the one to_mime converts (one decode of the
+    MTS-APDU per inbound message, not two), with the same result as a fresh decode -- also
+    for an APDU whose decode repaired 8-bit octets; kept once, and not above the bound."""
+    import bridge.codec
+    from bridge.gateway import convertpool
+    from bridge.gateway.convertpool import inspect_arrival, to_mime
+    from tests.helpers import gateway_context
+    from tests.test_codec_repairs import _eight_bit
+
+    ctx = gateway_context(datetime(2026, 12, 8, 2, 0, tzinfo=UTC))
+    samples = Path(__file__).parent / "data" / "samples"
+    decodes: list[bytes] = []
+    real = bridge.codec.decode_apdu
+
+    def counted(data: bytes) -> object:
+        decodes.append(data)
+        return real(data)
+
+    monkeypatch.setattr(bridge.codec, "decode_apdu", counted)
+    for apdu in ((samples / "message-full.p1.ber").read_bytes(), _eight_bit()):
+        convertpool._ARRIVED.clear()
+        fresh = to_mime(apdu, ctx)
+        decodes.clear()
+        inspect_arrival(apdu, ctx)
+        assert to_mime(apdu, ctx) == fresh
+        assert decodes == [apdu]
+        to_mime(apdu, ctx)                    # taken out when used: decoded again
+        assert len(decodes) == 2
+    big = (samples / "message-full.p1.ber").read_bytes()
+    monkeypatch.setattr(convertpool, "ARRIVED_MAX_OCTETS", len(big) - 1)
+    convertpool._ARRIVED.clear()
+    inspect_arrival(big, ctx)
+    assert not convertpool._ARRIVED
