@@ -279,33 +279,42 @@ def test_an_arrival_is_decoded_and_mapped_in_a_conversion_process(tmp_path: Path
 
 def test_an_arrival_is_decoded_once_for_its_delivery(monkeypatch: pytest.MonkeyPatch) -> None:
     """The message inspect_arrival decoded is the one to_mime converts (one decode of the
-    MTS-APDU per inbound message, not two), with the same result as a fresh decode -- also
-    for an APDU whose decode repaired 8-bit octets; kept once, and not above the bound."""
+    MTS-APDU per inbound message, not two), equal to a fresh decode -- also for an APDU whose
+    decode repaired 8-bit octets; kept once, and not above the bound."""
     import bridge.codec
+    import bridge.convert.to_mime
     from bridge.gateway import convertpool
-    from bridge.gateway.convertpool import inspect_arrival, to_mime
+    from bridge.gateway.convertpool import MimeOut, inspect_arrival, to_mime
     from tests.helpers import gateway_context
     from tests.test_codec_repairs import _eight_bit
 
     ctx = gateway_context(datetime(2026, 12, 8, 2, 0, tzinfo=UTC))
     samples = Path(__file__).parent / "data" / "samples"
     decodes: list[bytes] = []
-    real = bridge.codec.decode_apdu
+    converted: list[object] = []
+    real_decode, real_convert = bridge.codec.decode_apdu, bridge.convert.to_mime.x400_to_mime
 
     def counted(data: bytes) -> object:
         decodes.append(data)
-        return real(data)
+        return real_decode(data)
+
+    def recorded(message: object, c: object) -> object:
+        converted.append(message)
+        return real_convert(message, c)  # type: ignore[arg-type]
 
     monkeypatch.setattr(bridge.codec, "decode_apdu", counted)
+    monkeypatch.setattr(bridge.convert.to_mime, "x400_to_mime", recorded)
     for apdu in ((samples / "message-full.p1.ber").read_bytes(), _eight_bit()):
         convertpool._ARRIVED.clear()
-        fresh = to_mime(apdu, ctx)
         decodes.clear()
+        converted.clear()
         inspect_arrival(apdu, ctx)
-        assert to_mime(apdu, ctx) == fresh
+        assert isinstance(to_mime(apdu, ctx), MimeOut)
         assert decodes == [apdu]
+        assert converted == [real_decode(apdu)]
         to_mime(apdu, ctx)                    # taken out when used: decoded again
         assert len(decodes) == 2
+    assert any(m.repairs for m in converted)  # type: ignore[attr-defined]
     big = (samples / "message-full.p1.ber").read_bytes()
     monkeypatch.setattr(convertpool, "ARRIVED_MAX_OCTETS", len(big) - 1)
     convertpool._ARRIVED.clear()
