@@ -45,7 +45,7 @@ from asn1tools.codecs import ber as _ber
 from asn1tools.codecs import type_checker as _type_checker
 
 from bridge.codec import repairs
-from bridge.codec.fastber import Encoder, compile_encoder
+from bridge.codec.fastber import Decoder, Encoder, compile_decoder, compile_encoder
 from bridge.errors import DecodeError, EncodeError
 from bridge.resources import data_dir
 
@@ -452,6 +452,8 @@ def _reason(exc: BaseException) -> str:
 
 #: the closure encoding each type by name (bridge.codec.fastber), made at its first use
 _FAST: dict[str, Encoder] = {}
+#: the closure decoding each type by name, likewise
+_FAST_DECODE: dict[str, Decoder] = {}
 
 
 def encode(type_name: str, value: Any) -> bytes:
@@ -508,8 +510,18 @@ def decode(type_name: str, data: bytes, *, strict: bool = False) -> Any:
 
     type_ = _type(type_name)
     data = normalise(bytes(data))
+    fast = _FAST_DECODE.get(type_name)
+    if fast is None:
+        fast = _FAST_DECODE[type_name] = compile_decoder(type_._type)
     try:
-        value, length = type_.decode_with_length(data)
+        # Fastest path: the closures of bridge.codec.fastber, the same values ...
+        value, length = fast(bytearray(data), 0, len(data))
+    except Exception:  # noqa: BLE001 -- whatever it was, asn1tools' own decoder tells
+        value, length = None, -1
+    try:
+        if length < 0:
+            # ... else asn1tools' decoder, which reads the unusual forms or names the error
+            value, length = type_.decode_with_length(data)
         if strict:
             type_.check_constraints(value)
     except (asn1tools.Error, *_RAW_ERRORS) as exc:
