@@ -131,6 +131,13 @@ def _mutated(value: Any, draw: Any) -> Any:
     return draw(st.sampled_from([None, 1, "x", b"x", (b"", 0), [], {}]))
 
 
+def _examples(n: int) -> Any:
+    """Hypothesis settings of these tests: ``n`` examples, no deadline (a first encoding
+    compiles the type's closures)."""
+    return settings(max_examples=n, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+
+
 TYPE_NAMES = [name for name in sorted(asn1._spec().types)
               if not values(asn1._type(name)._type).is_empty]
 
@@ -142,8 +149,7 @@ def typed_values(draw: Any, *, mutate: bool) -> tuple[str, Any]:
     return name, _mutated(value, draw) if mutate else value
 
 
-@settings(max_examples=1000, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@_examples(1000)
 @given(typed_values(mutate=False))
 def test_same_octets_as_asn1tools_for_every_type(case: tuple[str, Any]) -> None:
     name, value = case
@@ -153,8 +159,7 @@ def test_same_octets_as_asn1tools_for_every_type(case: tuple[str, Any]) -> None:
         assert asn1.encode(name, value) == slow
 
 
-@settings(max_examples=1000, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@_examples(1000)
 @given(typed_values(mutate=True))
 def test_takes_nothing_asn1tools_refuses(case: tuple[str, Any]) -> None:
     name, value = case
@@ -276,8 +281,7 @@ def _agree(type_name: str, data: bytes) -> tuple[Any, int] | None:
     return fast
 
 
-@settings(max_examples=1000, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@_examples(1000)
 @given(typed_values(mutate=False))
 def test_decoding_gives_the_values_asn1tools_gives(case: tuple[str, Any]) -> None:
     name, value = case
@@ -286,8 +290,7 @@ def test_decoding_gives_the_values_asn1tools_gives(case: tuple[str, Any]) -> Non
         _agree(name, data)
 
 
-@settings(max_examples=1500, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@_examples(1500)
 @given(typed_values(mutate=False), st.data())
 def test_decoding_reads_nothing_asn1tools_refuses(case: tuple[str, Any], data: Any) -> None:
     """Octets changed, cut, inserted, and elements swapped: what the closures read,
@@ -313,8 +316,7 @@ def test_decoding_reads_nothing_asn1tools_refuses(case: tuple[str, Any], data: A
     _agree(name, bytes(raw))
 
 
-@settings(max_examples=1500, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@_examples(1500)
 @given(typed_values(mutate=False), st.data())
 def test_decoding_reads_no_rearranged_element_asn1tools_refuses(case: tuple[str, Any],
                                                                  data: Any) -> None:

@@ -36,8 +36,9 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asn1tools
 from asn1tools.codecs import ErrorWithLocation
@@ -455,6 +456,16 @@ _FAST: dict[str, Encoder] = {}
 #: the closure decoding each type by name, likewise
 _FAST_DECODE: dict[str, Decoder] = {}
 
+C = TypeVar("C")
+
+
+def _closure(table: dict[str, C], type_name: str, compile_: Callable[[Any], C]) -> C:
+    """The closure of ``type_name`` in ``table``, made by ``compile_`` at its first use."""
+    found = table.get(type_name)
+    if found is None:
+        found = table[type_name] = compile_(_type(type_name)._type)
+    return found
+
 
 def encode(type_name: str, value: Any) -> bytes:
     """Encode ``value`` (asn1tools' plain value, see the module docstring) as BER.
@@ -467,13 +478,10 @@ def encode(type_name: str, value: Any) -> bytes:
     Raises :class:`~bridge.errors.EncodeError` naming the type and component path, and
     :class:`ValueError` for an unknown type name.
     """
-    fast = _FAST.get(type_name)
-    if fast is None:
-        fast = _FAST[type_name] = compile_encoder(_type(type_name)._type)
     out = bytearray()
     try:
         # Fastest path: the closures of bridge.codec.fastber, the same octets ...
-        fast(value, out)
+        _closure(_FAST, type_name, compile_encoder)(value, out)
         return bytes(out)
     except Exception:  # noqa: BLE001 -- whatever it was, asn1tools' own encoder tells
         pass
@@ -510,18 +518,15 @@ def decode(type_name: str, data: bytes, *, strict: bool = False) -> Any:
 
     type_ = _type(type_name)
     data = normalise(bytes(data))
-    fast = _FAST_DECODE.get(type_name)
-    if fast is None:
-        fast = _FAST_DECODE[type_name] = compile_decoder(type_._type)
     try:
         # Fastest path: the closures of bridge.codec.fastber, the same values ...
-        value, length = fast(bytearray(data), 0, len(data))
+        read: tuple[Any, int] | None = _closure(_FAST_DECODE, type_name, compile_decoder)(
+            bytearray(data), 0, len(data))
     except Exception:  # noqa: BLE001 -- whatever it was, asn1tools' own decoder tells
-        value, length = None, -1
+        read = None
     try:
-        if length < 0:
-            # ... else asn1tools' decoder, which reads the unusual forms or names the error
-            value, length = type_.decode_with_length(data)
+        # ... else asn1tools' decoder, which reads the unusual forms or names the error
+        value, length = read if read is not None else type_.decode_with_length(data)
         if strict:
             type_.check_constraints(value)
     except (asn1tools.Error, *_RAW_ERRORS) as exc:

@@ -40,7 +40,7 @@ an extensible CHOICE as a member, a missing mandatory member) makes them give up
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from asn1tools.codecs import ber as _ber
 
@@ -49,8 +49,10 @@ Encoder = Callable[[Any, bytearray], None]
 _encode_length = _ber.encode_length_definite
 
 
-class _Missing(Exception):
-    """A mandatory SEQUENCE / SET member is absent (asn1tools then says which)."""
+class _Unusual(Exception):
+    """What the closures leave to asn1tools (which then encodes or decodes it, or names the
+    error): a missing mandatory member; when decoding, also indefinite or overlong lengths,
+    constructed strings, unknown or repeated elements, a tag that does not match."""
 
 
 def _plain_default(member: Any) -> bool:
@@ -79,7 +81,7 @@ def _members(t: Any, build: Callable[[Any], Encoder]) -> Encoder:
                 elif not skip(value):
                     enc(value, contents)
             elif mandatory:
-                raise _Missing(name)
+                raise _Unusual(f"member {name} missing")
         n = len(contents)
         out += tag + (bytes((n,)) if n < 128 else bytes(_encode_length(n)))
         out += contents
@@ -179,35 +181,39 @@ def _any(data: Any, out: bytearray) -> None:
     out += data
 
 
-def compile_encoder(root: Any) -> Encoder:
-    """The closure encoding values of the compiled asn1tools BER type ``root``."""
-    built: dict[int, Encoder] = {}
+F = TypeVar("F", bound=Callable[..., Any])
 
-    def build(t: Any) -> Encoder:
-        key = id(t)
-        found = built.get(key)
-        if found is not None:
-            return found
-        if isinstance(t, _ber.Recursive):
-            # the inner type is set once the module is compiled; resolved at first use
-            def recursive(data: Any, out: bytearray, t: Any = t) -> None:
-                inner = built.get(id(t.inner)) or build(t.inner)
-                inner(data, out)
-            built[key] = recursive
-            return recursive
-        # a placeholder first: a type may (through a Recursive) contain itself
-        slot: list[Encoder] = []
-        built[key] = lambda data, out: slot[0](data, out)
-        enc = _make(t, build)
-        slot.append(enc)
-        built[key] = enc
-        return enc
+
+def _compiled(root: Any, make: Callable[[Any, Callable[[Any], F]], F]) -> F:
+    """The closure ``make(t, build)`` makes for ``root``, ``build`` giving those of the types
+    inside it -- each made once, by identity; a placeholder stands for a type while it is
+    being made (it may, through a Recursive, contain itself)."""
+    built: dict[int, F] = {}
+
+    def build(t: Any) -> F:
+        found = built.get(id(t))
+        if found is None:
+            slot: list[F] = []
+            built[id(t)] = cast(F, lambda *args: slot[0](*args))
+            slot.append(make(t, build))
+            found = built[id(t)] = slot[0]
+        return found
 
     return build(root)
 
 
+def compile_encoder(root: Any) -> Encoder:
+    """The closure encoding values of the compiled asn1tools BER type ``root``."""
+    return _compiled(root, _make)
+
+
 def _make(t: Any, build: Callable[[Any], Encoder]) -> Encoder:
     cls = type(t)
+    if isinstance(t, _ber.Recursive):
+        # the inner type is set once the module is compiled: looked up at first use
+        def recursive(data: Any, out: bytearray) -> None:
+            build(t.inner)(data, out)
+        return recursive
     if cls in (_ber.Sequence, _ber.Set) and not t.additions and t.tag is not None and \
             not any(isinstance(m, _ber.AnyDefinedBy) for m in t.root_members):
         return _members(t, build)
@@ -237,12 +243,6 @@ def _make(t: Any, build: Callable[[Any], Encoder]) -> Encoder:
 Decoder = Callable[[bytearray, int, int], tuple[Any, int]]
 """``decode(data, offset, end)``: the value of the element at ``offset`` (which must end by
 ``end``) and the offset after it."""
-
-
-class _Unusual(Exception):
-    """A form the decoding closures leave to asn1tools (its decoder then reads it or names the
-    error): indefinite or overlong lengths, constructed strings, unknown or repeated
-    elements, a tag that does not match."""
 
 
 def _tag_end(data: bytearray, offset: int) -> int:
@@ -347,21 +347,7 @@ def _tags_of(t: Any) -> list[bytes] | None:
 
 def compile_decoder(root: Any) -> Decoder:
     """The closure decoding elements of the compiled asn1tools BER type ``root``."""
-    built: dict[int, Decoder] = {}
-
-    def build(t: Any) -> Decoder:
-        key = id(t)
-        found = built.get(key)
-        if found is not None:
-            return found
-        slot: list[Decoder] = []
-        built[key] = lambda data, offset, end: slot[0](data, offset, end)
-        dec = _make_decoder(t, build)
-        slot.append(dec)
-        built[key] = dec
-        return dec
-
-    return build(root)
+    return _compiled(root, _make_decoder)
 
 
 def _own_decoder(t: Any) -> Decoder:
